@@ -1,0 +1,53 @@
+"""The ``sklearn-ooc`` command (``python -m sklearn_ooc``)."""
+
+import argparse
+import sys
+
+
+def _demo(args):
+    from ._demo import run_demo
+
+    run_demo(args.size_mb, n_jobs=args.n_jobs, directory=args.tmpdir)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m sklearn_ooc",
+        description="Exact scikit-learn estimators for data larger than memory.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="fit from a synthetic .npy file on disk and compare with scikit-learn",
+        description=(
+            "Write a synthetic data set to a temporary .npy file chunk by chunk, "
+            "fit from it as a memory map, print time, peak extra memory and the "
+            "largest difference from scikit-learn fitted in memory, then remove "
+            "the file."
+        ),
+    )
+    demo.add_argument(
+        "--size-mb", type=float, default=500.0, help="size of the data file (500)"
+    )
+    demo.add_argument(
+        "--n-jobs", type=int, default=-1, help="threads over batches (-1: all cores)"
+    )
+    demo.add_argument(
+        "--tmpdir", default=None, help="where to write the file (system temp dir)"
+    )
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The engine: runs an estimator's per-batch work over a source.
+
+Estimators never loop over batches, start threads or print: they hand the
+engine a function of one batch, and the engine maps it over the batches of an
+epoch (serially, or on ``n_jobs`` threads running GIL-free kernels), reduces
+the results in batch order, and reports progress.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from joblib import effective_n_jobs
+from threadpoolctl import ThreadpoolController
+
+from ._stats import Workspace, WorkspacePool
+
+_controller = None
+
+
+def _single_threaded_blas():
+    """Context in which BLAS runs on one thread.
+
+    Parallelism comes from batches, not from BLAS: two BLAS threads on one
+    batch-sized product are slower here than one, and a fixed thread count
+    makes every batch's result, hence the reduction, bitwise reproducible.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+class _NoProgress:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+class Engine:
+    """Map and reduce per-batch work over a :class:`~sklearn_ooc.data.BatchSource`.
+
+    Parameters
+    ----------
+    n_jobs : int or None, default=None
+        Threads summarizing batches; ``None`` means 1 (or the active joblib
+        :func:`~joblib.parallel_config`), ``-1`` all cores.
+    verbose : int, default=0
+        0 silent; 1 one line per step; 2 also a progress bar over the
+        batches of each pass.
+    name : str, default=""
+        Prefix of the progress bar (the estimator's class name).
+    stream : file-like, default=None
+        Where verbose lines go; standard output if ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc._engine import Engine
+    >>> from sklearn_ooc.data import BatchSource
+    >>> source = BatchSource(np.ones((10, 2)), batch_size=3)
+    >>> float(Engine(n_jobs=2).reduce(source, range(source.n_batches),
+    ...                               lambda batch: batch.X.sum()))
+    20.0
+    """
+
+    def __init__(self, *, n_jobs=None, verbose=0, name="", stream=None):
+        self.n_jobs = max(1, effective_n_jobs(n_jobs))
+        self.verbose = verbose
+        self.name = name
+        self.stream = stream
+
+    def log(self, message):
+        """Write one verbose line (when ``verbose >= 1``)."""
+        if self.verbose:
+            print(message, file=self.stream or sys.stdout, flush=True)
+
+    def _progress(self, total, desc):
+        if self.verbose < 2 or total <= 1:
+            return _NoProgress()
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=total,
+            desc=f"{self.name} {desc}".strip(),
+            unit="batch",
+            leave=False,
+            file=sys.stderr,
+        )
+
+    def map(self, source, indices, func, *, desc="pass"):
+        """Yield ``(batch, func(batch))`` for the batches ``indices``, in order.
+
+        ``func`` runs on up to ``n_jobs`` threads while the data layer reads
+        the next batches ahead. Each call gets ``batch.workspace``, scratch
+        buffers reused by its thread.
+        """
+        indices = list(indices)
+        progress = self._progress(len(indices), desc)
+        batches = source.iter_batches(indices, prefetch=min(2, self.n_jobs + 1))
+        try:
+            with _single_threaded_blas():
+                if self.n_jobs == 1 or len(indices) <= 1:
+                    workspace = Workspace()
+                    for batch in batches:
+                        batch.workspace = workspace
+                        result = func(batch)
+                        progress.update()
+                        yield batch, result
+                else:
+                    yield from self._map_threads(batches, func, progress)
+        finally:
+            batches.close()
+            progress.close()
+
+    def _map_threads(self, batches, func, progress):
+        workspaces = WorkspacePool()
+
+        def run(batch):
+            batch.workspace = workspaces.get()
+            return func(batch)
+
+        with ThreadPoolExecutor(self.n_jobs, thread_name_prefix="sklearn_ooc") as pool:
+            pending = deque()
+            try:
+                for batch in batches:
+                    pending.append((batch, pool.submit(run, batch)))
+                    if len(pending) > self.n_jobs:
+                        done, future = pending.popleft()
+                        result = future.result()
+                        progress.update()
+                        yield done, result
+                while pending:
+                    done, future = pending.popleft()
+                    result = future.result()
+                    progress.update()
+                    yield done, result
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def reduce(self, source, indices, summarize, *, desc="pass"):
+        """Sum ``summarize(batch)`` over the batches ``indices``.
+
+        The sum runs in batch order whatever ``n_jobs`` is, so the result is
+        bitwise the same for every ``n_jobs``. Returns ``None`` for no batches.
+        """
+        total = None
+        for _, stats in self.map(source, indices, summarize, desc=desc):
+            total = stats if total is None else total + stats
+        return total
+
+
+class Timer:
+    """Seconds since creation (or the last :meth:`lap`)."""
+
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+
+    def lap(self):
+        now = time.perf_counter()
+        elapsed, self.last = now - self.last, now
+        return elapsed
+
+    @property
+    def total(self):
+        return time.perf_counter() - self.start

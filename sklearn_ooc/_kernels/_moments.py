@@ -1,0 +1,87 @@
+"""Row-wise kernels behind the weighted moment statistics.
+
+Every function here takes arrays and scalars only, releases the GIL and is
+cached on disk, so that batch workers on threads run them in parallel.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(nogil=True, cache=True)
+def shifted_weighted_rows(X, Y, w, shift, out):
+    """Write ``sqrt(w_i) * ([X_i, Y_i] - shift)`` into ``out`` row by row.
+
+    ``Y`` may have zero columns and ``w`` zero length (unit weights). Returns
+    the weighted column sums of ``[X, Y] - shift`` and the sum of the weights,
+    from which the caller corrects the shifted scatter ``out.T @ out`` to the
+    scatter about the mean. The shift is close to the mean, so the correction
+    is small and no digits are lost to cancellation.
+    """
+    n, d = X.shape
+    t = Y.shape[1]
+    weighted = w.shape[0] > 0
+    sums = np.zeros(d + t)
+    total = 0.0
+    for i in range(n):
+        wi = w[i] if weighted else 1.0
+        root = np.sqrt(wi)
+        for j in range(d):
+            v = X[i, j] - shift[j]
+            out[i, j] = root * v
+            sums[j] += wi * v
+        for j in range(t):
+            v = Y[i, j] - shift[d + j]
+            out[i, d + j] = root * v
+            sums[d + j] += wi * v
+        total += wi
+    return sums, total
+
+
+@njit(nogil=True, cache=True)
+def first_nonfinite_row(A):
+    """Index of the first row of a 2-D array holding a NaN or an infinity, or -1."""
+    n, d = A.shape
+    for i in range(n):
+        for j in range(d):
+            if not np.isfinite(A[i, j]):
+                return i
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def first_negative(a):
+    """Index of the first negative entry of a 1-D array, or -1."""
+    for i in range(a.shape[0]):
+        if a[i] < 0:
+            return i
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def column_sums_and_cross(X, Y):
+    """Column sums of ``X`` and ``Y``, ``X.T @ Y`` and ``Y.T @ Y`` in one read.
+
+    The products that involve the few target columns, computed while the
+    rows of ``X`` stream by; ``X.T @ X`` is left to BLAS. Accumulators run
+    along the rows of ``X`` so that the inner loops vectorize.
+    """
+    n, d = X.shape
+    t = Y.shape[1]
+    x_sums = np.zeros(d)
+    y_sums = np.zeros(t)
+    yx = np.zeros((t, d))
+    yy = np.zeros((t, t))
+    for i in range(n):
+        row = X[i]
+        for j in range(d):
+            x_sums[j] += row[j]
+        for k in range(t):
+            yk = Y[i, k]
+            y_sums[k] += yk
+            acc = yx[k]
+            for j in range(d):
+                acc[j] += row[j] * yk
+            for m in range(t):
+                yy[k, m] += yk * Y[i, m]
+    return x_sums, y_sums, yx.T.copy(), yy

@@ -1,0 +1,312 @@
+"""Mergeable sufficient statistics.
+
+A statistic summarizes a batch of rows; ``a + b`` is the statistic of the rows
+of both, computed with Chan, Golub and LeVeque's centered update so that data
+far from the origin (a mean of 1e6 and a spread of 1) keeps all its digits.
+Statistics are small, picklable, and never share arrays with their operands:
+``a + b`` returns a new object, ``a += b`` updates ``a`` only.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels import column_sums_and_cross, shifted_weighted_rows
+
+# Rows averaged to pick the shift of a batch: enough to land within a fraction
+# of a standard deviation of the batch mean, few enough to cost nothing.
+_SHIFT_ROWS = 64
+
+
+class Workspace:
+    """Scratch buffers reused from batch to batch by one worker thread.
+
+    Fresh batch-sized temporaries cost page faults on every batch; a worker
+    keeps one buffer per name and hands out row slices of it.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name, n_rows, n_cols):
+        """A C-contiguous float64 array of shape ``(n_rows, n_cols)``."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[0] < n_rows or buf.shape[1] != n_cols:
+            buf = np.empty((n_rows, n_cols))
+            self._buffers[name] = buf
+        return buf[:n_rows]
+
+
+class WorkspacePool:
+    """One :class:`Workspace` per thread, alive as long as the pool."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def get(self):
+        ws = getattr(self._local, "workspace", None)
+        if ws is None:
+            ws = self._local.workspace = Workspace()
+        return ws
+
+
+@dataclass
+class Moments:
+    """Weighted count, mean and centered scatter of a set of rows.
+
+    Leading dimensions stack independent moment sets (one per mixture
+    component, per class, per fold): ``weight`` has shape ``batch``, ``mean``
+    ``batch + (p,)`` and ``scatter`` ``batch + (p, p)`` (full) or
+    ``batch + (p,)`` (diagonal only).
+
+    Attributes
+    ----------
+    count : int
+        Number of rows summarized, whatever their weights.
+    weight : ndarray
+        Sum of the row weights.
+    mean : ndarray
+        Weighted mean of the rows (zero where ``weight`` is zero).
+    scatter : ndarray
+        ``sum_i w_i (z_i - mean)(z_i - mean)^T``, or its diagonal.
+    mean_error : ndarray
+        Rounding error of ``mean`` (the mean is ``mean + mean_error`` to about
+        twice float64 precision). Merging thousands of small batches of data
+        far from the origin would otherwise add one rounding of the mean per
+        merge; with it, the mean stays within one rounding of the truth.
+    """
+
+    count: int
+    weight: np.ndarray
+    mean: np.ndarray
+    scatter: np.ndarray
+    mean_error: np.ndarray = None
+
+    def __post_init__(self):
+        if self.mean_error is None:
+            self.mean_error = np.zeros_like(self.mean)
+
+    @classmethod
+    def zero(cls, n_features, *, batch_shape=(), diagonal=False):
+        """The statistic of no rows."""
+        shape = tuple(batch_shape)
+        scatter_shape = shape + ((n_features,) if diagonal else (n_features,) * 2)
+        return cls(
+            count=0,
+            weight=np.zeros(shape),
+            mean=np.zeros(shape + (n_features,)),
+            scatter=np.zeros(scatter_shape),
+        )
+
+    @property
+    def diagonal(self):
+        """Whether only the diagonal of the scatter is kept."""
+        return self.scatter.ndim == self.mean.ndim
+
+    def covariance(self, ddof=0):
+        """Scatter divided by ``weight - ddof`` (zero where that is not positive)."""
+        denom = np.asarray(self.weight - ddof, dtype=float)
+        expand = denom.reshape(denom.shape + (1,) * (self.scatter.ndim - denom.ndim))
+        out = np.zeros_like(self.scatter)
+        np.divide(self.scatter, expand, out=out, where=expand > 0)
+        return out
+
+    def copy(self):
+        return Moments(
+            self.count,
+            self.weight.copy(),
+            self.mean.copy(),
+            self.scatter.copy(),
+            self.mean_error.copy(),
+        )
+
+    def __add__(self, other):
+        return self.copy().__iadd__(other)
+
+    def __iadd__(self, other):
+        if not isinstance(other, Moments):
+            return NotImplemented
+        if other.mean.shape != self.mean.shape or other.diagonal != self.diagonal:
+            raise ValueError(
+                f"cannot merge moments of shape {other.mean.shape} into moments of "
+                f"shape {self.mean.shape}"
+            )
+        total = self.weight + other.weight
+        frac = np.zeros_like(total)
+        np.divide(other.weight, total, out=frac, where=total > 0)
+        delta = (other.mean - self.mean) + (other.mean_error - self.mean_error)
+        # Wa * Wb / (Wa + Wb), the weight of the between-sets scatter.
+        between = self.weight * frac
+        mean, mean_error = _two_sum(
+            self.mean, self.mean_error + frac[..., None] * delta
+        )
+        # A set that had no weight takes the other's mean as it is, with its
+        # rounding error: passing it through the update would round it away.
+        empty = (self.weight == 0)[..., None]
+        self.mean = np.where(empty, other.mean, mean)
+        self.mean_error = np.where(empty, other.mean_error, mean_error)
+        if self.diagonal:
+            correction = between[..., None] * delta**2
+        else:
+            correction = between[..., None, None] * (
+                delta[..., :, None] * delta[..., None, :]
+            )
+        self.scatter = self.scatter + other.scatter + correction
+        self.weight = total
+        self.count = self.count + other.count
+        return self
+
+
+def _head(X, Y, sample_weight):
+    """Weighted mean and variance of the first rows of ``[X, Y]``."""
+    head = slice(0, min(X.shape[0], _SHIFT_ROWS))
+    w = np.ones(head.stop) if sample_weight is None else sample_weight[head]
+    if not w.sum() > 0:
+        w = np.ones(head.stop)
+    Z = np.hstack([X[head], Y[head]]).astype(np.float64, copy=False)
+    mean = (w @ Z) / w.sum()
+    var = (w @ (Z - mean) ** 2) / w.sum()
+    return mean, var
+
+
+def _two_sum(a, b):
+    """``a + b`` rounded, and the exact rounding error (Knuth's TwoSum)."""
+    total = a + b
+    b_part = total - a
+    error = (a - (total - b_part)) + (b - b_part)
+    return total, error
+
+
+def _is_accurate(delta, weight, scatter):
+    """Whether a scatter about a shift ``mean - delta`` kept its digits.
+
+    Removing ``weight * delta delta^T`` from the scatter about the shift
+    cancels about ``log10(1 + delta^2 / variance)`` digits: when the shift is
+    within one standard deviation of the mean, at most a factor of two.
+    """
+    return not np.any(weight * delta**2 > np.diagonal(scatter))
+
+
+def _moments_about_zero(X, Y):
+    """Moments from the raw products of unweighted float64 rows, or None.
+
+    For rows whose mean is within a standard deviation of the origin, zero
+    is as good a shift as any: ``X.T @ X`` runs on the batch in place (a
+    memory map is not copied) and the target products stream in one read.
+    Returns None when the batch turns out to be far from the origin.
+    """
+    n, d = X.shape
+    x_sums, y_sums, xy, yy = column_sums_and_cross(X, Y)
+    scatter = np.empty((d + Y.shape[1],) * 2)
+    scatter[:d, :d] = X.T @ X
+    scatter[:d, d:] = xy
+    scatter[d:, :d] = xy.T
+    scatter[d:, d:] = yy
+    mean = np.concatenate([x_sums, y_sums]) / n
+    scatter -= n * np.outer(mean, mean)
+    if not _is_accurate(mean, n, scatter):
+        return None
+    return Moments(n, np.float64(n), mean, scatter)
+
+
+def _moments_about_shift(X, Y, w, shift, rows):
+    """Moments from ``sqrt(w) * ([X, Y] - shift)`` written to ``rows``."""
+    sums, weight = shifted_weighted_rows(X, Y, w, shift, rows)
+    delta = sums / weight if weight > 0 else np.zeros_like(shift)
+    scatter = rows.T @ rows
+    scatter -= weight * np.outer(delta, delta)
+    return weight, delta, scatter
+
+
+def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
+    """Moments of the rows of ``[X, Y]``, weighted by ``sample_weight``.
+
+    The scatter is computed about a shift within a standard deviation of the
+    mean, so no digits are lost to cancellation however far the data are
+    from the origin: the weighted mean of the first rows, or zero for
+    unweighted float64 rows already near the origin (then nothing is copied).
+    A batch whose first rows misled the choice is centered again on its mean.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        float32 or float64, C-contiguous; computations are in float64.
+    Y : ndarray of shape (n_samples, n_targets), default=None
+        Columns appended to ``X`` (the targets of a supervised model).
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Non-negative weights; ``None`` means unit weights.
+    workspace : Workspace, default=None
+        Where shifted rows are written; a fresh buffer if ``None``.
+
+    Returns
+    -------
+    Moments
+        With ``mean`` of length ``n_features + n_targets`` and a full scatter.
+    """
+    n, d = X.shape
+    if Y is None:
+        Y = np.empty((n, 0))
+    t = Y.shape[1]
+    if n == 0:
+        return Moments.zero(d + t)
+    shift, var = _head(X, Y, sample_weight)
+    if sample_weight is None and X.dtype == np.float64 and np.all(shift**2 <= var):
+        moments = _moments_about_zero(X, Y)
+        if moments is not None:
+            return moments
+    w = np.empty(0) if sample_weight is None else sample_weight
+    if workspace is None:
+        rows = np.empty((n, d + t))
+    else:
+        rows = workspace.get("shifted_rows", n, d + t)
+    weight, delta, scatter = _moments_about_shift(X, Y, w, shift, rows)
+    if not _is_accurate(delta, weight, scatter):
+        shift = shift + delta
+        weight, delta, scatter = _moments_about_shift(X, Y, w, shift, rows)
+    mean, mean_error = _two_sum(shift, delta)
+    return Moments(n, np.float64(weight), mean, scatter, mean_error)
+
+
+@dataclass
+class RegressionScore:
+    """Sums behind the coefficient of determination of a regressor.
+
+    ``targets`` holds the weighted moments of the true values (diagonal
+    scatter: the total sum of squares per output) and ``residual`` the
+    weighted sum of squared residuals per output.
+    """
+
+    targets: Moments
+    residual: np.ndarray
+
+    @classmethod
+    def of_batch(cls, y_true, y_pred, sample_weight=None):
+        y_true = y_true.reshape(y_true.shape[0], -1)
+        y_pred = y_pred.reshape(y_true.shape)
+        w = np.ones(y_true.shape[0]) if sample_weight is None else sample_weight
+        weight = w.sum()
+        mean = (w @ y_true) / weight if weight > 0 else np.zeros(y_true.shape[1])
+        scatter = w @ (y_true - mean) ** 2
+        residual = w @ (y_true - y_pred) ** 2
+        return cls(
+            Moments(y_true.shape[0], np.float64(weight), mean, scatter), residual
+        )
+
+    def __add__(self, other):
+        return RegressionScore(
+            self.targets + other.targets, self.residual + other.residual
+        )
+
+    def r2(self):
+        """R² averaged uniformly over outputs, as :func:`sklearn.metrics.r2_score`."""
+        total = self.targets.scatter
+        residual = self.residual
+        scores = np.ones_like(total)
+        nonzero = total != 0
+        scores[nonzero] = 1 - residual[nonzero] / total[nonzero]
+        # A constant target: perfect only if predicted exactly (force_finite).
+        scores[~nonzero & (residual != 0)] = 0.0
+        return float(np.mean(scores))

@@ -1,0 +1,25 @@
+"""The data layer: batches read from arrays, memory maps, ``.npy`` files and stores."""
+
+from ._npy import open_npy
+from ._plan import EpochPlan
+from ._source import (
+    AUTO_BATCH_BYTES,
+    Batch,
+    BatchSource,
+    check_batch_size,
+    check_batches_per_epoch,
+    open_rows,
+    resolve_batch_size,
+)
+
+__all__ = [
+    "AUTO_BATCH_BYTES",
+    "Batch",
+    "BatchSource",
+    "EpochPlan",
+    "check_batch_size",
+    "check_batches_per_epoch",
+    "open_npy",
+    "open_rows",
+    "resolve_batch_size",
+]

@@ -1,0 +1,365 @@
+"""The one way data enters an estimator: :class:`BatchSource`."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array
+
+from .._kernels import first_negative, first_nonfinite_row
+from ._npy import open_npy
+
+#: Bytes of float64 rows in a batch when ``batch_size="auto"``.
+AUTO_BATCH_BYTES = 64 << 20
+
+_NUMERIC_KINDS = "fiub"
+
+
+def check_batch_size(batch_size, name="batch_size"):
+    """Raise a ``ValueError`` unless ``batch_size`` is ``"auto"`` or an int >= 1."""
+    if isinstance(batch_size, str) and batch_size == "auto":
+        return batch_size
+    if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool):
+        if batch_size >= 1:
+            return int(batch_size)
+    raise ValueError(f"{name} must be a positive int or 'auto', got {batch_size!r}")
+
+
+def check_batches_per_epoch(batches_per_epoch):
+    """Raise a ``ValueError`` unless ``batches_per_epoch`` is None or an int >= 1."""
+    if batches_per_epoch is None:
+        return None
+    if isinstance(batches_per_epoch, numbers.Integral) and not isinstance(
+        batches_per_epoch, bool
+    ):
+        if batches_per_epoch >= 1:
+            return int(batches_per_epoch)
+    raise ValueError(
+        f"batches_per_epoch must be None or a positive int, got {batches_per_epoch!r}"
+    )
+
+
+def resolve_batch_size(batch_size, n_columns):
+    """Rows per batch: ``batch_size`` itself, or about 64 MiB of float64 rows."""
+    batch_size = check_batch_size(batch_size)
+    if batch_size == "auto":
+        return max(1, AUTO_BATCH_BYTES // (8 * max(1, n_columns)))
+    return batch_size
+
+
+def _is_array_store(obj):
+    """An out-of-core array: h5py/zarr datasets and other row-sliceable stores."""
+    return (
+        hasattr(obj, "shape")
+        and hasattr(obj, "dtype")
+        and hasattr(obj, "__getitem__")
+        and not hasattr(obj, "columns")
+        and isinstance(getattr(obj, "dtype", None), np.dtype)
+    )
+
+
+def open_rows(data, name="X", numeric=True):
+    """Open ``data`` for reading rows, copying nothing that is out of core.
+
+    ``.npy`` paths become read-only memory maps; ndarrays, memory maps and
+    array stores (objects with ``shape``, ``dtype`` and row slicing, such as
+    h5py and zarr datasets) are kept as they are; sparse matrices become CSR;
+    anything else (lists, DataFrames) is in memory already and is converted
+    with scikit-learn's :func:`~sklearn.utils.check_array`.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        return open_npy(data, name=name)
+    if sp.issparse(data):
+        return data.tocsr()
+    if isinstance(data, np.ndarray):
+        if (
+            data.dtype.kind in _NUMERIC_KINDS
+            or isinstance(data, np.memmap)
+            or not numeric
+        ):
+            return data
+    elif _is_array_store(data):
+        return data
+    return check_array(
+        data,
+        accept_sparse="csr",
+        dtype="numeric" if numeric else None,
+        ensure_all_finite=False,
+        ensure_2d=False,
+        allow_nd=True,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+        input_name=name,
+    )
+
+
+def _label(data):
+    return repr(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else None
+
+
+def _check_dtype(dtype, name, where):
+    if dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name}{where} has dtype {dtype}")
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise ValueError(
+            f"{name}{where} has dtype {dtype}; expected numbers (float, int or bool)"
+        )
+
+
+class Batch:
+    """Rows ``start:stop`` of a source: the unit every kernel works on.
+
+    Attributes
+    ----------
+    index : int
+        Position of the batch in the source.
+    start, stop : int
+        Absolute row range.
+    X : ndarray of shape (stop - start, n_features)
+        C-contiguous float32 or float64, finite.
+    y : ndarray or None
+        The aligned targets, as given (1-D or 2-D).
+    sample_weight : ndarray of shape (stop - start,) or None
+        Finite, non-negative float64 weights.
+    workspace : Workspace or None
+        Scratch buffers of the worker summarizing this batch (set by the
+        engine).
+    """
+
+    __slots__ = ("index", "start", "stop", "X", "y", "sample_weight", "workspace")
+
+    def __init__(self, index, start, stop, X, y=None, sample_weight=None):
+        self.index = index
+        self.start = start
+        self.stop = stop
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.workspace = None
+
+    @property
+    def n_samples(self):
+        return self.stop - self.start
+
+
+class BatchSource:
+    """Rows of ``X`` (with aligned ``y`` and ``sample_weight``) read batch by batch.
+
+    Nothing is read when the source is made: shapes and dtypes are checked
+    from metadata. Each batch is read and validated when asked for (finite,
+    numeric, non-negative weights), so an error names the absolute row and
+    the batch where the problem is.
+
+    Parameters
+    ----------
+    X : ndarray, numpy.memmap, str, os.PathLike, array store, sparse matrix \
+            or array-like of shape (n_samples, n_features)
+        The rows. A path names a ``.npy`` file, opened as a read-only memory
+        map. Memory maps and array stores are never read whole.
+    y : same kinds as X, of shape (n_samples,) or (n_samples, n_targets), \
+            default=None
+        Targets, read aligned with ``X``.
+    sample_weight : same kinds as X, of shape (n_samples,), or float, \
+            default=None
+        Non-negative row weights.
+    batch_size : int or "auto", default="auto"
+        Rows per batch; ``"auto"`` is about 64 MiB of float64 rows.
+    y_numeric : bool, default=True
+        Whether ``y`` must be finite numbers (regression); if False, labels of
+        any dtype are passed through.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.data import BatchSource
+    >>> source = BatchSource(np.arange(10.0).reshape(5, 2), batch_size=2)
+    >>> source.n_batches
+    3
+    >>> [b.X.shape[0] for b in source.iter_batches(range(source.n_batches))]
+    [2, 2, 1]
+    """
+
+    def __init__(
+        self, X, y=None, sample_weight=None, *, batch_size="auto", y_numeric=True
+    ):
+        self._labels = {"X": _label(X)}
+        self.X = open_rows(X, "X")
+        self._check_X()
+        self.n_samples, self.n_features = (int(s) for s in self.X.shape)
+        self.y_numeric = y_numeric
+        self.y = None if y is None else self._open_aligned(y, "y", (1, 2))
+        self.sample_weight = self._open_weights(sample_weight)
+        n_columns = self.n_features
+        if self.y is not None and len(self.y.shape) == 2:
+            n_columns += self.y.shape[1]
+        elif self.y is not None:
+            n_columns += 1
+        self.batch_size = resolve_batch_size(batch_size, n_columns)
+        self.n_batches = -(-self.n_samples // self.batch_size)
+
+    # -- opening -----------------------------------------------------------
+
+    def _where(self, name="X"):
+        label = self._labels.get(name)
+        return "" if label is None else f" (file {label})"
+
+    def _check_X(self):
+        X = self.X
+        if len(X.shape) != 2:
+            raise ValueError(
+                f"Expected a 2-D X (rows x features), got a {len(X.shape)}-D array of "
+                f"shape {X.shape}{self._where()}. Reshape your data with "
+                "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a "
+                "single sample."
+            )
+        _check_dtype(X.dtype, "X", self._where())
+        n_samples, n_features = X.shape
+        if n_samples < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
+                f"minimum of 1 is required{self._where()}."
+            )
+        if n_features < 1:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a "
+                f"minimum of 1 is required{self._where()}."
+            )
+
+    def _open_aligned(self, data, name, ndims):
+        self._labels[name] = _label(data)
+        where = self._where(name)
+        numeric = name != "y" or self.y_numeric
+        arr = open_rows(data, name, numeric=numeric)
+        if sp.issparse(arr):
+            raise ValueError(f"{name} must be dense, got a sparse matrix")
+        if len(arr.shape) not in ndims:
+            raise ValueError(
+                f"{name} must be {' or '.join(f'{d}-D' for d in ndims)}, got shape "
+                f"{tuple(arr.shape)}{where}"
+            )
+        if arr.shape[0] != self.n_samples:
+            raise ValueError(
+                f"{name} has {arr.shape[0]} rows but X has {self.n_samples}{where}; "
+                "they must be aligned row by row"
+            )
+        if numeric:
+            _check_dtype(arr.dtype, name, where)
+        return arr
+
+    def _open_weights(self, sample_weight):
+        if sample_weight is None:
+            return None
+        if isinstance(sample_weight, numbers.Number):
+            value = float(sample_weight)
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"sample_weight must be finite and non-negative, got {value}"
+                )
+            return np.full(self.n_samples, value)
+        return self._open_aligned(sample_weight, "sample_weight", (1,))
+
+    # -- reading -----------------------------------------------------------
+
+    def bounds(self, index):
+        """Absolute row range ``(start, stop)`` of batch ``index``."""
+        if not 0 <= index < self.n_batches:
+            raise IndexError(
+                f"batch {index} out of range: the source has {self.n_batches}"
+            )
+        start = index * self.batch_size
+        return start, min(start + self.batch_size, self.n_samples)
+
+    def _rows(self, arr, start, stop):
+        if sp.issparse(arr):
+            return arr[start:stop].toarray()
+        return np.asarray(arr[start:stop])
+
+    def _invalid(self, name, what, row, index, start, stop):
+        return ValueError(
+            f"{name} contains {what} at row {row} (batch {index}, rows "
+            f"{start}-{stop - 1}){self._where(name)}; remove or impute such rows "
+            "before fitting"
+        )
+
+    def _finite(self, block, name, index, start, stop):
+        if block.dtype.kind != "f":
+            return
+        block2d = block.reshape(block.shape[0], -1)
+        bad = first_nonfinite_row(block2d)
+        if bad >= 0:
+            what = "NaN" if np.isnan(block2d[bad]).any() else "infinity"
+            raise self._invalid(name, what, start + bad, index, start, stop)
+
+    def read(self, index):
+        """Read and validate batch ``index``.
+
+        Raises
+        ------
+        ValueError
+            If the batch holds a NaN or an infinity (in ``X``, or in a numeric
+            ``y``), or a negative weight; the message names the absolute row.
+        """
+        start, stop = self.bounds(index)
+        X = self._rows(self.X, start, stop)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        X = np.ascontiguousarray(X)
+        self._finite(X, "X", index, start, stop)
+        y = None
+        if self.y is not None:
+            y = self._rows(self.y, start, stop)
+            if self.y_numeric:
+                y = np.ascontiguousarray(y, dtype=np.float64)
+                self._finite(y, "y", index, start, stop)
+        w = None
+        if self.sample_weight is not None:
+            w = np.ascontiguousarray(
+                self._rows(self.sample_weight, start, stop), dtype=np.float64
+            )
+            self._finite(w, "sample_weight", index, start, stop)
+            bad = first_negative(w)
+            if bad >= 0:
+                raise self._invalid(
+                    "sample_weight",
+                    f"a negative weight ({w[bad]})",
+                    start + bad,
+                    index,
+                    start,
+                    stop,
+                )
+        return Batch(index, start, stop, X, y, w)
+
+    def iter_batches(self, indices, *, prefetch=2):
+        """Yield the batches ``indices`` in order, reading ahead on a thread.
+
+        While the caller works on one batch, the next ``prefetch`` batches are
+        read and validated on a background thread, so that reading from disk
+        overlaps computing. An error in a batch is raised when the caller
+        reaches that batch.
+        """
+        indices = list(indices)
+        if prefetch < 1 or len(indices) <= 1:
+            for index in indices:
+                yield self.read(index)
+            return
+        remaining = iter(indices)
+        with ThreadPoolExecutor(1, thread_name_prefix="sklearn_ooc-prefetch") as pool:
+            pending = deque(
+                pool.submit(self.read, i) for i in islice(remaining, prefetch)
+            )
+            try:
+                while pending:
+                    batch = pending.popleft().result()
+                    nxt = next(remaining, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(self.read, nxt))
+                    yield batch
+            finally:
+                for future in pending:
+                    future.cancel()

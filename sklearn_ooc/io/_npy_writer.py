@@ -1,0 +1,103 @@
+"""Writing ``.npy`` files chunk by chunk, atomically."""
+
+import os
+
+import numpy as np
+
+
+class NpyWriter:
+    """Write a 1-D or 2-D ``.npy`` file of known shape, a chunk of rows at a time.
+
+    Rows go to a temporary file next to ``path``; :meth:`close` checks that
+    every announced row was written and renames the file into place, so
+    ``path`` appears only complete. Leaving the ``with`` block on an error
+    removes the temporary file and leaves ``path`` untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final location of the file.
+    shape : tuple of int
+        Shape of the whole array.
+    dtype : dtype, default=float64
+        Element type; chunks are converted to it.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from sklearn_ooc.io import NpyWriter
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> with NpyWriter(path, (4, 2)) as out:
+    ...     out.write(np.zeros((3, 2)))
+    ...     out.write(np.ones((1, 2)))
+    >>> np.load(path).sum()
+    np.float64(2.0)
+    """
+
+    def __init__(self, path, shape, dtype=np.float64):
+        self.path = os.fspath(path)
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.rows_written = 0
+        directory, name = os.path.split(os.path.abspath(self.path))
+        self.tmp_path = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+        self._file = open(self.tmp_path, "wb")
+        try:
+            header = {
+                "descr": np.lib.format.dtype_to_descr(self.dtype),
+                "fortran_order": False,
+                "shape": self.shape,
+            }
+            np.lib.format.write_array_header_2_0(self._file, header)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, rows):
+        """Append ``rows`` (shape ``(k,) + shape[1:]``)."""
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape[1:] != self.shape[1:]:
+            raise ValueError(
+                f"rows of shape {rows.shape[1:]} do not fit a file of shape "
+                f"{self.shape}"
+            )
+        if self.rows_written + rows.shape[0] > self.shape[0]:
+            raise ValueError(
+                f"writing {rows.shape[0]} rows after {self.rows_written} would "
+                f"exceed the {self.shape[0]} rows announced for {self.path!r}"
+            )
+        self._file.write(rows.data)
+        self.rows_written += rows.shape[0]
+
+    def close(self):
+        """Check the row count, flush to disk and move the file into place."""
+        if self._file is None:
+            return
+        if self.rows_written != self.shape[0]:
+            self.abort()
+            raise ValueError(
+                f"{self.path!r}: {self.rows_written} rows written of the "
+                f"{self.shape[0]} announced; nothing was saved"
+            )
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        os.replace(self.tmp_path, self.path)
+
+    def abort(self):
+        """Drop the temporary file; ``path`` is left as it was."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if os.path.exists(self.tmp_path):
+            os.remove(self.tmp_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,5 @@
+"""Linear models fitted out of core."""
+
+from ._ridge import StreamingRidge
+
+__all__ = ["StreamingRidge"]

@@ -1,0 +1,203 @@
+"""Ridge regression from one streamed pass of centered cross-products."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval
+
+from .._stats import moments_of_rows
+from ..base import ClosedFormMixin, StreamingRegressorMixin
+
+
+def _n_targets(y_tail_shape):
+    return y_tail_shape[0] if y_tail_shape else 1
+
+
+def _solve_regularized(gram, cross, alpha):
+    """Solve ``(gram + alpha_j I) c_j = cross_j`` for every target ``j``.
+
+    ``gram`` is symmetric positive semi-definite, so a Cholesky solve is used,
+    as by :class:`sklearn.linear_model.Ridge` with ``solver="cholesky"``; a
+    singular system falls back to the minimum-norm least-squares solution.
+    """
+    n_features = gram.shape[0]
+    if np.all(alpha == alpha[0]):
+        groups = [(alpha[0], slice(None))]
+    else:
+        groups = [(a, slice(j, j + 1)) for j, a in enumerate(alpha)]
+    coef = np.empty_like(cross)
+    for a, cols in groups:
+        system = gram.copy()
+        system.flat[:: n_features + 1] += a
+        try:
+            coef[:, cols] = linalg.solve(
+                system, cross[:, cols], assume_a="pos", check_finite=False
+            )
+        except linalg.LinAlgError:
+            warnings.warn(
+                "The regularized normal equations are singular (alpha is 0 and "
+                "features are collinear or constant); using the minimum-norm "
+                "least-squares solution instead. Set alpha > 0 for a unique "
+                "solution.",
+                linalg.LinAlgWarning,
+                stacklevel=4,
+            )
+            coef[:, cols] = linalg.lstsq(system, cross[:, cols], check_finite=False)[0]
+    return coef
+
+
+class StreamingRidge(
+    StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
+):
+    """Ridge regression fitted exactly from data read one batch at a time.
+
+    Minimizes ``||y - Xw||^2_2 + alpha * ||w||^2_2`` as
+    :class:`sklearn.linear_model.Ridge` does, from the centered weighted
+    cross-products of ``[X, y]`` accumulated in a single pass and merged with
+    numerically stable updates: a memory map of any size gives the model that
+    ``Ridge(solver="cholesky")`` gives in memory, to rounding.
+
+    Parameters
+    ----------
+    alpha : float or ndarray of shape (n_targets,), default=1.0
+        L2 penalty; one value per target if an array.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept (the data are centered implicitly, never
+        copied).
+    batch_size : int or "auto", default="auto"
+        Rows read per batch; ``"auto"`` is about 64 MiB of rows.
+    n_jobs : int, default=None
+        Threads summarizing batches in parallel (BLAS runs single-threaded
+        inside each). ``None`` means 1, ``-1`` all cores. The result is
+        bitwise the same for every value.
+    verbose : int, default=0
+        1 prints a line per pass; 2 adds a progress bar over batches.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Weight vector(s); 1-D for a single target, as in scikit-learn.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Independent term (an array if ``y`` is 2-D); zero if
+        ``fit_intercept=False``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_samples_seen_ : int
+        Rows learned from (by ``fit``, or by all ``partial_fit`` calls).
+
+    See Also
+    --------
+    sklearn.linear_model.Ridge : The in-memory estimator this one equals.
+
+    Notes
+    -----
+    Memory: one batch of shifted rows per thread plus ``(n_features +
+    n_targets)^2`` floats, whatever the number of rows. Computations are in
+    float64 for float32 input too.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from sklearn_ooc.linear_model import StreamingRidge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 3))
+    >>> y = X @ [1.0, 2.0, 3.0] + 0.5
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, X)
+    >>> X_disk = np.load(path, mmap_mode="r")
+    >>> model = StreamingRidge(alpha=1e-3).fit(X_disk, y, batch_size=100)
+    >>> model.coef_.round(4), round(model.intercept_, 4)
+    (array([1., 2., 3.]), 0.5)
+    """
+
+    _requires_y = True
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left"), np.ndarray],
+        "fit_intercept": ["boolean"],
+        **ClosedFormMixin._ooc_parameter_constraints,
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        fit_intercept=True,
+        batch_size="auto",
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None):
+        source = super()._source(
+            X, y, sample_weight, reset=reset, batch_size=batch_size
+        )
+        if source.y is not None:
+            if reset:
+                self._y_shape = source.y.shape[1:]
+            elif _n_targets(source.y.shape[1:]) != _n_targets(self._y_shape):
+                raise ValueError(
+                    f"y has {_n_targets(source.y.shape[1:])} target(s) but "
+                    f"{type(self).__name__} was fitted with "
+                    f"{_n_targets(self._y_shape)}"
+                )
+        return source
+
+    def _summarize(self, batch):
+        y = batch.y.reshape(batch.n_samples, -1)
+        return moments_of_rows(batch.X, y, batch.sample_weight, batch.workspace)
+
+    def _from_summaries(self, stats):
+        d = self.n_features_in_
+        n_targets = stats.mean.shape[0] - d
+        if not stats.weight > 0:
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number: every "
+                "row seen has weight zero"
+            )
+        alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
+        if alpha.size == 1:
+            alpha = np.repeat(alpha, n_targets)
+        elif alpha.size != n_targets:
+            raise ValueError(
+                "Number of targets and number of penalties do not correspond: "
+                f"{n_targets} != {alpha.size}"
+            )
+        if np.any(alpha < 0):
+            raise ValueError(f"alpha must be non-negative, got {self.alpha!r}")
+        x_mean, y_mean = stats.mean[:d], stats.mean[d:]
+        gram = stats.scatter[:d, :d]
+        cross = stats.scatter[:d, d:]
+        if not self.fit_intercept:
+            gram = gram + stats.weight * np.outer(x_mean, x_mean)
+            cross = cross + stats.weight * np.outer(x_mean, y_mean)
+        coef = _solve_regularized(gram, cross, alpha).T
+        if self.fit_intercept:
+            intercept = y_mean - coef @ x_mean
+        else:
+            intercept = np.zeros(n_targets)
+        # scikit-learn's shapes: one target gives a 1-D coef_, and an
+        # intercept_ of shape (1,) if y was a column, a float if y was 1-D.
+        self.coef_ = coef[0] if n_targets == 1 else coef
+        self.intercept_ = intercept if self._y_shape else float(intercept[0])
+        self.n_samples_seen_ = int(stats.count)
+
+    def _predict_batch(self, X):
+        return X @ self.coef_.T + self.intercept_

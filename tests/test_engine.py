@@ -1,0 +1,118 @@
+"""The engine: ordered map/reduce over batches, threads, BLAS, progress."""
+
+import io
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from sklearn_ooc._engine import Engine
+from sklearn_ooc.data import BatchSource
+
+
+def _source(rng, n=200, batch_size=7):
+    return BatchSource(rng.normal(size=(n, 3)) * 1e3, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 4])
+def test_reduce_is_bitwise_the_same_for_every_n_jobs(rng, n_jobs):
+    # Float addition is not associative: equal bits mean the same sum order.
+    source = _source(rng)
+
+    def summarize(batch):
+        return np.array([batch.X.sum(), np.sin(batch.X).sum()])
+
+    serial = Engine(n_jobs=1).reduce(source, range(source.n_batches), summarize)
+    parallel = Engine(n_jobs=n_jobs).reduce(source, range(source.n_batches), summarize)
+    assert serial.tobytes() == parallel.tobytes()
+    expected = np.zeros(2)
+    for i in range(source.n_batches):
+        expected = expected + summarize(source.read(i))
+    assert expected.tobytes() == serial.tobytes()
+
+
+def test_map_runs_on_threads_and_yields_in_order(rng):
+    source = _source(rng)
+    names = set()
+    lock = threading.Lock()
+
+    def func(batch):
+        with lock:
+            names.add(threading.current_thread().name)
+        return batch.index
+
+    out = [r for _, r in Engine(n_jobs=2).map(source, range(source.n_batches), func)]
+    assert out == list(range(source.n_batches))
+    assert names and all(name.startswith("sklearn_ooc_") for name in names)
+
+
+def test_reduce_of_no_batches_is_none(rng):
+    assert Engine().reduce(_source(rng), [], lambda b: 1) is None
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_error_in_a_batch_propagates(rng, n_jobs):
+    source = _source(rng)
+
+    def func(batch):
+        if batch.index == 5:
+            raise RuntimeError("boom in batch 5")
+        return 1
+
+    with pytest.raises(RuntimeError, match="boom in batch 5"):
+        Engine(n_jobs=n_jobs).reduce(source, range(source.n_batches), func)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_blas_is_single_threaded_inside_batches(rng, n_jobs):
+    source = _source(rng)
+    seen = []
+
+    def func(batch):
+        seen.extend(
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+        )
+        return 0
+
+    Engine(n_jobs=n_jobs).reduce(source, range(source.n_batches), func)
+    assert seen and set(seen) == {1}
+
+
+def test_each_thread_reuses_its_workspace(rng):
+    source = _source(rng, n=100, batch_size=10)
+    buffers = {}
+    lock = threading.Lock()
+
+    def func(batch):
+        buf = batch.workspace.get("rows", batch.n_samples, 3)
+        with lock:
+            buffers.setdefault(threading.current_thread().name, set()).add(
+                buf.__array_interface__["data"][0]
+            )
+        return 0
+
+    Engine(n_jobs=2).reduce(source, range(source.n_batches), func)
+    assert all(len(addresses) == 1 for addresses in buffers.values())
+
+
+def test_verbose_lines_and_progress_bar(rng, capsys):
+    source = _source(rng)
+    stream = io.StringIO()
+    engine = Engine(verbose=2, name="Thing", stream=stream)
+    engine.reduce(source, range(source.n_batches), lambda b: 0, desc="fit")
+    engine.log("[Thing] done")
+    assert stream.getvalue() == "[Thing] done\n"
+    err = capsys.readouterr().err
+    assert "Thing fit" in err and f"/{source.n_batches} " in err and "batch" in err
+
+    quiet = io.StringIO()
+    Engine(verbose=0, stream=quiet).log("nothing")
+    Engine(verbose=1).reduce(source, range(source.n_batches), lambda b: 0)
+    assert quiet.getvalue() == "" and capsys.readouterr().err == ""
+
+
+def test_n_jobs_resolution():
+    assert Engine().n_jobs == 1
+    assert Engine(n_jobs=-1).n_jobs >= 1
+    assert Engine(n_jobs=3).n_jobs == 3

@@ -1,0 +1,224 @@
+"""Sufficient statistics: exact against two-pass references, stable merges."""
+
+import pickle
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import r2_score
+
+from sklearn_ooc._stats import (
+    Moments,
+    RegressionScore,
+    Workspace,
+    moments_of_rows,
+)
+
+from . import _naive
+
+
+def _merged(Z, cuts, w=None):
+    bounds = [0, *sorted(cuts), Z.shape[0]]
+    total = Moments.zero(Z.shape[1])
+    for a, b in pairwise(bounds):
+        total += moments_of_rows(Z[a:b], sample_weight=None if w is None else w[a:b])
+    return total
+
+
+def _assert_moments_equal(m, weight, mean, scatter, rtol=1e-12):
+    assert_allclose(m.weight, weight, rtol=rtol)
+    assert_allclose(m.mean, mean, rtol=rtol)
+    scale = np.sqrt(np.outer(np.diag(scatter), np.diag(scatter)))
+    assert_allclose(m.scatter / scale, scatter / scale, rtol=0, atol=rtol)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_moments_of_rows_match_two_pass(rng, offset, dtype):
+    X = (rng.normal(size=(500, 4)) + offset).astype(dtype)
+    Y = rng.normal(size=(500, 2))
+    w = rng.uniform(0, 2, size=500)
+    m = moments_of_rows(X, Y, w)
+    _assert_moments_equal(m, *_naive.weighted_moments(np.hstack([X, Y]), w))
+    assert m.count == 500
+
+
+def test_shifted_rows_reuse_the_workspace_buffer(rng):
+    ws = Workspace()
+    X = rng.normal(size=(50, 3)) + 1e3
+    moments_of_rows(X, workspace=ws)
+    buffer = ws._buffers["shifted_rows"]
+    moments_of_rows(X[:20], workspace=ws)
+    assert ws._buffers["shifted_rows"] is buffer
+
+
+def test_rows_near_the_origin_are_not_copied(rng):
+    # Unweighted float64 rows within a standard deviation of the origin use
+    # zero as their shift: X.T @ X runs on the batch itself.
+    ws = Workspace()
+    X, Y = rng.normal(size=(300, 4)), rng.normal(size=(300, 2))
+    m = moments_of_rows(X, Y, workspace=ws)
+    assert ws._buffers == {}
+    _assert_moments_equal(m, *_naive.weighted_moments(np.hstack([X, Y])))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_misleading_head_is_centered_again(rng, weighted):
+    # Sorted data: the first rows sit near 0, the rest near 1e6.
+    X = np.sort(rng.normal(size=(400, 2)) * 1e6, axis=0)
+    X[64:] += 1e6
+    w = rng.uniform(0.5, 1, size=400) if weighted else None
+    m = moments_of_rows(X, sample_weight=w)
+    _assert_moments_equal(m, *_naive.weighted_moments(X, w))
+
+
+@given(
+    n=st.integers(2, 60),
+    cuts=st.lists(st.integers(1, 59), max_size=6),
+    offset=st.sampled_from([0.0, 1e6]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_partition_gives_the_same_moments(n, cuts, offset, seed):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, 3)) + offset
+    w = rng.uniform(0, 2, size=n)
+    cuts = [c for c in cuts if c < n]
+    whole = moments_of_rows(Z, sample_weight=w)
+    _assert_moments_equal(
+        _merged(Z, cuts, w), whole.weight, whole.mean, whole.scatter, rtol=1e-11
+    )
+
+
+def test_one_row_batches_of_offset_data_keep_every_digit(rng):
+    # 2000 merges of single rows of data at 1e6: without the compensated mean
+    # the mean drifts by about sqrt(2000) roundings.
+    Z = rng.normal(size=(2000, 3)) + 1e6
+    merged = _merged(Z, range(1, 2000))
+    weight, mean, scatter = _naive.weighted_moments(Z)
+    exact_mean = np.array(
+        [np.sum(Z[:, j].astype(np.longdouble)) / 2000 for j in range(3)]
+    )
+    assert_allclose(merged.mean, exact_mean.astype(float), rtol=2e-16)
+    _assert_moments_equal(merged, weight, mean, scatter, rtol=1e-11)
+
+
+@given(seed=st.integers(0, 2**16))
+def test_merge_is_associative_and_commutative(seed):
+    rng = np.random.default_rng(seed)
+    a, b, c = (moments_of_rows(rng.normal(size=(k, 3)) + 5) for k in (3, 8, 5))
+    left, right = (a + b) + c, a + (b + c)
+    for m in (right, b + a + c, c + b + a):
+        assert_allclose(m.mean, left.mean, rtol=1e-14)
+        assert_allclose(m.scatter, left.scatter, rtol=1e-12)
+        assert m.count == left.count == 16
+
+
+def test_zero_weight_rows_change_nothing(rng):
+    Z = rng.normal(size=(30, 3))
+    w = rng.uniform(0.5, 2, size=30)
+    extra = rng.normal(size=(10, 3)) * 1e3
+    with_zeros = moments_of_rows(
+        np.vstack([Z, extra]), sample_weight=np.r_[w, np.zeros(10)]
+    )
+    plain = moments_of_rows(Z, sample_weight=w)
+    _assert_moments_equal(with_zeros, plain.weight, plain.mean, plain.scatter)
+    assert with_zeros.count == 40
+
+
+def test_integer_weight_equals_repeated_rows(rng):
+    Z = rng.normal(size=(12, 2))
+    k = rng.integers(0, 4, size=12)
+    weighted = moments_of_rows(Z, sample_weight=k.astype(float))
+    repeated = moments_of_rows(np.repeat(Z, k, axis=0))
+    _assert_moments_equal(weighted, repeated.weight, repeated.mean, repeated.scatter)
+
+
+def test_float32_input_gives_the_float64_result(rng):
+    Z32 = rng.normal(size=(100, 3)).astype(np.float32)
+    m32, m64 = moments_of_rows(Z32), moments_of_rows(Z32.astype(np.float64))
+    assert_allclose(m32.mean, m64.mean, rtol=1e-15)
+    assert_allclose(m32.scatter, m64.scatter, rtol=1e-13)
+
+
+def test_adding_returns_a_new_object_and_leaves_operands(rng):
+    a = moments_of_rows(rng.normal(size=(5, 2)))
+    b = moments_of_rows(rng.normal(size=(7, 2)))
+    a_before = pickle.dumps(a)
+    total = a + b
+    assert total is not a and pickle.dumps(a) == a_before
+    assert total.count == 12
+
+
+def test_zero_is_neutral(rng):
+    m = moments_of_rows(rng.normal(size=(9, 3)) + 1e6)
+    for total in (Moments.zero(3) + m, m + Moments.zero(3)):
+        assert_array_equal(total.mean, m.mean)
+        assert_array_equal(total.scatter, m.scatter)
+        assert total.count == m.count
+
+
+def test_stacked_and_diagonal_moments_merge_per_set(rng):
+    # Leading dimensions are independent sets (components, classes).
+    Z = rng.normal(size=(40, 3)) + 100
+    resp = rng.uniform(size=(40, 2))
+
+    def stacked(rows, r):
+        sets = [_naive.weighted_moments(rows, r[:, k]) for k in range(2)]
+        return Moments(
+            len(rows),
+            np.array([s[0] for s in sets]),
+            np.array([s[1] for s in sets]),
+            np.array([np.diag(s[2]) for s in sets]),
+        )
+
+    merged = stacked(Z[:15], resp[:15]) + stacked(Z[15:], resp[15:])
+    whole = stacked(Z, resp)
+    assert merged.diagonal
+    assert_allclose(merged.weight, whole.weight, rtol=1e-14)
+    assert_allclose(merged.mean, whole.mean, rtol=1e-13)
+    assert_allclose(merged.scatter, whole.scatter, rtol=1e-11)
+
+
+def test_merging_mismatched_moments_is_refused(rng):
+    with pytest.raises(ValueError, match="cannot merge moments of shape"):
+        moments_of_rows(rng.normal(size=(4, 2))) + moments_of_rows(
+            rng.normal(size=(4, 3))
+        )
+
+
+def test_covariance_divides_by_weight(rng):
+    Z = rng.normal(size=(25, 2))
+    m = moments_of_rows(Z)
+    assert_allclose(m.covariance(ddof=1), np.cov(Z.T), rtol=1e-12)
+    assert_array_equal(Moments.zero(2).covariance(), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regression_score_equals_r2_score(rng, n_outputs, weighted):
+    y = rng.normal(size=(60, n_outputs)) + 1e5
+    pred = y + rng.normal(size=y.shape)
+    w = rng.uniform(0, 2, size=60) if weighted else None
+    parts = [
+        RegressionScore.of_batch(y[a:b], pred[a:b], None if w is None else w[a:b])
+        for a, b in [(0, 1), (1, 25), (25, 60)]
+    ]
+    total = parts[0] + parts[1] + parts[2]
+    expected = r2_score(y, pred, sample_weight=w)
+    assert_allclose(total.r2(), expected, rtol=1e-10)
+
+
+def test_regression_score_of_constant_targets_is_forced_finite():
+    y = np.full((4, 2), 3.0)
+    pred = np.array([[3.0, 3.0], [3.0, 3.0], [3.0, 4.0], [3.0, 3.0]])
+    assert RegressionScore.of_batch(y, pred).r2() == r2_score(y, pred) == 0.5
+
+
+def test_statistics_pickle(rng):
+    m = moments_of_rows(rng.normal(size=(6, 2)))
+    back = pickle.loads(pickle.dumps(m))
+    assert_array_equal(back.scatter, m.scatter)
+    assert_array_equal(back.mean_error, m.mean_error)
