@@ -19,16 +19,19 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="fit from a synthetic .npy file on disk and compare with scikit-learn",
+        help="fit from synthetic .npy files on disk and compare with scikit-learn",
         description=(
-            "Write a synthetic data set to a temporary .npy file chunk by chunk, "
-            "fit from it as a memory map, print time, peak extra memory and the "
-            "largest difference from scikit-learn fitted in memory, then remove "
-            "the file."
+            "Write a Gaussian mixture and a regression problem to temporary .npy "
+            "files chunk by chunk, fit OOCGaussianMixture and StreamingRidge from "
+            "them as memory maps, print time, peak extra memory and the largest "
+            "difference from scikit-learn fitted in memory, then remove the files."
         ),
     )
     demo.add_argument(
-        "--size-mb", type=float, default=500.0, help="size of the data file (500)"
+        "--size-mb",
+        type=float,
+        default=1000.0,
+        help="size of the mixture file in MB (1000); the regression file is half",
     )
     demo.add_argument(
         "--n-jobs", type=int, default=-1, help="threads over batches (-1: all cores)"

@@ -101,6 +101,45 @@ class Moments:
             scatter=np.zeros(scatter_shape),
         )
 
+    @classmethod
+    def from_shifted_sums(cls, count, weight, shift, sums, scatter):
+        """Moments from sums and a scatter taken about ``shift`` (per set).
+
+        ``sums`` is ``sum_i w_i (z_i - shift)`` and ``scatter`` the same sum
+        of outer products (or squares, for a diagonal scatter); ``scatter``
+        is corrected in place to the scatter about the mean.
+        """
+        weight = np.asarray(weight, dtype=np.float64)
+        expand = weight[..., None]
+        delta = np.zeros_like(sums)
+        np.divide(sums, expand, out=delta, where=expand > 0)
+        if scatter.ndim == sums.ndim:
+            scatter -= expand * delta**2
+        else:
+            scatter -= expand[..., None] * (delta[..., :, None] * delta[..., None, :])
+        mean, mean_error = _two_sum(shift, delta)
+        return cls(count, weight, mean, scatter, mean_error)
+
+    def lost_digits(self, shift):
+        """Decimal digits the scatter lost by being taken about ``shift``.
+
+        Removing ``weight (mean - shift)^2`` from the scatter about the shift
+        cancels ``log10(1 + weight (mean - shift)^2 / scatter)`` digits: none
+        to speak of when the shift is within a standard deviation of the
+        mean, all sixteen when data at 1e8 are taken about the origin.
+        """
+        delta = (self.mean - shift) + self.mean_error
+        spread = (
+            self.scatter
+            if self.diagonal
+            else np.diagonal(self.scatter, axis1=-2, axis2=-1)
+        )
+        moved = self.weight[..., None] * delta**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(moved > 0, moved / spread, 0.0)
+        ratio = np.where(spread > 0, ratio, np.where(moved > 0, np.inf, 0.0))
+        return float(np.log10(1 + ratio.max())) if ratio.size else 0.0
+
     @property
     def diagonal(self):
         """Whether only the diagonal of the scatter is kept."""
@@ -113,6 +152,16 @@ class Moments:
         out = np.zeros_like(self.scatter)
         np.divide(self.scatter, expand, out=out, where=expand > 0)
         return out
+
+    def scaled(self, factor):
+        """The moments of the same rows with every weight times ``factor``."""
+        return Moments(
+            self.count,
+            self.weight * factor,
+            self.mean.copy(),
+            self.scatter * factor,
+            self.mean_error.copy(),
+        )
 
     def copy(self):
         return Moments(
@@ -180,23 +229,17 @@ def _two_sum(a, b):
     return total, error
 
 
-def _is_accurate(delta, weight, scatter):
-    """Whether a scatter about a shift ``mean - delta`` kept its digits.
-
-    Removing ``weight * delta delta^T`` from the scatter about the shift
-    cancels about ``log10(1 + delta^2 / variance)`` digits: when the shift is
-    within one standard deviation of the mean, at most a factor of two.
-    """
-    return not np.any(weight * delta**2 > np.diagonal(scatter))
+# Digits a scatter may lose to the shift it was taken about before the batch
+# is summed again about its mean (see Moments.lost_digits).
+_MAX_LOST_DIGITS = 0.5
 
 
 def _moments_about_zero(X, Y):
-    """Moments from the raw products of unweighted float64 rows, or None.
+    """Moments from the raw products of unweighted float64 rows.
 
     For rows whose mean is within a standard deviation of the origin, zero
     is as good a shift as any: ``X.T @ X`` runs on the batch in place (a
     memory map is not copied) and the target products stream in one read.
-    Returns None when the batch turns out to be far from the origin.
     """
     n, d = X.shape
     x_sums, y_sums, xy, yy = column_sums_and_cross(X, Y)
@@ -205,20 +248,14 @@ def _moments_about_zero(X, Y):
     scatter[:d, d:] = xy
     scatter[d:, :d] = xy.T
     scatter[d:, d:] = yy
-    mean = np.concatenate([x_sums, y_sums]) / n
-    scatter -= n * np.outer(mean, mean)
-    if not _is_accurate(mean, n, scatter):
-        return None
-    return Moments(n, np.float64(n), mean, scatter)
+    sums = np.concatenate([x_sums, y_sums])
+    return Moments.from_shifted_sums(n, n, np.zeros_like(sums), sums, scatter)
 
 
 def _moments_about_shift(X, Y, w, shift, rows):
     """Moments from ``sqrt(w) * ([X, Y] - shift)`` written to ``rows``."""
     sums, weight = shifted_weighted_rows(X, Y, w, shift, rows)
-    delta = sums / weight if weight > 0 else np.zeros_like(shift)
-    scatter = rows.T @ rows
-    scatter -= weight * np.outer(delta, delta)
-    return weight, delta, scatter
+    return Moments.from_shifted_sums(X.shape[0], weight, shift, sums, rows.T @ rows)
 
 
 def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
@@ -228,7 +265,7 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
     mean, so no digits are lost to cancellation however far the data are
     from the origin: the weighted mean of the first rows, or zero for
     unweighted float64 rows already near the origin (then nothing is copied).
-    A batch whose first rows misled the choice is centered again on its mean.
+    A batch whose first rows misled the choice is summed again about its mean.
 
     Parameters
     ----------
@@ -255,19 +292,43 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
     shift, var = _head(X, Y, sample_weight)
     if sample_weight is None and X.dtype == np.float64 and np.all(shift**2 <= var):
         moments = _moments_about_zero(X, Y)
-        if moments is not None:
+        if moments.lost_digits(0.0) <= _MAX_LOST_DIGITS:
             return moments
     w = np.empty(0) if sample_weight is None else sample_weight
     if workspace is None:
         rows = np.empty((n, d + t))
     else:
         rows = workspace.get("shifted_rows", n, d + t)
-    weight, delta, scatter = _moments_about_shift(X, Y, w, shift, rows)
-    if not _is_accurate(delta, weight, scatter):
-        shift = shift + delta
-        weight, delta, scatter = _moments_about_shift(X, Y, w, shift, rows)
-    mean, mean_error = _two_sum(shift, delta)
-    return Moments(n, np.float64(weight), mean, scatter, mean_error)
+    moments = _moments_about_shift(X, Y, w, shift, rows)
+    if moments.lost_digits(shift) > _MAX_LOST_DIGITS:
+        moments = _moments_about_shift(X, Y, w, moments.mean, rows)
+    return moments
+
+
+@dataclass
+class MixtureStats:
+    """What one pass of EM learns: per-component moments and the likelihood.
+
+    ``moments`` stacks the responsibility-weighted moments of the components
+    (``weight`` is the expected count of each); ``log_likelihood`` is the sum
+    of the rows' log-likelihoods under the parameters of the pass.
+    """
+
+    log_likelihood: float
+    moments: Moments
+
+    @property
+    def count(self):
+        return self.moments.count
+
+    def scaled(self, factor):
+        """Statistics with every row weighted ``factor`` times."""
+        return MixtureStats(self.log_likelihood * factor, self.moments.scaled(factor))
+
+    def __add__(self, other):
+        return MixtureStats(
+            self.log_likelihood + other.log_likelihood, self.moments + other.moments
+        )
 
 
 @dataclass

@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import _fit_context
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -43,6 +45,7 @@ class OutOfCoreMixin:
 
     _requires_y = False
     _y_numeric = True
+    _accept_sparse = True
 
     _ooc_parameter_constraints: dict = {
         "batch_size": [
@@ -56,13 +59,13 @@ class OutOfCoreMixin:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # Sparse rows are densified one batch at a time.
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = self._accept_sparse
         if self._requires_y:
             tags.target_tags.required = True
         return tags
 
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "_seen_stats")
+        return getattr(self, "_is_fitted", False)
 
     def _engine(self):
         return Engine(
@@ -80,6 +83,11 @@ class OutOfCoreMixin:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
+            )
+        if sp.issparse(X) and not self._accept_sparse:
+            raise TypeError(
+                f"{type(self).__name__} does not accept sparse input: pass a dense "
+                "array, a memory map or a .npy file"
             )
         if batch_size is None:
             batch_size = self.batch_size
@@ -127,12 +135,12 @@ class OutOfCoreMixin:
         return stats
 
     def _map_rows(self, X, func, *, desc="predict"):
-        """``func`` applied to the rows of ``X`` batch by batch, stacked in order."""
+        """``func(batch)`` over the batches of ``X``, stacked in row order."""
         check_is_fitted(self)
         source = self._source(X, reset=False)
         out = None
         for batch, result in self._engine().map(
-            source, range(source.n_batches), lambda b: func(b.X), desc=desc
+            source, range(source.n_batches), func, desc=desc
         ):
             if out is None:
                 out = np.empty((source.n_samples,) + result.shape[1:], result.dtype)
@@ -269,6 +277,7 @@ class ClosedFormMixin(OutOfCoreMixin):
     def _fit_stats(self, stats):
         self._from_summaries(stats)
         self._seen_stats = stats
+        self._is_fitted = True
 
 
 class StreamingRegressorMixin:
@@ -288,7 +297,7 @@ class StreamingRegressorMixin:
         ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predictions.
         """
-        return self._map_rows(X, self._predict_batch, desc="predict")
+        return self._map_rows(X, lambda b: self._predict_batch(b.X), desc="predict")
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R² of the predictions, streamed.
@@ -332,3 +341,260 @@ class StreamingRegressorMixin:
             )
             return float("nan")
         return stats.r2()
+
+
+class IterativeMixin(OutOfCoreMixin):
+    """Estimators fitted by iterations of one pass each over the data (EM).
+
+    Hooks, besides ``_summarize`` and ``_from_summaries`` (the update):
+
+    ``_initialize(source, random_state)``
+        set starting parameters (may read samples or make passes);
+    ``_prepare_pass()``
+        precompute what ``_summarize`` needs from the current parameters;
+    ``_objective(stats)``
+        the per-row objective measured by a pass (the lower bound of EM);
+    ``_get_parameters()`` / ``_set_parameters(params)``
+        the fitted parameters as one picklable value.
+
+    Constructor parameters used here: ``max_iter``, ``tol``, ``n_init``,
+    ``warm_start``, ``random_state``, ``decay``, ``batches_per_epoch``,
+    ``verbose``, ``verbose_interval``.
+
+    With ``batches_per_epoch=None`` each iteration is one pass over all the
+    data (exact). With an int ``k``, each iteration reads the next ``k``
+    batches, the cursor carrying on across iterations; the update uses those
+    batches alone, or, with ``decay`` set, a running average of the
+    statistics, ``s_t = (1 - rho_t) s_{t-1} + rho_t stats`` with
+    ``rho_t = (t + 2) ** -decay`` (stepwise EM).
+    """
+
+    def _prepare_pass(self):
+        pass
+
+    def _pass(self, source, indices, engine, desc):
+        self._prepare_pass()
+        return engine.reduce(source, indices, self._summarize, desc=desc)
+
+    def _stepwise(self, stats):
+        """Statistics of an update in minibatch mode (and of ``partial_fit``)."""
+        stats = stats.scaled(1.0 / stats.count)
+        if self.decay is None or not hasattr(self, "_running_stats"):
+            self._running_stats = stats
+            self._n_steps = 1
+            return stats
+        rho = (self._n_steps + 2.0) ** -self.decay
+        self._running_stats = self._running_stats.scaled(1 - rho) + stats.scaled(rho)
+        self._n_steps += 1
+        return self._running_stats
+
+    def _report(self, engine, n_iter, lower_bound, change, rows, seconds):
+        if not self.verbose or n_iter % self.verbose_interval:
+            return
+        if np.isfinite(change):
+            engine.log(
+                f"[{n_iter}] Improvement: {change * rows:.6g} Time (s): {seconds:.4g}"
+            )
+        else:
+            engine.log(
+                f"[{n_iter}] Log-likelihood: {lower_bound * rows:.6g} "
+                f"Time (s): {seconds:.4g}"
+            )
+
+    def _iterate(self, source, plan, engine, random_state, do_init):
+        """One run from one initialization; returns what the run reached."""
+        timer = Timer()
+        if do_init:
+            self._initialize(source, random_state)
+            self.__dict__.pop("_running_stats", None)
+            if self.verbose:
+                engine.log(f"Initialization Time (s): {timer.lap():.4g}")
+        lower_bound = -np.inf if do_init else self.lower_bound_
+        first_bound = None
+        history = []
+        seconds = []
+        converged = False
+        n_iter = 0
+        minibatch = plan.batches_per_epoch is not None
+        for n_iter in range(1, self.max_iter + 1):
+            previous = lower_bound
+            indices = plan.next_epoch()
+            stats = self._pass(source, indices, engine, desc=f"iteration {n_iter}")
+            lower_bound = self._objective(stats)
+            self._from_summaries(self._stepwise(stats) if minibatch else stats)
+            history.append(lower_bound)
+            if first_bound is None:
+                first_bound = lower_bound
+            change = lower_bound - previous
+            seconds.append(timer.lap())
+            self._report(engine, n_iter, lower_bound, change, stats.count, seconds[-1])
+            if abs(change) < self.tol:
+                converged = True
+                break
+        if self.verbose and history:
+            rows = stats.count
+            engine.log(f"Total Improvement: {(lower_bound - first_bound) * rows:.6g}")
+            engine.log(f"Total Time (s): {sum(seconds):.4f}")
+        return lower_bound, n_iter, history, converged, seconds
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, batch_size=None, batches_per_epoch=None):
+        """Fit the model by iterations of one pass each over ``X``.
+
+        Parameters
+        ----------
+        X : ndarray, numpy.memmap, str, os.PathLike or array store of shape \
+                (n_samples, n_features)
+            Training rows; a path names a ``.npy`` file. Memory maps, files and
+            stores are read one batch at a time.
+        y : None
+            Ignored.
+        batch_size : int or "auto", default=None
+            Rows per batch for this call; ``None`` keeps the constructor's.
+        batches_per_epoch : int, default=None
+            Batches per iteration for this call (minibatch mode); ``None``
+            keeps the constructor's.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if batches_per_epoch is None:
+            batches_per_epoch = self.batches_per_epoch
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        with self._transaction():
+            source = self._source(X, reset=do_init, batch_size=batch_size)
+            self._check_source(source)
+            plan = EpochPlan(source.n_batches, batches_per_epoch)
+            engine = self._engine()
+            random_state = check_random_state(self.random_state)
+            best = None
+            for init in range(self.n_init if do_init else 1):
+                if self.n_init > 1 and do_init:
+                    engine.log(f"Initialization {init + 1} of {self.n_init}")
+                run = self._iterate(source, plan, engine, random_state, do_init)
+                if best is None or run[0] > best[0][0]:
+                    best = (run, self._get_parameters())
+            (lower_bound, n_iter, history, converged, seconds), params = best
+            self._set_parameters(params)
+            self._iteration_seconds = seconds
+            self.n_iter_ = n_iter
+            self.lower_bound_ = lower_bound
+            self.lower_bounds_ = history
+            self.converged_ = converged
+            self.n_samples_seen_ = source.n_samples
+            self._is_fitted = True
+            if not converged and self.max_iter > 0:
+                warnings.warn(
+                    "Best performing initialization did not converge. Try "
+                    "different init parameters, or increase max_iter, tol, or "
+                    "check for degenerate data.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One update from the rows of ``X`` (stepwise EM).
+
+        The first call initializes the parameters from ``X``. Each call is
+        one pass over ``X`` under the current parameters, then an update from
+        those statistics alone, or from their running average when ``decay``
+        is set.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike
+            Rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first = not self.__sklearn_is_fitted__()
+        if first:
+            self._validate_params()
+        with self._transaction():
+            source = self._source(X, reset=first)
+            self._check_source(source)
+            engine = self._engine()
+            if first:
+                self._initialize(source, check_random_state(self.random_state))
+                self.__dict__.pop("_running_stats", None)
+                self.n_iter_ = 0
+                self.n_samples_seen_ = 0
+            stats = self._pass(source, range(source.n_batches), engine, "partial_fit")
+            self.lower_bound_ = self._objective(stats)
+            self._from_summaries(self._stepwise(stats))
+            self.n_iter_ += 1
+            self.n_samples_seen_ += source.n_samples
+            self.converged_ = False
+            self._is_fitted = True
+        return self
+
+    def summarize(self, X, y=None):
+        """Accumulate the statistics of ``X`` under the current parameters.
+
+        Pending statistics wait for :meth:`from_summaries`, which updates the
+        parameters from them: ``summarize`` over consecutive slices of the
+        data then ``from_summaries()`` is exactly one EM iteration over the
+        whole data. An unfitted model is first initialized from ``X``.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike
+            Rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The estimator, with pending statistics.
+        """
+        pending = getattr(self, "_pending_stats", None)
+        first = pending is None and not self.__sklearn_is_fitted__()
+        if first:
+            self._validate_params()
+        with self._transaction():
+            source = self._source(X, reset=first)
+            self._check_source(source)
+            engine = self._engine()
+            if first:
+                self._initialize(source, check_random_state(self.random_state))
+            stats = self._pass(source, range(source.n_batches), engine, "summarize")
+            self._pending_stats = stats if pending is None else pending + stats
+        return self
+
+    def from_summaries(self):
+        """Update the parameters from the statistics of :meth:`summarize`.
+
+        The pending statistics are cleared.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        pending = getattr(self, "_pending_stats", None)
+        if pending is None:
+            raise ValueError(
+                f"{type(self).__name__} has no pending statistics: call "
+                "summarize(X) on the data first"
+            )
+        with self._transaction():
+            self.lower_bound_ = self._objective(pending)
+            self._from_summaries(pending)
+            del self._pending_stats
+            self.n_iter_ = getattr(self, "n_iter_", 0) + 1
+            self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + pending.count
+            self.converged_ = False
+            self._is_fitted = True
+        return self
+
+    def _check_source(self, source):
+        pass

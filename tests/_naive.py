@@ -29,3 +29,35 @@ def first_nonfinite_row(A):
 def first_negative(a):
     bad = np.flatnonzero(a < 0)
     return int(bad[0]) if bad.size else -1
+
+
+def log_gaussian(X, means, covariances):
+    """log N(x | mu_k, Sigma_k) for every row and component, by solving."""
+    from scipy.stats import multivariate_normal
+
+    return np.column_stack(
+        [
+            multivariate_normal(mean=m, cov=c, allow_singular=False).logpdf(X)
+            for m, c in zip(means, covariances, strict=True)
+        ]
+    ).reshape(len(X), len(means))
+
+
+def responsibilities(log_weighted):
+    """Normalized responsibilities and log-sum-exp of each row."""
+    top = log_weighted.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(log_weighted - top).sum(axis=1)) + top[:, 0]
+    return np.exp(log_weighted - lse[:, None]), lse
+
+
+def em_sums(X, resp, shifts):
+    """Counts, sums and scatters of the rows about shifts, per component."""
+    counts = resp.sum(axis=0)
+    sums = np.stack([resp[:, k] @ (X - shifts[k]) for k in range(resp.shape[1])])
+    scatter = np.stack(
+        [
+            (resp[:, k, None] * (X - shifts[k])).T @ (X - shifts[k])
+            for k in range(resp.shape[1])
+        ]
+    )
+    return counts, sums, scatter

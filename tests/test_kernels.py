@@ -48,6 +48,12 @@ def test_kernels_release_the_gil():
     for kernel in (
         _kernels.shifted_weighted_rows,
         _kernels.column_sums_and_cross,
+        _kernels.subtract_shift,
+        _kernels.projected_em_rows,
+        _kernels.projected_log_prob,
+        _kernels.diag_em_rows,
+        _kernels.diag_log_prob,
+        _kernels.nearest_center,
         _kernels.first_nonfinite_row,
         _kernels.first_negative,
     ):
@@ -75,3 +81,132 @@ def test_column_sums_and_cross(rng, n_targets):
     assert_allclose(y_sums, Y.sum(axis=0), rtol=1e-12)
     assert_allclose(xy, X.T @ Y, rtol=1e-12)
     assert_allclose(yy, Y.T @ Y, rtol=1e-12)
+
+
+def _gaussian_problem(rng, k=3, d=4, n=50):
+    X = rng.normal(size=(n, d)) * 2
+    means = rng.normal(size=(k, d))
+    covariances = []
+    for _ in range(k):
+        a = rng.normal(size=(d, d))
+        covariances.append(a @ a.T + d * np.eye(d))
+    return X, means, np.array(covariances), rng.dirichlet(np.ones(k))
+
+
+def _upper_factors(covariances):
+    from scipy import linalg
+
+    return np.array(
+        [
+            linalg.solve_triangular(np.linalg.cholesky(c), np.eye(len(c)), lower=True).T
+            for c in covariances
+        ]
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_projected_kernels_against_densities(rng, dtype):
+    X, means, covariances, weights = _gaussian_problem(rng)
+    X = X.astype(dtype)
+    k, d = means.shape
+    factors = _upper_factors(covariances)
+    log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+    log_const = np.log(weights) + log_det - 0.5 * d * np.log(2 * np.pi)
+    center = means.mean(axis=0)
+    xc = np.empty(X.shape)
+    _kernels.subtract_shift(X, center, xc)
+    assert_allclose(xc, X.astype(np.float64) - center, rtol=1e-15)
+    stacked = np.concatenate(list(factors), axis=1)
+    z = xc @ stacked
+    offsets = np.einsum("kj,kjl->kl", means - center, factors)
+    expected = _naive.log_gaussian(X.astype(np.float64), means, covariances) + np.log(
+        weights
+    )
+
+    out = np.empty((len(X), k))
+    _kernels.projected_log_prob(z, offsets, log_const, d, out)
+    assert_allclose(out, expected, rtol=1e-12)
+
+    shifts = means + 0.25
+    rows = np.empty((k, len(X), d))
+    resp_sum, sums = np.zeros(k), np.zeros((k, d))
+    loglik = _kernels.projected_em_rows(
+        z, offsets, log_const, d, xc, shifts - center, rows, resp_sum, sums
+    )
+    resp, lse = _naive.responsibilities(expected)
+    counts, ref_sums, ref_scatter = _naive.em_sums(X.astype(np.float64), resp, shifts)
+    assert_allclose(loglik, lse.sum(), rtol=1e-12)
+    assert_allclose(resp_sum, counts, rtol=1e-12)
+    assert_allclose(sums, ref_sums, rtol=1e-11, atol=1e-12)
+    scatter = np.einsum("kij,kil->kjl", rows, rows)
+    assert_allclose(scatter, ref_scatter, rtol=1e-11)
+
+
+def test_tied_projection_uses_one_factor(rng):
+    X, means, covariances, weights = _gaussian_problem(rng)
+    k, d = means.shape
+    factor = _upper_factors(covariances[:1])[0]
+    log_const = (
+        np.log(weights) + np.log(np.diag(factor)).sum() - 0.5 * d * np.log(2 * np.pi)
+    )
+    out = np.empty((len(X), k))
+    _kernels.projected_log_prob(X @ factor, means @ factor, log_const, 0, out)
+    expected = _naive.log_gaussian(X, means, [covariances[0]] * k) + np.log(weights)
+    assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_diagonal_kernels_against_densities(rng):
+    X, means, _, weights = _gaussian_problem(rng)
+    k, d = means.shape
+    variances = rng.uniform(0.5, 2, size=(k, d))
+    precisions = 1 / np.sqrt(variances)
+    log_const = (
+        np.log(weights) + np.log(precisions).sum(axis=1) - 0.5 * d * np.log(2 * np.pi)
+    )
+    expected = _naive.log_gaussian(X, means, [np.diag(v) for v in variances]) + np.log(
+        weights
+    )
+    out = np.empty((len(X), k))
+    _kernels.diag_log_prob(X, means, precisions, log_const, out)
+    assert_allclose(out, expected, rtol=1e-12)
+
+    shifts = means - 0.5
+    resp_sum, sums, squares = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
+    loglik = _kernels.diag_em_rows(
+        X, means, precisions, log_const, shifts, resp_sum, sums, squares
+    )
+    resp, lse = _naive.responsibilities(expected)
+    counts, ref_sums, ref_scatter = _naive.em_sums(X, resp, shifts)
+    assert_allclose(loglik, lse.sum(), rtol=1e-12)
+    assert_allclose(resp_sum, counts, rtol=1e-12)
+    assert_allclose(sums, ref_sums, rtol=1e-11, atol=1e-12)
+    assert_allclose(squares, np.diagonal(ref_scatter, axis1=1, axis2=2), rtol=1e-11)
+
+
+def test_rows_without_density_get_no_weight():
+    lp = np.full((1, 2), -np.inf)
+    z = np.zeros((1, 2))
+    rows = np.empty((2, 1, 1))
+    resp_sum, sums = np.zeros(2), np.zeros((2, 1))
+    loglik = _kernels.projected_em_rows(
+        z[:, :1],
+        np.zeros((2, 1)),
+        lp[0],
+        0,
+        z[:, :1],
+        np.zeros((2, 1)),
+        rows,
+        resp_sum,
+        sums,
+    )
+    assert loglik == -np.inf
+    assert_array_equal(resp_sum, [0.0, 0.0])
+
+
+def test_nearest_center(rng):
+    X = rng.normal(size=(30, 3))
+    centers = rng.normal(size=(4, 3))
+    out = np.empty(30, dtype=np.intp)
+    _kernels.nearest_center(X, centers, out)
+    expected = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert_array_equal(out, expected)

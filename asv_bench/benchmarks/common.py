@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from sklearn_ooc.io import write_regression
+from sklearn_ooc.io import write_mixture, write_regression
 
 CACHE = os.environ.get(
     "SKLEARN_OOC_BENCH_DATA",
@@ -37,3 +37,39 @@ def page_cached(path):
     for start in range(0, X.shape[0], step):
         np.asarray(X[start : start + step]).sum()
     return X
+
+
+def mixture_file(n_samples, n_features, n_components, *, separation=4.0):
+    """Path of a cached Gaussian mixture sample (written if missing)."""
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(
+        CACHE, f"mixture_{n_samples}x{n_features}_k{n_components}_s{separation:g}.npy"
+    )
+    if not os.path.exists(path):
+        write_mixture(
+            path,
+            n_samples,
+            n_features,
+            n_components,
+            separation=separation,
+            random_state=0,
+        )
+    return path
+
+
+def blobs_file(n_samples, n_features, centers, cluster_std):
+    """The seed's ``make_blobs`` data, cached as a .npy file."""
+    from sklearn.datasets import make_blobs
+
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, f"blobs_{n_samples}x{n_features}_c{centers}.npy")
+    if not os.path.exists(path):
+        X, _ = make_blobs(
+            n_samples,
+            n_features,
+            centers=centers,
+            cluster_std=cluster_std,
+            random_state=0,
+        )
+        np.save(path, X)
+    return path

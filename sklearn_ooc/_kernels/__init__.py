@@ -1,5 +1,13 @@
 """numba kernels: functions over arrays and scalars only, no classes, no I/O."""
 
+from ._gaussian import (
+    diag_em_rows,
+    diag_log_prob,
+    nearest_center,
+    projected_em_rows,
+    projected_log_prob,
+    subtract_shift,
+)
 from ._moments import (
     column_sums_and_cross,
     first_negative,
@@ -9,7 +17,13 @@ from ._moments import (
 
 __all__ = [
     "column_sums_and_cross",
+    "diag_em_rows",
+    "diag_log_prob",
     "first_negative",
     "first_nonfinite_row",
+    "nearest_center",
+    "projected_em_rows",
+    "projected_log_prob",
     "shifted_weighted_rows",
+    "subtract_shift",
 ]

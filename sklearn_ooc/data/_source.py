@@ -335,6 +335,37 @@ class BatchSource:
                 )
         return Batch(index, start, stop, X, y, w)
 
+    def take(self, rows):
+        """Read and validate the rows ``rows`` of ``X`` (sorted, distinct).
+
+        Only those rows are read: a memory map touches their pages, a store
+        is asked for them by index. Used for samples drawn across the whole
+        source (initializations).
+
+        Returns
+        -------
+        ndarray of shape (len(rows), n_features)
+            float32 or float64 rows, C-contiguous.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        if rows.size and (rows[0] < 0 or rows[-1] >= self.n_samples):
+            raise IndexError(f"rows out of range for a source of {self.n_samples}")
+        if sp.issparse(self.X):
+            block = self.X[rows].toarray()
+        else:
+            block = np.asarray(self.X[rows])
+        if block.dtype not in (np.float32, np.float64):
+            block = block.astype(np.float64)
+        block = np.ascontiguousarray(block)
+        if block.dtype.kind == "f":
+            bad = first_nonfinite_row(block)
+            if bad >= 0:
+                what = "NaN" if np.isnan(block[bad]).any() else "infinity"
+                index = int(rows[bad]) // self.batch_size
+                start, stop = self.bounds(index)
+                raise self._invalid("X", what, int(rows[bad]), index, start, stop)
+        return block
+
     def iter_batches(self, indices, *, prefetch=2):
         """Yield the batches ``indices`` in order, reading ahead on a thread.
 

@@ -1,0 +1,150 @@
+"""Row-wise kernels of Gaussian mixtures: log-densities, responsibilities and
+the responsibility-weighted sums of the M-step, fused in one pass over rows.
+
+Full and tied covariances leave the products with the precision factors to
+BLAS (one GEMM for all components); these kernels do the per-row rest.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(nogil=True, cache=True)
+def subtract_shift(X, shift, out):
+    """``out = X - shift`` in float64 (float32 rows are widened)."""
+    n, d = X.shape
+    for i in range(n):
+        for j in range(d):
+            out[i, j] = X[i, j] - shift[j]
+
+
+@njit(nogil=True, cache=True)
+def _projected_log_prob(Z, i, offsets, log_const, stride, lp):
+    """Log of weight times density of row ``i`` for each component.
+
+    ``Z[i, k * stride:(k * stride + d)] - offsets[k]`` is the row's whitened
+    distance to the mean of component ``k`` (``stride`` is 0 when all
+    components share one precision factor).
+    """
+    k_count, d = offsets.shape
+    for k in range(k_count):
+        base = k * stride
+        q = 0.0
+        for j in range(d):
+            v = Z[i, base + j] - offsets[k, j]
+            q += v * v
+        lp[k] = log_const[k] - 0.5 * q
+
+
+@njit(nogil=True, cache=True)
+def _diag_log_prob(X, i, means, precisions, log_const, lp):
+    """Log of weight times density of row ``i``, diagonal precisions."""
+    k_count, d = means.shape
+    for k in range(k_count):
+        q = 0.0
+        for j in range(d):
+            v = (X[i, j] - means[k, j]) * precisions[k, j]
+            q += v * v
+        lp[k] = log_const[k] - 0.5 * q
+
+
+@njit(nogil=True, cache=True)
+def _normalize_row(lp):
+    """Turn log-weights ``lp`` into responsibilities in place; return log-sum-exp."""
+    top = lp.max()
+    if top == -np.inf:
+        # No component gives the row any density: it gets no weight.
+        lp[:] = 0.0
+        return top
+    total = 0.0
+    for k in range(lp.shape[0]):
+        lp[k] = np.exp(lp[k] - top)
+        total += lp[k]
+    for k in range(lp.shape[0]):
+        lp[k] /= total
+    return top + np.log(total)
+
+
+@njit(nogil=True, cache=True)
+def projected_log_prob(Z, offsets, log_const, stride, out):
+    """``out[i, k]``: log weight + log density of row ``i`` under component ``k``."""
+    for i in range(Z.shape[0]):
+        _projected_log_prob(Z, i, offsets, log_const, stride, out[i])
+
+
+@njit(nogil=True, cache=True)
+def diag_log_prob(X, means, precisions, log_const, out):
+    """``out[i, k]`` for diagonal (and spherical) precisions."""
+    for i in range(X.shape[0]):
+        _diag_log_prob(X, i, means, precisions, log_const, out[i])
+
+
+@njit(nogil=True, cache=True)
+def projected_em_rows(Z, offsets, log_const, stride, Xc, shifts, rows, resp_sum, sums):
+    """E-step and M-step sums for rows whose whitened projections are ``Z``.
+
+    For each row: the responsibilities ``r_k``, then ``resp_sum[k] += r_k``,
+    ``sums[k] += r_k * (Xc_i - shifts[k])`` and
+    ``rows[k, i] = sqrt(r_k) * (Xc_i - shifts[k])`` (whose Gram matrix, left
+    to BLAS, is the weighted scatter about ``shifts[k]``). Returns the sum of
+    the rows' log-likelihoods.
+    """
+    n, d = Xc.shape
+    k_count = offsets.shape[0]
+    lp = np.empty(k_count)
+    loglik = 0.0
+    for i in range(n):
+        _projected_log_prob(Z, i, offsets, log_const, stride, lp)
+        loglik += _normalize_row(lp)
+        for k in range(k_count):
+            r = lp[k]
+            root = np.sqrt(r)
+            resp_sum[k] += r
+            for j in range(d):
+                v = Xc[i, j] - shifts[k, j]
+                sums[k, j] += r * v
+                rows[k, i, j] = root * v
+    return loglik
+
+
+@njit(nogil=True, cache=True)
+def diag_em_rows(X, means, precisions, log_const, shifts, resp_sum, sums, squares):
+    """E-step and M-step sums for diagonal (and spherical) precisions.
+
+    ``sums[k] += r_k * (x - shifts[k])`` and ``squares[k] += r_k * (x -
+    shifts[k])**2`` for every row ``x``; returns the sum of log-likelihoods.
+    """
+    n, d = X.shape
+    k_count = means.shape[0]
+    lp = np.empty(k_count)
+    loglik = 0.0
+    for i in range(n):
+        _diag_log_prob(X, i, means, precisions, log_const, lp)
+        loglik += _normalize_row(lp)
+        for k in range(k_count):
+            r = lp[k]
+            for j in range(d):
+                v = X[i, j] - shifts[k, j]
+                rv = r * v
+                sums[k, j] += rv
+                squares[k, j] += rv * v
+            resp_sum[k] += r
+    return loglik
+
+
+@njit(nogil=True, cache=True)
+def nearest_center(X, centers, out):
+    """Index of the nearest center (squared Euclidean) of every row."""
+    n, d = X.shape
+    for i in range(n):
+        best = np.inf
+        label = 0
+        for k in range(centers.shape[0]):
+            q = 0.0
+            for j in range(d):
+                v = X[i, j] - centers[k, j]
+                q += v * v
+            if q < best:
+                best = q
+                label = k
+        out[i] = label

@@ -1,0 +1,970 @@
+"""Gaussian mixture fitted by exact out-of-core EM."""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._kernels import (
+    diag_em_rows,
+    diag_log_prob,
+    nearest_center,
+    projected_em_rows,
+    projected_log_prob,
+    subtract_shift,
+)
+from .._stats import MixtureStats, Moments, moments_of_rows
+from ..base import IterativeMixin
+
+# Rows of a batch processed together by the full and tied kernels: the
+# shifted rows, their projections and the weighted rows of every component
+# stay in the core's cache between the GEMM and the kernels.
+_CHUNK_BYTES = 1 << 21
+
+# Rows summarized together by the initialization passes.
+_INIT_CHUNK_ROWS = 16384
+
+# Digits the M-step scatter of a batch may lose to being taken about the
+# current means before the batch is summed again about its own means.
+_MAX_LOST_DIGITS = 4.0
+
+_PRECISION_ERROR = (
+    "Fitting the mixture model failed because some components have "
+    "ill-defined empirical covariance (for instance caused by singleton or "
+    "collapsed samples). Try to decrease the number of components, increase "
+    "reg_covar, or scale the input data."
+)
+
+# What a pass needs from the parameters, computed once per pass.
+_PassConstants = namedtuple(
+    "_PassConstants",
+    "center factors offsets log_const stride means precisions",
+)
+
+
+# -- parameters from statistics ----------------------------------------------
+
+
+def _counts(moments):
+    """Expected counts per component, as scikit-learn computes them."""
+    return moments.weight + 10 * np.finfo(np.float64).eps
+
+
+def _estimate_full(moments, nk, reg_covar):
+    covariances = moments.scatter / nk[:, None, None]
+    idx = np.arange(covariances.shape[1])
+    covariances[:, idx, idx] += reg_covar
+    return covariances
+
+
+def _estimate_tied(moments, nk, reg_covar):
+    covariance = moments.scatter.sum(axis=0) / nk.sum()
+    covariance.flat[:: covariance.shape[0] + 1] += reg_covar
+    return covariance
+
+
+def _estimate_diag(moments, nk, reg_covar):
+    return moments.scatter / nk[:, None] + reg_covar
+
+
+def _estimate_spherical(moments, nk, reg_covar):
+    return _estimate_diag(moments, nk, reg_covar).mean(axis=1)
+
+
+_ESTIMATE_COVARIANCES = {
+    "full": _estimate_full,
+    "tied": _estimate_tied,
+    "diag": _estimate_diag,
+    "spherical": _estimate_spherical,
+}
+
+
+def _estimate_parameters(moments, reg_covar, covariance_type):
+    """Counts, means and covariances of the components from their moments."""
+    nk = _counts(moments)
+    # scikit-learn divides the weighted sums by the padded count.
+    means = moments.mean * (moments.weight / nk)[:, None]
+    covariances = _ESTIMATE_COVARIANCES[covariance_type](moments, nk, reg_covar)
+    return nk, means, covariances
+
+
+def _precision_cholesky(covariances, covariance_type):
+    """Upper-triangular factors ``U`` with ``U U^T`` the precision matrices."""
+    if covariance_type in ("full", "tied"):
+        stack = covariances[None] if covariance_type == "tied" else covariances
+        factors = np.empty_like(stack)
+        eye = np.eye(stack.shape[-1])
+        for k, covariance in enumerate(stack):
+            try:
+                chol = linalg.cholesky(covariance, lower=True)
+            except linalg.LinAlgError:
+                raise ValueError(_PRECISION_ERROR) from None
+            factors[k] = linalg.solve_triangular(chol, eye, lower=True).T
+        return factors[0] if covariance_type == "tied" else factors
+    if np.any(covariances <= 0.0):
+        raise ValueError(_PRECISION_ERROR)
+    return 1.0 / np.sqrt(covariances)
+
+
+def _precision_cholesky_from_precisions(precisions, covariance_type):
+    if covariance_type in ("full", "tied"):
+        stack = precisions[None] if covariance_type == "tied" else precisions
+        # The upper factor of P is J L J with L the lower factor of J P J.
+        factors = np.stack(
+            [linalg.cholesky(p[::-1, ::-1], lower=True)[::-1, ::-1] for p in stack]
+        )
+        return factors[0] if covariance_type == "tied" else factors
+    return np.sqrt(precisions)
+
+
+def _log_det_cholesky(factors, covariance_type, n_features):
+    if covariance_type == "full":
+        return np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diag(factors)).sum()
+    if covariance_type == "diag":
+        return np.log(factors).sum(axis=1)
+    return n_features * np.log(factors)
+
+
+def _pass_constants(weights, means, factors, covariance_type):
+    """What the kernels need from the parameters, shifted to a common center.
+
+    The rows are shifted by the weighted mean of the component means before
+    the products with the precision factors, so that data far from the
+    origin lose no digits: the whitened distance of a row to component ``k``
+    is ``(x - c) U_k - (mu_k - c) U_k``, both terms of the size of the data's
+    spread, not of its offset.
+    """
+    n_components, n_features = means.shape
+    log_const = (
+        np.log(weights)
+        + _log_det_cholesky(factors, covariance_type, n_features)
+        - 0.5 * n_features * np.log(2 * np.pi)
+    )
+    log_const = np.broadcast_to(log_const, (n_components,)).copy()
+    if covariance_type in ("diag", "spherical"):
+        precisions = np.broadcast_to(
+            factors if covariance_type == "diag" else factors[:, None],
+            means.shape,
+        ).copy()
+        return _PassConstants(None, None, None, log_const, 0, means, precisions)
+    center = weights @ means / weights.sum()
+    if covariance_type == "tied":
+        offsets = (means - center) @ factors
+        return _PassConstants(center, factors, offsets, log_const, 0, means, None)
+    stacked = np.ascontiguousarray(np.concatenate(list(factors), axis=1))
+    offsets = np.einsum("kj,kjl->kl", means - center, factors)
+    return _PassConstants(center, stacked, offsets, log_const, n_features, means, None)
+
+
+# -- one batch ---------------------------------------------------------------
+
+
+def _chunk_rows(n_features, n_components):
+    per_row = 8 * n_features * (1 + 2 * n_components)
+    return max(16, _CHUNK_BYTES // per_row)
+
+
+def _projected_stats(X, constants, shifts, workspace, diagonal):
+    """E-step and M-step statistics of a batch, full or tied precisions."""
+    n, d = X.shape
+    k = constants.log_const.shape[0]
+    m = _chunk_rows(d, k)
+    width = constants.factors.shape[1]
+    xc_buf = workspace.get("gmm_shifted", m, d)
+    z_buf = workspace.get("gmm_projected", m, width)
+    w_buf = workspace.get("gmm_weighted", k * m, d)
+    relative = shifts - constants.center
+    resp_sum = np.zeros(k)
+    sums = np.zeros((k, d))
+    scatter = np.zeros((k, d) if diagonal else (k, d, d))
+    loglik = 0.0
+    for start in range(0, n, m):
+        chunk = X[start : start + m]
+        rows = chunk.shape[0]
+        xc, z = xc_buf[:rows], z_buf[:rows]
+        subtract_shift(chunk, constants.center, xc)
+        np.matmul(xc, constants.factors, out=z)
+        weighted = w_buf[: k * rows].reshape(k, rows, d)
+        loglik += projected_em_rows(
+            z,
+            constants.offsets,
+            constants.log_const,
+            constants.stride,
+            xc,
+            relative,
+            weighted,
+            resp_sum,
+            sums,
+        )
+        for j in range(k):
+            if diagonal:
+                scatter[j] += np.einsum("ij,ij->j", weighted[j], weighted[j])
+            else:
+                scatter[j] += weighted[j].T @ weighted[j]
+    moments = Moments.from_shifted_sums(n, resp_sum, shifts, sums, scatter)
+    return MixtureStats(loglik, moments)
+
+
+def _diag_stats(X, constants, shifts, workspace, diagonal):
+    """E-step and M-step statistics of a batch, diagonal precisions."""
+    k, d = constants.means.shape
+    resp_sum = np.zeros(k)
+    sums = np.zeros((k, d))
+    squares = np.zeros((k, d))
+    loglik = diag_em_rows(
+        X,
+        constants.means,
+        constants.precisions,
+        constants.log_const,
+        shifts,
+        resp_sum,
+        sums,
+        squares,
+    )
+    moments = Moments.from_shifted_sums(X.shape[0], resp_sum, shifts, sums, squares)
+    return MixtureStats(loglik, moments)
+
+
+def _batch_stats(X, constants, workspace, covariance_type):
+    """Statistics of one batch, summed about the current means.
+
+    A component whose mean moved far within the batch (the first iterations)
+    is summed again about its new mean, so the scatter keeps its digits.
+    """
+    diagonal = covariance_type in ("diag", "spherical")
+    stats_of = _diag_stats if diagonal else _projected_stats
+    stats = stats_of(X, constants, constants.means, workspace, diagonal)
+    if stats.moments.lost_digits(constants.means) > _MAX_LOST_DIGITS:
+        stats = stats_of(X, constants, stats.moments.mean, workspace, diagonal)
+    return stats
+
+
+def _weighted_log_prob(X, constants, workspace):
+    """``log w_k + log N(x | mu_k, Sigma_k)`` for the rows of one batch."""
+    n, d = X.shape
+    k = constants.log_const.shape[0]
+    out = np.empty((n, k))
+    if constants.factors is None:
+        diag_log_prob(
+            X, constants.means, constants.precisions, constants.log_const, out
+        )
+        return out
+    m = _chunk_rows(d, k)
+    xc_buf = workspace.get("gmm_shifted", m, d)
+    z_buf = workspace.get("gmm_projected", m, constants.factors.shape[1])
+    for start in range(0, n, m):
+        chunk = X[start : start + m]
+        xc, z = xc_buf[: chunk.shape[0]], z_buf[: chunk.shape[0]]
+        subtract_shift(chunk, constants.center, xc)
+        np.matmul(xc, constants.factors, out=z)
+        projected_log_prob(
+            z,
+            constants.offsets,
+            constants.log_const,
+            constants.stride,
+            out[start : start + chunk.shape[0]],
+        )
+    return out
+
+
+def _logsumexp_rows(a):
+    top = a.max(axis=1, keepdims=True)
+    top[~np.isfinite(top)] = 0.0
+    return np.log(np.exp(a - top).sum(axis=1)) + top[:, 0]
+
+
+# -- initialization ------------------------------------------------------------
+
+
+def _stack(moments_list, diagonal):
+    return Moments(
+        sum(m.count for m in moments_list),
+        np.array([m.weight for m in moments_list], dtype=np.float64),
+        np.array([m.mean for m in moments_list]),
+        np.array(
+            [
+                np.diagonal(m.scatter).copy() if diagonal else m.scatter
+                for m in moments_list
+            ]
+        ),
+        np.array([m.mean_error for m in moments_list]),
+    )
+
+
+def _weighted_moments(X, resp, diagonal, workspace):
+    """Per-component moments of a batch weighted by responsibilities.
+
+    Chunks of ``_INIT_CHUNK_ROWS`` rows keep the working memory small.
+    """
+    total = None
+    for start in range(0, X.shape[0], _INIT_CHUNK_ROWS):
+        rows = slice(start, start + _INIT_CHUNK_ROWS)
+        chunk = _stack(
+            [
+                moments_of_rows(
+                    X[rows], sample_weight=resp[rows, k], workspace=workspace
+                )
+                for k in range(resp.shape[1])
+            ],
+            diagonal,
+        )
+        total = chunk if total is None else total + chunk
+    return total
+
+
+# -- the estimator -------------------------------------------------------------
+
+
+class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by exact EM over data read one batch at a time.
+
+    The model, parameters and methods of
+    :class:`sklearn.mixture.GaussianMixture`, fitted from data that need not
+    fit in memory: each EM iteration is one pass over the batches, in which
+    numba kernels compute the responsibilities and the statistics of the
+    M-step (expected counts, weighted means and weighted scatter about the
+    means of every component), merged across batches with numerically stable
+    updates. No responsibility matrix of the whole data ever exists.
+
+    Given the same starting parameters (``weights_init``, ``means_init``,
+    ``precisions_init``), a fit from a memory map reaches the parameters and
+    ``lower_bound_`` of ``GaussianMixture`` on the data in memory, after the
+    same number of iterations, whatever ``batch_size`` and ``n_jobs`` are.
+    The initializations never load the data: ``'kmeans'`` and
+    ``'k-means++'`` work on a uniform random sample of ``init_size`` rows
+    drawn across the whole source (the whole data when it has at most
+    ``init_size`` rows: then they equal scikit-learn's); ``'random'``,
+    ``'random_from_data'`` and ``'first-k'`` read the rows they need. After
+    the initialization everything is exact.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Form of the covariance of each component.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the lower bound (the mean
+        log-likelihood of a row) changes by less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping it positive.
+    max_iter : int, default=100
+        Number of EM iterations (passes over the data) at most.
+    n_init : int, default=1
+        Number of initializations; the best result is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+            'first-k'}, default='kmeans'
+        How the parameters are initialized: k-means (on a sample) and
+        hard assignment of every row to the nearest center; k-means++
+        centers (on a sample); random responsibilities; ``n_components``
+        random rows as means; or the first ``n_components`` rows as means
+        (pomegranate's ``'first-k'``).
+    weights_init : array-like of shape (n_components,), default=None
+        Initial weights.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means.
+    precisions_init : array-like, default=None
+        Initial precision matrices (inverse covariances), shaped as
+        ``precisions_``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialization (and of :meth:`sample`).
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (``n_init`` is then
+        ignored).
+    verbose : int, default=0
+        1 prints one line per iteration, ``[3] Improvement: 368.397 Time (s):
+        1.415`` (the change of the total log-likelihood), then the totals; 2
+        adds a progress bar over the batches of each pass.
+    verbose_interval : int, default=1
+        Iterations between verbose lines.
+    init_size : int, default=None
+        Rows sampled for ``'kmeans'`` and ``'k-means++'``; ``None`` means
+        ``min(n_samples, 100_000)``.
+    decay : float in (0.5, 1], default=None
+        Minibatch mode only (``batches_per_epoch`` set, and ``partial_fit``):
+        ``None`` updates from each epoch's batches alone (pomegranate's
+        minibatch mode); a float keeps a running average of the statistics
+        with step ``(t + 2) ** -decay`` (stepwise EM).
+    batch_size : int or "auto", default="auto"
+        Rows read per batch; ``"auto"`` is about 64 MiB of rows.
+    batches_per_epoch : int, default=None
+        Batches per EM iteration; ``None`` (exact EM) reads all of them.
+    n_jobs : int, default=None
+        Threads summarizing batches; the result is bitwise the same for
+        every value.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        Weights of the components.
+    means_ : ndarray of shape (n_components, n_features)
+        Means of the components.
+    covariances_ : ndarray
+        Covariances: (n_components, n_features, n_features) if 'full',
+        (n_features, n_features) if 'tied', (n_components, n_features) if
+        'diag', (n_components,) if 'spherical'.
+    precisions_ : ndarray
+        Inverses of the covariances, shaped as ``covariances_``.
+    precisions_cholesky_ : ndarray
+        Upper Cholesky factors of the precisions, shaped as ``covariances_``.
+    converged_ : bool
+        Whether the best run converged.
+    n_iter_ : int
+        EM iterations of the best run.
+    lower_bound_ : float
+        Mean log-likelihood of a row at the last iteration of the best run.
+    lower_bounds_ : list of float
+        The lower bound at every iteration of the best run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_samples_seen_ : int
+        Rows of the data fitted.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : The in-memory estimator this one equals.
+
+    Notes
+    -----
+    Memory: per thread, a few megabytes of working rows and the statistics
+    of the components, whatever the number of rows. Computations are in
+    float64 for float32 input too.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from sklearn_ooc.mixture import OOCGaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-5, 1, (500, 2)), rng.normal(5, 1, (500, 2))])
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, X)
+    >>> gmm = OOCGaussianMixture(2, random_state=0).fit(
+    ...     np.load(path, mmap_mode="r"), batch_size=100)
+    >>> np.sort(gmm.means_[:, 0]).round()
+    array([-5.,  5.])
+    >>> gmm.predict([[-4.0, -6.0], [6.0, 5.0]]).tolist() == [
+    ...     int(np.argmin(gmm.means_[:, 0])), int(np.argmax(gmm.means_[:, 0]))]
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [
+            StrOptions({"kmeans", "k-means++", "random", "random_from_data", "first-k"})
+        ],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "init_size": [Interval(Integral, 1, None, closed="left"), None],
+        "decay": [Interval(Real, 0.5, 1.0, closed="right"), None],
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        **IterativeMixin._ooc_parameter_constraints,
+    }
+
+    # Like scikit-learn's mixtures: a Gaussian mixture of sparse rows is
+    # rarely meant, and densifying them silently would hide it.
+    _accept_sparse = False
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=1,
+        init_size=None,
+        decay=None,
+        batch_size="auto",
+        batches_per_epoch=None,
+        n_jobs=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.init_size = init_size
+        self.decay = decay
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        self.n_jobs = n_jobs
+
+    # -- checks ---------------------------------------------------------------
+
+    def _check_source(self, source):
+        if source.n_samples < 2:
+            raise ValueError(
+                f"Found array with {source.n_samples} sample(s) (shape="
+                f"{(source.n_samples, source.n_features)}) while a minimum of 2 "
+                "is required."
+            )
+        if source.n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {source.n_samples}"
+            )
+
+    def _initial_values(self, n_features):
+        """The user's starting parameters, checked, as float64 arrays."""
+        k = self.n_components
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = np.asarray(self.weights_init, dtype=np.float64)
+            if weights.shape != (k,):
+                raise ValueError(
+                    f"weights_init should have the shape ({k},), got {weights.shape}"
+                )
+            if weights.min() < 0 or weights.max() > 1:
+                raise ValueError(
+                    "weights_init should be in the range [0, 1], got max value "
+                    f"{weights.max():.5f}, min value {weights.min():.5f}"
+                )
+            if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
+                raise ValueError(
+                    "weights_init should be normalized, got sum(weights) = "
+                    f"{weights.sum():.5f}"
+                )
+        if self.means_init is not None:
+            means = np.asarray(self.means_init, dtype=np.float64)
+            if means.shape != (k, n_features):
+                raise ValueError(
+                    f"means_init should have the shape {(k, n_features)}, got "
+                    f"{means.shape}"
+                )
+        if self.precisions_init is not None:
+            precisions = self._check_precisions(
+                np.asarray(self.precisions_init, dtype=np.float64), n_features
+            )
+        return weights, means, precisions
+
+    def _check_precisions(self, precisions, n_features):
+        k, ct = self.n_components, self.covariance_type
+        shape = {
+            "full": (k, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (k, n_features),
+            "spherical": (k,),
+        }[ct]
+        if precisions.shape != shape:
+            raise ValueError(
+                f"precisions_init of a '{ct}' mixture should have the shape "
+                f"{shape}, got {precisions.shape}"
+            )
+        if ct in ("full", "tied"):
+            for p in precisions.reshape((-1, n_features, n_features)):
+                if not np.allclose(p, p.T) or np.any(linalg.eigvalsh(p) <= 0.0):
+                    raise ValueError(
+                        f"precisions_init of a '{ct}' mixture should be symmetric, "
+                        "positive-definite matrices"
+                    )
+        elif np.any(precisions <= 0.0):
+            raise ValueError(f"precisions_init of a '{ct}' mixture should be positive")
+        return precisions
+
+    # -- initialization -----------------------------------------------------------
+
+    def _initialize(self, source, random_state):
+        weights, means, precisions = self._initial_values(source.n_features)
+        covariances = None
+        if weights is None or means is None or precisions is None:
+            nk, init_means, covariances = self._initial_estimate(source, random_state)
+            if weights is None:
+                weights = nk / source.n_samples
+            if means is None:
+                means = init_means
+        if precisions is None:
+            factors = _precision_cholesky(covariances, self.covariance_type)
+        else:
+            covariances = None
+            factors = _precision_cholesky_from_precisions(
+                precisions, self.covariance_type
+            )
+        self.__dict__.pop("covariances_", None)
+        self._set_parameters((weights, means, covariances, factors))
+
+    def _initial_estimate(self, source, random_state):
+        """Counts, means and covariances from the initial responsibilities."""
+        k = self.n_components
+        diagonal = self.covariance_type in ("diag", "spherical")
+        method = self.init_params
+        if method in ("random_from_data", "first-k"):
+            if method == "first-k":
+                indices = np.arange(k)
+            else:
+                indices = random_state.choice(source.n_samples, size=k, replace=False)
+            return self._from_points(source, indices)
+        if method == "random":
+            moments = self._random_responsibility_pass(source, random_state, diagonal)
+        else:
+            sample_idx, sample = self._sample(source, random_state)
+            if method == "k-means++":
+                _, picked = kmeans_plusplus(sample, k, random_state=random_state)
+                return self._from_points(
+                    source, sample_idx[picked], rows=sample[picked]
+                )
+            centers = (
+                KMeans(n_clusters=k, n_init=1, random_state=random_state)
+                .fit(sample)
+                .cluster_centers_
+            )
+            moments = self._hard_assignment_pass(source, centers, diagonal)
+        return _estimate_parameters(moments, self.reg_covar, self.covariance_type)
+
+    def _sample(self, source, random_state):
+        """A uniform random sample of rows from the whole source, in file order."""
+        size = min(source.n_samples, self.init_size or 100_000)
+        if size == source.n_samples:
+            indices = np.arange(size)
+        else:
+            indices = np.sort(
+                random_state.choice(source.n_samples, size, replace=False)
+            )
+        return indices, source.take(indices)
+
+    def _from_points(self, source, indices, rows=None):
+        """Components centred on single rows, as scikit-learn initializes them.
+
+        Each component holds one row with responsibility one: its mean is the
+        row and its covariance ``reg_covar``. A tied covariance is, as
+        scikit-learn computes it, ``(X^T X - sum_k n_k mu_k mu_k^T) / sum_k
+        n_k``: every row enters ``X^T X``, so it takes one pass (and gives a
+        broad start).
+        """
+        if rows is None:
+            rows = source.take(np.asarray(indices))
+        rows = np.asarray(rows, dtype=np.float64)
+        k, d = rows.shape
+        diagonal = self.covariance_type in ("diag", "spherical")
+        point = Moments(
+            k, np.ones(k), rows, np.zeros((k, d) if diagonal else (k, d, d))
+        )
+        nk, means, covariances = _estimate_parameters(
+            point, self.reg_covar, self.covariance_type
+        )
+        if self.covariance_type == "tied":
+            data = self._reduce_with(
+                source, lambda b: moments_of_rows(b.X, workspace=b.workspace)
+            )
+            second = data.scatter + data.weight * np.outer(data.mean, data.mean)
+            covariances = (second - (nk * means.T) @ means) / nk.sum()
+            covariances.flat[:: d + 1] += self.reg_covar
+        return nk, means, covariances
+
+    def _reduce_with(self, source, summarize, n_jobs=None):
+        engine = self._engine()
+        if n_jobs is not None:
+            engine.n_jobs = n_jobs
+        return engine.reduce(source, range(source.n_batches), summarize, desc="init")
+
+    def _random_responsibility_pass(self, source, random_state, diagonal):
+        """Moments under uniform random responsibilities, drawn batch by batch.
+
+        The draws happen in batch order on one thread, so that they are the
+        draws of ``random_state.uniform(size=(n_samples, n_components))``.
+        """
+        k = self.n_components
+
+        def summarize(batch):
+            resp = random_state.uniform(size=(batch.n_samples, k))
+            resp /= resp.sum(axis=1)[:, np.newaxis]
+            return _weighted_moments(batch.X, resp, diagonal, batch.workspace)
+
+        return self._reduce_with(source, summarize, n_jobs=1)
+
+    def _hard_assignment_pass(self, source, centers, diagonal):
+        """Moments of every row assigned to its nearest center."""
+        k = self.n_components
+
+        def summarize(batch):
+            labels = np.empty(batch.n_samples, dtype=np.intp)
+            nearest_center(batch.X, centers, labels)
+            resp = (labels[:, None] == np.arange(k)).astype(np.float64)
+            return _weighted_moments(batch.X, resp, diagonal, batch.workspace)
+
+        return self._reduce_with(source, summarize)
+
+    # -- EM -----------------------------------------------------------------------
+
+    def _get_parameters(self):
+        return (
+            self.weights_,
+            self.means_,
+            getattr(self, "covariances_", None),
+            self.precisions_cholesky_,
+        )
+
+    def _set_parameters(self, params):
+        self.weights_, self.means_, covariances, self.precisions_cholesky_ = params
+        if covariances is not None:
+            self.covariances_ = covariances
+        factors = self.precisions_cholesky_
+        if self.covariance_type == "full":
+            self.precisions_ = factors @ np.transpose(factors, (0, 2, 1))
+        elif self.covariance_type == "tied":
+            self.precisions_ = factors @ factors.T
+        else:
+            self.precisions_ = factors**2
+
+    def _constants(self):
+        return _pass_constants(
+            self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
+        )
+
+    def _prepare_pass(self):
+        self._pass_constants = self._constants()
+
+    def _summarize(self, batch):
+        return _batch_stats(
+            batch.X, self._pass_constants, batch.workspace, self.covariance_type
+        )
+
+    def _objective(self, stats):
+        return stats.log_likelihood / stats.count
+
+    def _from_summaries(self, stats):
+        nk, means, covariances = _estimate_parameters(
+            stats.moments, self.reg_covar, self.covariance_type
+        )
+        factors = _precision_cholesky(covariances, self.covariance_type)
+        self._set_parameters((nk / nk.sum(), means, covariances, factors))
+
+    # -- prediction ---------------------------------------------------------------
+
+    def _log_prob_rows(self, X, func, desc):
+        check_is_fitted(self)
+        constants = self._constants()
+        return self._map_rows(
+            X,
+            lambda batch: func(_weighted_log_prob(batch.X, constants, batch.workspace)),
+            desc=desc,
+        )
+
+    def score_samples(self, X):
+        """Log-likelihood of every row of ``X``, streamed.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``log p(x)`` under the model.
+        """
+        return self._log_prob_rows(X, _logsumexp_rows, "score_samples")
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            The mean of :meth:`score_samples`.
+        """
+        return float(self.score_samples(X).mean())
+
+    def predict(self, X):
+        """Most likely component of every row of ``X``, streamed.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self._log_prob_rows(X, lambda lp: lp.argmax(axis=1), "predict")
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for every row, streamed.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            Responsibilities.
+        """
+        return self._log_prob_rows(
+            X, lambda lp: np.exp(lp - _logsumexp_rows(lp)[:, None]), "predict_proba"
+        )
+
+    def fit_predict(self, X, y=None, **fit_params):
+        """Fit, then label every row of ``X`` (one more pass).
+
+        Equal to ``fit(X).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+        y : None
+            Ignored.
+        **fit_params : dict
+            ``batch_size`` and ``batches_per_epoch`` for the fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self.fit(X, **fit_params).predict(X)
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted model (in memory).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Rows to draw.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The rows.
+        y : ndarray of shape (n_samples,)
+            Their components.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                "requires at least one sample."
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            X = np.vstack(
+                [
+                    rng.multivariate_normal(mean, covariance, int(count))
+                    for (mean, covariance, count) in zip(
+                        self.means_, self.covariances_, counts, strict=True
+                    )
+                ]
+            )
+        elif self.covariance_type == "tied":
+            X = np.vstack(
+                [
+                    rng.multivariate_normal(mean, self.covariances_, int(count))
+                    for (mean, count) in zip(self.means_, counts, strict=True)
+                ]
+            )
+        else:
+            X = np.vstack(
+                [
+                    mean
+                    + rng.standard_normal(size=(count, n_features))
+                    * np.sqrt(covariance)
+                    for (mean, covariance, count) in zip(
+                        self.means_, self.covariances_, counts, strict=True
+                    )
+                ]
+            )
+        y = np.concatenate(
+            [np.full(count, j, dtype=int) for j, count in enumerate(counts)]
+        )
+        return X, y
+
+    def _n_parameters(self):
+        _, n_features = self.means_.shape
+        cov_params = {
+            "full": self.n_components * n_features * (n_features + 1) / 2.0,
+            "diag": self.n_components * n_features,
+            "tied": n_features * (n_features + 1) / 2.0,
+            "spherical": self.n_components,
+        }[self.covariance_type]
+        mean_params = n_features * self.n_components
+        return int(cov_params + mean_params + self.n_components - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion of the model on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        float
+        """
+        log_prob = self.score_samples(X)
+        n = log_prob.shape[0]
+        return -2 * log_prob.mean() * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of the model on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        float
+        """
+        log_prob = self.score_samples(X)
+        return -2 * log_prob.mean() * log_prob.shape[0] + 2 * self._n_parameters()
