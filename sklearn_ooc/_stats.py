@@ -332,6 +332,20 @@ class MixtureStats:
 
 
 @dataclass
+class LabelSet:
+    """The distinct labels of a set of rows; merging is set union."""
+
+    labels: np.ndarray
+
+    @classmethod
+    def of(cls, y):
+        return cls(np.unique(np.ravel(y)))
+
+    def __add__(self, other):
+        return LabelSet(np.union1d(self.labels, other.labels))
+
+
+@dataclass
 class RegressionScore:
     """Sums behind the coefficient of determination of a regressor.
 

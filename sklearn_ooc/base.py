@@ -19,6 +19,9 @@ was before the call.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import warnings
 from contextlib import contextmanager
 from numbers import Integral
@@ -26,14 +29,18 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
-from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
+from sklearn.exceptions import (
+    ConvergenceWarning,
+    DataConversionWarning,
+    UndefinedMetricWarning,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine import Engine, Timer
 from ._stats import RegressionScore
-from .data import BatchSource, EpochPlan, check_batch_size
+from .data import BatchSource, EpochPlan, check_batch_size, open_rows
 
 
 class OutOfCoreMixin:
@@ -598,3 +605,140 @@ class IterativeMixin(OutOfCoreMixin):
 
     def _check_source(self, source):
         pass
+
+
+class StreamingClassifierMixin:
+    """Streamed ``predict`` and ``score`` (accuracy) for classifiers.
+
+    Subclasses provide ``_predict_batch(X)`` returning labels.
+    """
+
+    def predict(self, X):
+        """Predict the class of every row of ``X``, batch by batch.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows to classify; out-of-core inputs are streamed.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        return self._map_rows(X, lambda b: self._predict_batch(b.X), desc="predict")
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of the predictions, streamed.
+
+        Equal to :func:`sklearn.metrics.accuracy_score` on the whole data.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of rows predicted right.
+        """
+        check_is_fitted(self)
+        source = self._source(X, y, sample_weight, reset=False)
+
+        def summarize(batch):
+            right = self._predict_batch(batch.X) == np.ravel(batch.y)
+            w = batch.sample_weight
+            if w is None:
+                return np.array([right.sum(), batch.n_samples], dtype=np.float64)
+            return np.array([w @ right, w.sum()])
+
+        right, total = self._engine().reduce(
+            source, range(source.n_batches), summarize, desc="score"
+        )
+        return float(right / total)
+
+
+class SequentialMixin(OutOfCoreMixin):
+    """Learners updated by each block in turn (SGD, ``partial_fit`` wrappers).
+
+    Their result depends on the order of the rows, so the engine runs on the
+    calling thread, and the order is a parameter: ``shuffle='block'`` visits
+    the blocks in a new random order each epoch and the rows of a block in a
+    random order; ``'disk'`` first writes a shuffled copy of the data to a
+    temporary file (:func:`~sklearn_ooc.io.shuffle_on_disk`) and reads it in
+    order; ``False`` reads the rows as they are. Blocks hold ``buffer_mb``
+    megabytes of rows (MLML's ``--buffer``).
+
+    Constructor parameters used here: ``buffer_mb``, ``shuffle``,
+    ``random_state``, ``verbose``.
+    """
+
+    _single_target = True
+
+    def _engine(self):
+        return Engine(n_jobs=1, verbose=self.verbose, name=type(self).__name__)
+
+    def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None):
+        """Blocks of ``buffer_mb`` megabytes of rows."""
+        if batch_size is None:
+            if isinstance(X, (str, os.PathLike)) or not hasattr(X, "shape"):
+                X = open_rows(X, "X")
+            row_values = int(np.prod(X.shape[1:], dtype=np.int64)) + 1
+            batch_size = max(1, int(self.buffer_mb * (1 << 20)) // (8 * row_values))
+        source = super()._source(
+            X, y, sample_weight, reset=reset, batch_size=batch_size
+        )
+        if self._single_target and source.y is not None and len(source.y.shape) == 2:
+            if source.y.shape[1] != 1:
+                raise ValueError(
+                    f"y must be 1-D (one target per row), got shape {source.y.shape}"
+                )
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
+        return source
+
+    @contextmanager
+    def _shuffled(self, X, y, seed):
+        """``(X, y)``, or with ``shuffle='disk'`` their shuffled temporary copies."""
+        if self.shuffle != "disk":
+            yield X, y
+            return
+        from .io import shuffle_on_disk
+
+        tmpdir = tempfile.mkdtemp(prefix="sklearn_ooc_shuffle_")
+        try:
+            yield shuffle_on_disk(
+                X,
+                y,
+                out=os.path.join(tmpdir, "shuffled"),
+                buffer_mb=self.buffer_mb,
+                random_state=seed,
+            )
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _block_order(self, source, rng):
+        """Blocks of the next epoch."""
+        if self.shuffle == "block":
+            return rng.permutation(source.n_batches)
+        return np.arange(source.n_batches)
+
+    def _row_order(self, rows, rng):
+        """The rows ``rows`` of a block in the order the learner sees them."""
+        return rows[rng.permutation(rows.shape[0])] if self.shuffle else rows
+
+    def _visit(self, source, order, step, desc):
+        """Call ``step(batch)`` on the blocks ``order``, one after the other."""
+        for _ in self._engine().map(source, order, step, desc=desc):
+            pass

@@ -61,3 +61,33 @@ def em_sums(X, resp, shifts):
         ]
     )
     return counts, sums, scatter
+
+
+def sgd_minibatch(
+    X, Y, order, coef, intercept, *, loss, alpha, eta, batch_size, momentum, epsilon=0.1
+):
+    """Minibatch SGD with momentum and a constant step, written plainly."""
+    coef, intercept = coef.copy(), intercept.copy()
+    v_coef, v_int = np.zeros_like(coef), np.zeros_like(intercept)
+    X = np.asarray(X, dtype=np.float64)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        P = X[rows] @ coef.T + intercept
+        T = Y[rows]
+        if loss == "squared_error":
+            G = P - T
+        elif loss == "huber":
+            G = np.clip(P - T, -epsilon, epsilon)
+        elif loss == "log_loss":
+            G = -T / (1 + np.exp(T * P))
+        elif loss == "hinge":
+            G = np.where(T * P < 1, -T, 0.0)
+        else:  # multinomial
+            E = np.exp(P - P.max(axis=1, keepdims=True))
+            G = E / E.sum(axis=1, keepdims=True) - T
+        grad = G.T @ X[rows] / len(rows) + alpha * coef
+        v_coef = momentum * v_coef - eta * grad
+        coef = coef + v_coef
+        v_int = momentum * v_int - eta * G.mean(axis=0)
+        intercept = intercept + v_int
+    return coef, intercept

@@ -1,18 +1,30 @@
 """scikit-learn's estimator checks over every public estimator of the package."""
 
 import pytest
+from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ooc.utils import all_estimators
 
-# Small batches so that the checks exercise multi-batch reads and merges.
-TINY = {"batch_size": 7}
+# Small batches and blocks so that the checks exercise multi-batch reads,
+# merges and epochs.
+TINY = {"batch_size": 7, "buffer_mb": 0.001}
+
+# Meta-estimators get a wrapped estimator, and enough epochs to learn.
+WRAPPED = {
+    "Incremental": [
+        {"estimator": SGDRegressor(random_state=0), "max_iter": 20, "batch_size": 8},
+        {"estimator": SGDClassifier(random_state=0), "max_iter": 20, "batch_size": 8},
+    ],
+}
 
 
 def _instances():
-    for _, cls in all_estimators():
-        params = {k: v for k, v in TINY.items() if k in cls().get_params()}
-        yield cls(**params)
+    for name, cls in all_estimators():
+        for wrapped in WRAPPED.get(name, [{}]):
+            params = cls(**wrapped).get_params() if wrapped else cls().get_params()
+            tiny = {k: v for k, v in TINY.items() if k in params}
+            yield cls(**{**tiny, **wrapped})
 
 
 def _expected_failed_checks(estimator):
@@ -23,7 +35,7 @@ def _expected_failed_checks(estimator):
 
 def test_estimators_are_found():
     names = [name for name, _ in all_estimators()]
-    assert "StreamingRidge" in names
+    assert {"StreamingRidge", "OOCGaussianMixture", "Incremental"} <= set(names)
 
 
 @parametrize_with_checks(

@@ -14,6 +14,7 @@ from ._moments import (
     first_nonfinite_row,
     shifted_weighted_rows,
 )
+from ._sgd import linear_outputs, sgd_block
 
 __all__ = [
     "column_sums_and_cross",
@@ -21,9 +22,11 @@ __all__ = [
     "diag_log_prob",
     "first_negative",
     "first_nonfinite_row",
+    "linear_outputs",
     "nearest_center",
     "projected_em_rows",
     "projected_log_prob",
+    "sgd_block",
     "shifted_weighted_rows",
     "subtract_shift",
 ]

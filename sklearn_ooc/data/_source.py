@@ -100,7 +100,13 @@ def open_rows(data, name="X", numeric=True):
 
 
 def _label(data):
-    return repr(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else None
+    """How error messages name a file-backed input (None for memory)."""
+    if isinstance(data, (str, os.PathLike)):
+        return repr(os.fspath(data))
+    filename = getattr(data, "filename", None)
+    if isinstance(data, np.memmap) and filename:
+        return repr(os.fspath(filename))
+    return None
 
 
 def _check_dtype(dtype, name, where):

@@ -1,6 +1,7 @@
 """Tools around the data: ``.npy`` writers and synthetic data sets."""
 
 from ._npy_writer import NpyWriter
+from ._shuffle import shuffle_on_disk
 from ._synthetic import write_mixture, write_regression
 
-__all__ = ["NpyWriter", "write_mixture", "write_regression"]
+__all__ = ["NpyWriter", "shuffle_on_disk", "write_mixture", "write_regression"]

@@ -69,8 +69,8 @@ class NpyWriter:
         self._file.write(rows.data)
         self.rows_written += rows.shape[0]
 
-    def close(self):
-        """Check the row count, flush to disk and move the file into place."""
+    def finish(self):
+        """Check the row count and flush the rows to disk (still unnamed)."""
         if self._file is None:
             return
         if self.rows_written != self.shape[0]:
@@ -83,7 +83,16 @@ class NpyWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         self._file = None
-        os.replace(self.tmp_path, self.path)
+
+    def commit(self):
+        """Move the finished file into place."""
+        self.finish()
+        if os.path.exists(self.tmp_path):
+            os.replace(self.tmp_path, self.path)
+
+    def close(self):
+        """Check the row count, flush to disk and move the file into place."""
+        self.commit()
 
     def abort(self):
         """Drop the temporary file; ``path`` is left as it was."""

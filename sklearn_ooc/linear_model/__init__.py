@@ -1,5 +1,6 @@
 """Linear models fitted out of core."""
 
 from ._ridge import StreamingRidge
+from ._sgd import StreamingSGDClassifier, StreamingSGDRegressor
 
-__all__ = ["StreamingRidge"]
+__all__ = ["StreamingRidge", "StreamingSGDClassifier", "StreamingSGDRegressor"]
