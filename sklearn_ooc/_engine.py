@@ -9,6 +9,7 @@ the results in batch order, and reports progress.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -18,20 +19,42 @@ from threadpoolctl import ThreadpoolController
 
 from ._stats import Workspace, WorkspacePool
 
-_controller = None
 
-
-def _single_threaded_blas():
+class _SingleThreadedBlas:
     """Context in which BLAS runs on one thread.
 
     Parallelism comes from batches, not from BLAS: two BLAS threads on one
     batch-sized product are slower here than one, and a fixed thread count
     makes every batch's result, hence the reduction, bitwise reproducible.
+
+    The limit is process-wide, so passes that overlap in time (estimators
+    fitted on threads) share it: the first to enter sets it, the last to
+    leave restores the original limits.
     """
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+
+    _lock = threading.Lock()
+    _depth = 0
+    _limiter = None
+    _controller = None
+
+    def __enter__(self):
+        cls = type(self)
+        with cls._lock:
+            if cls._depth == 0:
+                if cls._controller is None:
+                    cls._controller = ThreadpoolController()
+                cls._limiter = cls._controller.limit(limits=1, user_api="blas")
+            cls._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        cls = type(self)
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0:
+                cls._limiter.restore_original_limits()
+                cls._limiter = None
+        return False
 
 
 class _NoProgress:
@@ -104,7 +127,7 @@ class Engine:
         progress = self._progress(len(indices), desc)
         batches = source.iter_batches(indices, prefetch=min(2, self.n_jobs + 1))
         try:
-            with _single_threaded_blas():
+            with _SingleThreadedBlas():
                 if self.n_jobs == 1 or len(indices) <= 1:
                     workspace = Workspace()
                     for batch in batches:

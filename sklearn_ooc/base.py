@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -79,14 +80,17 @@ class OutOfCoreMixin:
             n_jobs=self.n_jobs, verbose=self.verbose, name=type(self).__name__
         )
 
-    def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None):
+    def _source(
+        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
+    ):
         """Open ``X`` (and ``y``, ``sample_weight``) as a :class:`BatchSource`.
 
         Also records (``reset=True``) or checks (``reset=False``) the number
         and names of the features, as scikit-learn's ``validate_data`` does,
-        without reading any row.
+        without reading any row. ``fitting`` calls of supervised estimators
+        need ``y``.
         """
-        if self._requires_y and y is None and reset:
+        if self._requires_y and y is None and fitting:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
@@ -194,7 +198,7 @@ class ClosedFormMixin(OutOfCoreMixin):
             for attr in ("_seen_stats", "_pending_stats"):
                 self.__dict__.pop(attr, None)
             source = self._source(
-                X, y, sample_weight, reset=True, batch_size=batch_size
+                X, y, sample_weight, reset=True, batch_size=batch_size, fitting=True
             )
             plan = EpochPlan(source.n_batches, batches_per_epoch)
             self._fit_stats(self._reduce(source, plan.next_epoch(), desc="fit"))
@@ -224,7 +228,7 @@ class ClosedFormMixin(OutOfCoreMixin):
         if first:
             self._validate_params()
         with self._transaction():
-            source = self._source(X, y, sample_weight, reset=first)
+            source = self._source(X, y, sample_weight, reset=first, fitting=True)
             stats = self._reduce(source, desc="partial_fit")
             self._fit_stats(stats if first else self._seen_stats + stats)
         return self
@@ -255,7 +259,7 @@ class ClosedFormMixin(OutOfCoreMixin):
         if first:
             self._validate_params()
         with self._transaction():
-            source = self._source(X, y, sample_weight, reset=first)
+            source = self._source(X, y, sample_weight, reset=first, fitting=True)
             stats = self._reduce(source, desc="summarize")
             self._pending_stats = stats if pending is None else pending + stats
         return self
@@ -350,6 +354,20 @@ class StreamingRegressorMixin:
         return stats.r2()
 
 
+@dataclass
+class _Run:
+    """What one EM run from one initialization reached."""
+
+    lower_bound: float
+    n_iter: int
+    history: list
+    converged: bool
+    seconds: list
+    params: object
+    running: tuple
+    cursor: int
+
+
 class IterativeMixin(OutOfCoreMixin):
     """Estimators fitted by iterations of one pass each over the data (EM).
 
@@ -413,16 +431,15 @@ class IterativeMixin(OutOfCoreMixin):
         timer = Timer()
         if do_init:
             self._initialize(source, random_state)
-            self.__dict__.pop("_running_stats", None)
+            for attr in ("_running_stats", "_n_steps"):
+                self.__dict__.pop(attr, None)
             if self.verbose:
                 engine.log(f"Initialization Time (s): {timer.lap():.4g}")
         lower_bound = -np.inf if do_init else self.lower_bound_
-        first_bound = None
-        history = []
-        seconds = []
+        history, seconds = [], []
         converged = False
         n_iter = 0
-        minibatch = plan.batches_per_epoch is not None
+        minibatch = plan.epoch_length < plan.n_batches
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
             indices = plan.next_epoch()
@@ -430,8 +447,6 @@ class IterativeMixin(OutOfCoreMixin):
             lower_bound = self._objective(stats)
             self._from_summaries(self._stepwise(stats) if minibatch else stats)
             history.append(lower_bound)
-            if first_bound is None:
-                first_bound = lower_bound
             change = lower_bound - previous
             seconds.append(timer.lap())
             self._report(engine, n_iter, lower_bound, change, stats.count, seconds[-1])
@@ -439,10 +454,19 @@ class IterativeMixin(OutOfCoreMixin):
                 converged = True
                 break
         if self.verbose and history:
-            rows = stats.count
-            engine.log(f"Total Improvement: {(lower_bound - first_bound) * rows:.6g}")
+            improvement = (history[-1] - history[0]) * stats.count
+            engine.log(f"Total Improvement: {improvement:.6g}")
             engine.log(f"Total Time (s): {sum(seconds):.4f}")
-        return lower_bound, n_iter, history, converged, seconds
+        return _Run(
+            lower_bound if self.max_iter > 0 else -np.inf,
+            n_iter,
+            history,
+            converged,
+            seconds,
+            self._get_parameters(),
+            (getattr(self, "_running_stats", None), getattr(self, "_n_steps", 0)),
+            plan.cursor,
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, batch_size=None, batches_per_epoch=None):
@@ -471,28 +495,42 @@ class IterativeMixin(OutOfCoreMixin):
             batches_per_epoch = self.batches_per_epoch
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         with self._transaction():
+            self.__dict__.pop("_pending_stats", None)
             source = self._source(X, reset=do_init, batch_size=batch_size)
-            self._check_source(source)
-            plan = EpochPlan(source.n_batches, batches_per_epoch)
+            if do_init:
+                self._check_source(source)
+            # A warm start carries on where the cursor stopped; every fresh
+            # run reads the same batches, so their bounds compare.
+            cursor = 0 if do_init else getattr(self, "_epoch_cursor", 0)
             engine = self._engine()
             random_state = check_random_state(self.random_state)
             best = None
             for init in range(self.n_init if do_init else 1):
                 if self.n_init > 1 and do_init:
                     engine.log(f"Initialization {init + 1} of {self.n_init}")
+                plan = EpochPlan(source.n_batches, batches_per_epoch, cursor=cursor)
                 run = self._iterate(source, plan, engine, random_state, do_init)
-                if best is None or run[0] > best[0][0]:
-                    best = (run, self._get_parameters())
-            (lower_bound, n_iter, history, converged, seconds), params = best
-            self._set_parameters(params)
-            self._iteration_seconds = seconds
-            self.n_iter_ = n_iter
-            self.lower_bound_ = lower_bound
-            self.lower_bounds_ = history
-            self.converged_ = converged
+                # As scikit-learn: a later run wins only with a higher bound,
+                # or when no bound is known (max_iter=0 keeps the last run).
+                if (
+                    best is None
+                    or run.lower_bound > best.lower_bound
+                    or best.lower_bound == -np.inf
+                ):
+                    best = run
+            self._set_parameters(best.params)
+            self._running_stats, self._n_steps = best.running
+            if self._running_stats is None:
+                del self._running_stats
+            self._epoch_cursor = best.cursor
+            self._iteration_seconds = best.seconds
+            self.n_iter_ = best.n_iter
+            self.lower_bound_ = best.lower_bound
+            self.lower_bounds_ = best.history
+            self.converged_ = best.converged
             self.n_samples_seen_ = source.n_samples
             self._is_fitted = True
-            if not converged and self.max_iter > 0:
+            if not best.converged and self.max_iter > 0:
                 warnings.warn(
                     "Best performing initialization did not converge. Try "
                     "different init parameters, or increase max_iter, tol, or "
@@ -527,11 +565,12 @@ class IterativeMixin(OutOfCoreMixin):
             self._validate_params()
         with self._transaction():
             source = self._source(X, reset=first)
-            self._check_source(source)
             engine = self._engine()
             if first:
+                self._check_source(source)
                 self._initialize(source, check_random_state(self.random_state))
-                self.__dict__.pop("_running_stats", None)
+                for attr in ("_running_stats", "_n_steps", "_pending_stats"):
+                    self.__dict__.pop(attr, None)
                 self.n_iter_ = 0
                 self.n_samples_seen_ = 0
             stats = self._pass(source, range(source.n_batches), engine, "partial_fit")
@@ -569,9 +608,9 @@ class IterativeMixin(OutOfCoreMixin):
             self._validate_params()
         with self._transaction():
             source = self._source(X, reset=first)
-            self._check_source(source)
             engine = self._engine()
             if first:
+                self._check_source(source)
                 self._initialize(source, check_random_state(self.random_state))
             stats = self._pass(source, range(source.n_batches), engine, "summarize")
             self._pending_stats = stats if pending is None else pending + stats
@@ -598,7 +637,7 @@ class IterativeMixin(OutOfCoreMixin):
             self._from_summaries(pending)
             del self._pending_stats
             self.n_iter_ = getattr(self, "n_iter_", 0) + 1
-            self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + pending.count
+            self.n_samples_seen_ = pending.count
             self.converged_ = False
             self._is_fitted = True
         return self
@@ -685,7 +724,9 @@ class SequentialMixin(OutOfCoreMixin):
     def _engine(self):
         return Engine(n_jobs=1, verbose=self.verbose, name=type(self).__name__)
 
-    def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None):
+    def _source(
+        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
+    ):
         """Blocks of ``buffer_mb`` megabytes of rows."""
         if batch_size is None:
             if isinstance(X, (str, os.PathLike)) or not hasattr(X, "shape"):
@@ -693,7 +734,7 @@ class SequentialMixin(OutOfCoreMixin):
             row_values = int(np.prod(X.shape[1:], dtype=np.int64)) + 1
             batch_size = max(1, int(self.buffer_mb * (1 << 20)) // (8 * row_values))
         source = super()._source(
-            X, y, sample_weight, reset=reset, batch_size=batch_size
+            X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
         if self._single_target and source.y is not None and len(source.y.shape) == 2:
             if source.y.shape[1] != 1:

@@ -375,3 +375,20 @@ def test_a_fit_from_a_memmap_holds_one_batch_not_the_data(tmp_path, rng):
     batch_bytes = batch_size * (d + 1) * 8
     assert peak < 4 * batch_bytes + 200_000, (peak, batch_bytes)
     assert peak < data_bytes / 20
+
+
+def test_take_reads_sorted_rows_and_returns_them_as_asked(rng):
+    X = rng.normal(size=(50, 2))
+    store = RecordingStore(X)
+    source = BatchSource(store, batch_size=10)
+    rows = [31, 4, 31, 17]
+    assert_array_equal(source.take(rows), X[rows])
+    assert_array_equal(store.reads[-1], [4, 17, 31])
+    with pytest.raises(IndexError, match="rows out of range for a source of 50"):
+        source.take([5, -1, 7])
+
+
+def test_scalar_weight_costs_no_memory_per_row(rng):
+    source = BatchSource(rng.normal(size=(1000, 2)), sample_weight=3.0, batch_size=10)
+    assert source.sample_weight == 3.0
+    assert_array_equal(source.read(99).sample_weight, np.full(10, 3.0))

@@ -116,3 +116,21 @@ def test_n_jobs_resolution():
     assert Engine().n_jobs == 1
     assert Engine(n_jobs=-1).n_jobs >= 1
     assert Engine(n_jobs=3).n_jobs == 3
+
+
+def test_blas_limits_are_restored_after_overlapping_passes(rng):
+    # Two passes overlapping in time (estimators fitted on threads): both run
+    # with one BLAS thread, and the original limits come back afterwards.
+    def blas_threads():
+        return [
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    source = _source(rng)
+    first = Engine().map(source, range(source.n_batches), lambda b: blas_threads())
+    next(first)
+    second = Engine().reduce(source, range(source.n_batches), lambda b: blas_threads())
+    assert set(second) == {1}
+    assert all(set(threads) == {1} for _, threads in first)
+    assert blas_threads() == before

@@ -544,3 +544,137 @@ def test_pickles_and_predicts_the_same(rng):
     gmm = _fit(X, n_components=2, random_state=0)
     back = pickle.loads(pickle.dumps(gmm))
     assert_array_equal(back.predict(X), gmm.predict(X))
+
+
+# -- state across calls ----------------------------------------------------------
+
+
+def test_fit_discards_pending_statistics(rng):
+    X = _blobs(rng)
+    gmm = OOCGaussianMixture(2, random_state=0)
+    gmm.summarize(X[:, :2])
+    gmm.fit(X)
+    with pytest.raises(ValueError, match="no pending statistics"):
+        gmm.from_summaries()
+    assert gmm.means_.shape == (2, 3)
+
+
+def test_summaries_of_short_slices(rng):
+    # Only the slice that initializes needs n_components rows.
+    X = _blobs(rng)
+    start = _start(X, "full")
+    gmm = OOCGaussianMixture(2, **start)
+    for part in (X[:200], X[200:299], X[299:]):
+        gmm.summarize(part)
+    gmm.from_summaries()
+    once = _fit(X, n_components=2, max_iter=1, **start)
+    assert_allclose(gmm.means_, once.means_, rtol=1e-12)
+    assert gmm.n_samples_seen_ == N
+    gmm.partial_fit(X[:1])
+    assert gmm.n_iter_ == 2
+
+
+def test_n_init_keeps_the_running_statistics_of_the_best_run(rng):
+    X = _blobs(rng, n=400)
+    gmm = _fit(
+        X,
+        n_components=2,
+        n_init=3,
+        init_params="random",
+        random_state=0,
+        batch_size=50,
+        batches_per_epoch=2,
+        decay=0.7,
+        max_iter=3,
+    )
+    kept = gmm._running_stats.moments
+    nk = kept.weight + 10 * np.finfo(float).eps
+    assert_allclose(gmm.means_, kept.mean * (kept.weight / nk)[:, None], rtol=1e-12)
+
+
+def test_warm_start_carries_the_batch_cursor_on(rng):
+    X = _blobs(rng, n=100)
+    seen = []
+    original = OOCGaussianMixture._summarize
+
+    def recording(self, batch):
+        seen.append(batch.index)
+        return original(self, batch)
+
+    gmm = OOCGaussianMixture(
+        2,
+        warm_start=True,
+        batch_size=10,
+        batches_per_epoch=2,
+        max_iter=1,
+        **_start(X, "full"),
+    )
+    OOCGaussianMixture._summarize = recording
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for _ in range(6):
+                gmm.fit(X)
+    finally:
+        OOCGaussianMixture._summarize = original
+    assert seen == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+
+
+def test_max_iter_zero_like_sklearn(rng):
+    X = _blobs(rng)
+    params = dict(
+        n_components=2, n_init=3, init_params="random", random_state=0, max_iter=0
+    )
+    ours, ref = _fit(X, **params), _reference(X, **params)
+    assert_allclose(ours.means_, ref.means_, rtol=1e-12)  # the last run, as sklearn
+    assert ours.lower_bound_ == ref.lower_bound_ == -np.inf
+    assert ours.n_iter_ == ref.n_iter_ == 0 and not ours.converged_
+
+
+def test_nearly_empty_component_like_sklearn(rng):
+    # One component is given no row: its weight falls to ~1e-300 and its
+    # covariance is what scikit-learn's padded counts make of it.
+    X = _blobs(rng, offset=100.0)
+    params = dict(
+        n_components=3,
+        tol=0.0,
+        max_iter=3,
+        weights_init=[0.5, 0.49, 0.01],
+        means_init=np.vstack([X[:2], X[:1] + 1e3]),
+        precisions_init=np.array([np.eye(3)] * 3),
+    )
+    ours, ref = _fit(X, **params), _reference(X, **params)
+    assert ref.weights_[2] < 1e-15
+    assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-7)
+
+
+def test_memory_holds_batches_not_rows(tmp_path, monkeypatch):
+    # Initialization, EM passes and scores over a memory map: the peak stays
+    # far below the data, and a sample drawn across many rows costs its size
+    # (above _CHOICE_ROWS rows; below, draws are scikit-learn's).
+    import tracemalloc
+
+    from sklearn_ooc.io import write_mixture
+    from sklearn_ooc.mixture import _gaussian_mixture
+
+    monkeypatch.setattr(_gaussian_mixture, "_CHOICE_ROWS", 1000)
+
+    path = tmp_path / "X.npy"
+    write_mixture(path, 1_000_000, 5, 3, random_state=0)
+    X = np.load(path, mmap_mode="r")
+    gmm = OOCGaussianMixture(
+        3, init_size=2000, max_iter=2, batch_size=20_000, random_state=0
+    )
+    _fit(X[:3000], n_components=3, max_iter=1)  # compile first
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gmm.fit(X)
+        gmm.score(X), gmm.bic(X)
+        _gaussian_mixture._draw_rows(np.random.RandomState(0), 50_000_000, 1000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The data are 40 MB; one float per row would be 8 MB.
+    assert peak < 4_000_000, peak

@@ -128,7 +128,7 @@ def test_singular_system_falls_back_to_minimum_norm_solution(rng):
     X = rng.normal(size=(50, 3))
     X = np.hstack([X, X[:, :1]])  # a duplicated column
     y = X @ [1.0, 2.0, 3.0, 0.0] + 1.0
-    with pytest.warns(LinAlgWarning, match="singular|Ill-conditioned"):
+    with pytest.warns(LinAlgWarning, match="using the minimum-norm least-squares"):
         model = StreamingRidge(alpha=0.0, batch_size=9).fit(X, y)
     # The minimum-norm least-squares solution of the centered problem splits
     # the weight of the duplicated column evenly.
@@ -365,3 +365,20 @@ def test_keyboard_interrupt_leaves_the_model_unchanged(fitted, monkeypatch):
     monkeypatch.setattr(type(model), "_summarize", interrupted)
     _check_unchanged(model, lambda: model.fit(X * 2, y), KeyboardInterrupt, None)
     assert len(calls) == 3
+
+
+def test_partial_fit_without_y_is_refused(fitted):
+    model, X, y = fitted
+    _check_unchanged(
+        model, lambda: model.partial_fit(X), ValueError, "requires y to be passed"
+    )
+    _check_unchanged(
+        model, lambda: model.summarize(X), ValueError, "requires y to be passed"
+    )
+
+
+def test_no_intercept_is_a_float_zero_like_sklearn(rng):
+    X, y = _problem(rng, n_targets=2)
+    ours = StreamingRidge(fit_intercept=False).fit(X, y)
+    ref = Ridge(fit_intercept=False).fit(X, y)
+    assert ours.intercept_ == ref.intercept_ == 0.0

@@ -208,6 +208,7 @@ class BatchSource:
             n_columns += 1
         self.batch_size = resolve_batch_size(batch_size, n_columns)
         self.n_batches = -(-self.n_samples // self.batch_size)
+        self._validated = set()
 
     # -- opening -----------------------------------------------------------
 
@@ -267,7 +268,8 @@ class BatchSource:
                 raise ValueError(
                     f"sample_weight must be finite and non-negative, got {value}"
                 )
-            return np.full(self.n_samples, value)
+            # Kept as a number: a batch's weights are made when it is read.
+            return value
         return self._open_aligned(sample_weight, "sample_weight", (1,))
 
     # -- reading -----------------------------------------------------------
@@ -312,40 +314,50 @@ class BatchSource:
             ``y``), or a negative weight; the message names the absolute row.
         """
         start, stop = self.bounds(index)
+        # A batch read again in a later pass of the same call (EM) was
+        # checked already; the files are opened read-only.
+        validate = index not in self._validated
         X = self._rows(self.X, start, stop)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
         X = np.ascontiguousarray(X)
-        self._finite(X, "X", index, start, stop)
+        if validate:
+            self._finite(X, "X", index, start, stop)
         y = None
         if self.y is not None:
             y = self._rows(self.y, start, stop)
             if self.y_numeric:
                 y = np.ascontiguousarray(y, dtype=np.float64)
-                self._finite(y, "y", index, start, stop)
+                if validate:
+                    self._finite(y, "y", index, start, stop)
         w = None
-        if self.sample_weight is not None:
+        if isinstance(self.sample_weight, float):
+            w = np.full(stop - start, self.sample_weight)
+        elif self.sample_weight is not None:
             w = np.ascontiguousarray(
                 self._rows(self.sample_weight, start, stop), dtype=np.float64
             )
-            self._finite(w, "sample_weight", index, start, stop)
-            bad = first_negative(w)
-            if bad >= 0:
-                raise self._invalid(
-                    "sample_weight",
-                    f"a negative weight ({w[bad]})",
-                    start + bad,
-                    index,
-                    start,
-                    stop,
-                )
+            if validate:
+                self._finite(w, "sample_weight", index, start, stop)
+                bad = first_negative(w)
+                if bad >= 0:
+                    raise self._invalid(
+                        "sample_weight",
+                        f"a negative weight ({w[bad]})",
+                        start + bad,
+                        index,
+                        start,
+                        stop,
+                    )
+        self._validated.add(index)
         return Batch(index, start, stop, X, y, w)
 
     def take(self, rows):
-        """Read and validate the rows ``rows`` of ``X`` (sorted, distinct).
+        """Read and validate the rows ``rows`` of ``X``, in the order given.
 
-        Only those rows are read: a memory map touches their pages, a store
-        is asked for them by index. Used for samples drawn across the whole
+        Only those rows are read, in file order (stores such as h5py need
+        increasing indices): a memory map touches their pages, a store is
+        asked for them by index. Used for samples drawn across the whole
         source (initializations).
 
         Returns
@@ -353,13 +365,14 @@ class BatchSource:
         ndarray of shape (len(rows), n_features)
             float32 or float64 rows, C-contiguous.
         """
-        rows = np.asarray(rows, dtype=np.intp)
-        if rows.size and (rows[0] < 0 or rows[-1] >= self.n_samples):
-            raise IndexError(f"rows out of range for a source of {self.n_samples}")
+        rows = np.asarray(rows, dtype=np.intp).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n_samples):
+            raise IndexError(f"rows out of range for a source of {self.n_samples} rows")
+        unique, back = np.unique(rows, return_inverse=True)
         if sp.issparse(self.X):
-            block = self.X[rows].toarray()
+            block = self.X[unique].toarray()
         else:
-            block = np.asarray(self.X[rows])
+            block = np.asarray(self.X[unique])
         if block.dtype not in (np.float32, np.float64):
             block = block.astype(np.float64)
         block = np.ascontiguousarray(block)
@@ -367,10 +380,10 @@ class BatchSource:
             bad = first_nonfinite_row(block)
             if bad >= 0:
                 what = "NaN" if np.isnan(block[bad]).any() else "infinity"
-                index = int(rows[bad]) // self.batch_size
+                index = int(unique[bad]) // self.batch_size
                 start, stop = self.bounds(index)
-                raise self._invalid("X", what, int(rows[bad]), index, start, stop)
-        return block
+                raise self._invalid("X", what, int(unique[bad]), index, start, stop)
+        return block[back]
 
     def iter_batches(self, indices, *, prefetch=2):
         """Yield the batches ``indices`` in order, reading ahead on a thread.

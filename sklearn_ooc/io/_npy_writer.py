@@ -1,8 +1,11 @@
 """Writing ``.npy`` files chunk by chunk, atomically."""
 
+import itertools
 import os
 
 import numpy as np
+
+_serial = itertools.count()
 
 
 class NpyWriter:
@@ -40,7 +43,9 @@ class NpyWriter:
         self.dtype = np.dtype(dtype)
         self.rows_written = 0
         directory, name = os.path.split(os.path.abspath(self.path))
-        self.tmp_path = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+        self.tmp_path = os.path.join(
+            directory, f".{name}.{os.getpid()}.{next(_serial)}.tmp"
+        )
         self._file = open(self.tmp_path, "wb")
         try:
             header = {

@@ -66,10 +66,9 @@ def write_regression(
     rng = check_random_state(random_state)
     coef = rng.uniform(-2, 2, size=n_features)
     intercept = float(rng.uniform(-1, 1))
-    with (
-        NpyWriter(X_path, (n_samples, n_features), dtype) as X_out,
-        NpyWriter(y_path, (n_samples,)) as y_out,
-    ):
+    X_out = NpyWriter(X_path, (n_samples, n_features), dtype)
+    y_out = NpyWriter(y_path, (n_samples,))
+    try:
         for start, stop in _chunks(n_samples, chunk_rows):
             X = rng.standard_normal((stop - start, n_features)) + offset
             X = X.astype(dtype, copy=False)
@@ -77,6 +76,15 @@ def write_regression(
             y += noise * rng.standard_normal(stop - start)
             X_out.write(X)
             y_out.write(y)
+        # Both files are complete before either appears.
+        X_out.finish()
+        y_out.finish()
+    except BaseException:
+        X_out.abort()
+        y_out.abort()
+        raise
+    X_out.commit()
+    y_out.commit()
     return coef, intercept
 
 

@@ -145,9 +145,11 @@ class StreamingRidge(
         tags.target_tags.multi_output = True
         return tags
 
-    def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None):
+    def _source(
+        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
+    ):
         source = super()._source(
-            X, y, sample_weight, reset=reset, batch_size=batch_size
+            X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
         if source.y is not None:
             if reset:
@@ -196,7 +198,10 @@ class StreamingRidge(
         # scikit-learn's shapes: one target gives a 1-D coef_, and an
         # intercept_ of shape (1,) if y was a column, a float if y was 1-D.
         self.coef_ = coef[0] if n_targets == 1 else coef
-        self.intercept_ = intercept if self._y_shape else float(intercept[0])
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        else:
+            self.intercept_ = intercept if self._y_shape else float(intercept[0])
         self.n_samples_seen_ = int(stats.count)
 
     def _predict_batch(self, X):

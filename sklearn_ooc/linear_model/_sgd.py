@@ -182,7 +182,7 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
     def _fit(self, X, y, reset, classes=None):
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         with self._shuffled(X, y, seed) if reset else nullcontext((X, y)) as (X, y):
-            source = self._source(X, y, reset=reset)
+            source = self._source(X, y, reset=reset, fitting=True)
             self._prepare_targets(source, reset, classes)
             if reset:
                 state = self._new_state(source.n_features)

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
 from .._kernels import (
@@ -60,7 +61,14 @@ def _counts(moments):
 
 
 def _estimate_full(moments, nk, reg_covar):
-    covariances = moments.scatter / nk[:, None, None]
+    # scikit-learn takes the scatter about its means, which are divided by
+    # the padded count: the difference only shows for components that have
+    # all but lost their rows, and is kept for them.
+    shrink = moments.mean * (1.0 - moments.weight / nk)[:, None]
+    scatter = moments.scatter + moments.weight[:, None, None] * (
+        shrink[:, :, None] * shrink[:, None, :]
+    )
+    covariances = scatter / nk[:, None, None]
     idx = np.arange(covariances.shape[1])
     covariances[:, idx, idx] += reg_covar
     return covariances
@@ -179,7 +187,7 @@ def _projected_stats(X, constants, shifts, workspace, diagonal):
     """E-step and M-step statistics of a batch, full or tied precisions."""
     n, d = X.shape
     k = constants.log_const.shape[0]
-    m = _chunk_rows(d, k)
+    m = min(n, _chunk_rows(d, k))
     width = constants.factors.shape[1]
     xc_buf = workspace.get("gmm_shifted", m, d)
     z_buf = workspace.get("gmm_projected", m, width)
@@ -260,7 +268,7 @@ def _weighted_log_prob(X, constants, workspace):
             X, constants.means, constants.precisions, constants.log_const, out
         )
         return out
-    m = _chunk_rows(d, k)
+    m = min(n, _chunk_rows(d, k))
     xc_buf = workspace.get("gmm_shifted", m, d)
     z_buf = workspace.get("gmm_projected", m, constants.factors.shape[1])
     for start in range(0, n, m):
@@ -286,39 +294,70 @@ def _logsumexp_rows(a):
 
 # -- initialization ------------------------------------------------------------
 
+# Up to this many rows, rows are drawn as scikit-learn draws them
+# (``RandomState.choice`` permutes all the row indices); beyond, a sampler
+# whose memory grows with the sample only.
+_CHOICE_ROWS = 1_000_000
 
-def _stack(moments_list, diagonal):
-    return Moments(
-        sum(m.count for m in moments_list),
-        np.array([m.weight for m in moments_list], dtype=np.float64),
-        np.array([m.mean for m in moments_list]),
-        np.array(
-            [
-                np.diagonal(m.scatter).copy() if diagonal else m.scatter
-                for m in moments_list
-            ]
-        ),
-        np.array([m.mean_error for m in moments_list]),
+
+def _draw_rows(random_state, n_rows, size):
+    """``size`` distinct row indices drawn uniformly from ``n_rows``."""
+    if n_rows <= _CHOICE_ROWS:
+        return random_state.choice(n_rows, size=size, replace=False)
+    method = "tracking_selection" if size < n_rows // 10 else "reservoir_sampling"
+    return sample_without_replacement(
+        n_rows, size, method=method, random_state=random_state
     )
 
 
-def _weighted_moments(X, resp, diagonal, workspace):
-    """Per-component moments of a batch weighted by responsibilities.
+def _diagonal_moments(X, w):
+    """Weighted count, mean and diagonal scatter of rows, two-pass."""
+    X = np.asarray(X, dtype=np.float64)
+    weight = w.sum()
+    if not weight > 0:
+        return Moments.zero(X.shape[1], diagonal=True)
+    mean = (w @ X) / weight
+    return Moments(X.shape[0], np.float64(weight), mean, w @ (X - mean) ** 2)
 
-    Chunks of ``_INIT_CHUNK_ROWS`` rows keep the working memory small.
+
+def _stack(parts, count):
+    """One stacked Moments of the sets ``parts``, all of the same ``count`` rows."""
+    return Moments(
+        count,
+        np.array([m.weight for m in parts], dtype=np.float64),
+        np.array([m.mean for m in parts]),
+        np.array([m.scatter for m in parts]),
+        np.array([m.mean_error for m in parts]),
+    )
+
+
+def _component_moments(X, resp, diagonal, workspace):
+    """Per-component moments of a batch under responsibilities ``resp``.
+
+    Hard (0/1) responsibilities select each component's rows; soft ones
+    weight every row. Chunks of ``_INIT_CHUNK_ROWS`` rows keep the working
+    memory small.
     """
     total = None
+    hard = np.all((resp == 0) | (resp == 1))
     for start in range(0, X.shape[0], _INIT_CHUNK_ROWS):
         rows = slice(start, start + _INIT_CHUNK_ROWS)
-        chunk = _stack(
-            [
-                moments_of_rows(
-                    X[rows], sample_weight=resp[rows, k], workspace=workspace
-                )
-                for k in range(resp.shape[1])
-            ],
-            diagonal,
-        )
+        parts = []
+        for k in range(resp.shape[1]):
+            w = resp[rows, k]
+            if hard:
+                mine = np.ascontiguousarray(X[rows][w == 1])
+                w = np.ones(mine.shape[0])
+            else:
+                mine = X[rows]
+            if diagonal:
+                part = _diagonal_moments(mine, w)
+            elif hard:
+                part = moments_of_rows(mine, workspace=workspace)
+            else:
+                part = moments_of_rows(mine, sample_weight=w, workspace=workspace)
+            parts.append(part)
+        chunk = _stack(parts, X[rows].shape[0])
         total = chunk if total is None else total + chunk
     return total
 
@@ -631,7 +670,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             if method == "first-k":
                 indices = np.arange(k)
             else:
-                indices = random_state.choice(source.n_samples, size=k, replace=False)
+                indices = _draw_rows(random_state, source.n_samples, k)
             return self._from_points(source, indices)
         if method == "random":
             moments = self._random_responsibility_pass(source, random_state, diagonal)
@@ -656,9 +695,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         if size == source.n_samples:
             indices = np.arange(size)
         else:
-            indices = np.sort(
-                random_state.choice(source.n_samples, size, replace=False)
-            )
+            indices = np.sort(_draw_rows(random_state, source.n_samples, size))
         return indices, source.take(indices)
 
     def _from_points(self, source, indices, rows=None):
@@ -707,7 +744,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         def summarize(batch):
             resp = random_state.uniform(size=(batch.n_samples, k))
             resp /= resp.sum(axis=1)[:, np.newaxis]
-            return _weighted_moments(batch.X, resp, diagonal, batch.workspace)
+            return _component_moments(batch.X, resp, diagonal, batch.workspace)
 
         return self._reduce_with(source, summarize, n_jobs=1)
 
@@ -719,7 +756,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             labels = np.empty(batch.n_samples, dtype=np.intp)
             nearest_center(batch.X, centers, labels)
             resp = (labels[:, None] == np.arange(k)).astype(np.float64)
-            return _weighted_moments(batch.X, resp, diagonal, batch.workspace)
+            return _component_moments(batch.X, resp, diagonal, batch.workspace)
 
         return self._reduce_with(source, summarize)
 
@@ -795,8 +832,23 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         """
         return self._log_prob_rows(X, _logsumexp_rows, "score_samples")
 
+    def _log_likelihood(self, X):
+        """Sum of the rows' log-likelihoods and the number of rows, streamed."""
+        check_is_fitted(self)
+        constants = self._constants()
+        source = self._source(X, reset=False)
+
+        def summarize(batch):
+            log_prob = _weighted_log_prob(batch.X, constants, batch.workspace)
+            return np.array([_logsumexp_rows(log_prob).sum(), batch.n_samples])
+
+        total, count = self._engine().reduce(
+            source, range(source.n_batches), summarize, desc="score"
+        )
+        return total, int(count)
+
     def score(self, X, y=None):
-        """Mean log-likelihood of the rows of ``X``.
+        """Mean log-likelihood of the rows of ``X``, streamed.
 
         Parameters
         ----------
@@ -811,7 +863,8 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         float
             The mean of :meth:`score_samples`.
         """
-        return float(self.score_samples(X).mean())
+        total, count = self._log_likelihood(X)
+        return float(total / count)
 
     def predict(self, X):
         """Most likely component of every row of ``X``, streamed.
@@ -949,9 +1002,8 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         -------
         float
         """
-        log_prob = self.score_samples(X)
-        n = log_prob.shape[0]
-        return -2 * log_prob.mean() * n + self._n_parameters() * math.log(n)
+        total, count = self._log_likelihood(X)
+        return -2 * total + self._n_parameters() * math.log(count)
 
     def aic(self, X):
         """Akaike information criterion of the model on ``X`` (lower is better).
@@ -966,5 +1018,5 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         -------
         float
         """
-        log_prob = self.score_samples(X)
-        return -2 * log_prob.mean() * log_prob.shape[0] + 2 * self._n_parameters()
+        total, _ = self._log_likelihood(X)
+        return -2 * total + 2 * self._n_parameters()

@@ -139,7 +139,7 @@ class Incremental(MetaEstimatorMixin, SequentialMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         rng = np.random.default_rng(seed)
         with self._shuffled(X, y, seed) if reset else nullcontext((X, y)) as (X, y):
-            source = self._source(X, y, reset=reset)
+            source = self._source(X, y, reset=reset, fitting=True)
             if is_classifier(estimator) and classes is None and reset:
                 classes = (
                     self._engine()
