@@ -11,12 +11,52 @@ def _demo(args):
     return 0
 
 
+def _convert(args):
+    from .io import convert
+
+    X_path, y_path = convert(
+        args.input,
+        args.output_prefix,
+        target=args.target,
+        dtype=args.dtype,
+        chunk_rows=args.chunk_rows,
+        file_format=args.format,
+        delimiter=args.delimiter,
+        n_features=args.n_features,
+    )
+    print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
+    return 0
+
+
+def _shuffle(args):
+    from .io import shuffle_on_disk
+
+    X_path, y_path = shuffle_on_disk(
+        args.X,
+        args.y,
+        out=args.output_prefix,
+        buffer_mb=args.buffer_mb,
+        random_state=args.seed,
+    )
+    print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
+    return 0
+
+
+def _info(args):
+    from .io import describe_npy
+
+    for path in args.files:
+        print(describe_npy(path), end="")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_ooc",
         description="Exact scikit-learn estimators for data larger than memory.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     demo = commands.add_parser(
         "demo",
         help="fit from synthetic .npy files on disk and compare with scikit-learn",
@@ -37,9 +77,90 @@ def build_parser():
         "--n-jobs", type=int, default=-1, help="threads over batches (-1: all cores)"
     )
     demo.add_argument(
-        "--tmpdir", default=None, help="where to write the file (system temp dir)"
+        "--tmpdir", default=None, help="where to write the files (system temp dir)"
     )
     demo.set_defaults(func=_demo)
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert a CSV or svmlight/libsvm file to .npy files, chunk by chunk",
+        description=(
+            "Convert INPUT (CSV with or without a header, or svmlight/libsvm) to "
+            "OUTPUT_PREFIX_X.npy and OUTPUT_PREFIX_y.npy without holding the input "
+            "in memory: the rows are counted first, then parsed and written a "
+            "chunk at a time. A malformed line is reported with its line number "
+            "and leaves no output behind."
+        ),
+    )
+    convert.add_argument("input", metavar="INPUT", help="the text file")
+    convert.add_argument(
+        "output_prefix", metavar="OUTPUT_PREFIX", help="prefix of the .npy outputs"
+    )
+    convert.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="CSV column holding y: a header name or an index (negative from the "
+        "end); without it only X is written. svmlight labels are always y",
+    )
+    convert.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float64",
+        help="element type of X (float64)",
+    )
+    convert.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=65536,
+        metavar="N",
+        help="rows parsed and written at a time (65536)",
+    )
+    convert.add_argument(
+        "--format",
+        choices=["csv", "svmlight"],
+        help="input format; by default svmlight for .svm/.svmlight/.libsvm names",
+    )
+    convert.add_argument(
+        "--delimiter", help="CSV field separator (sniffed from the file by default)"
+    )
+    convert.add_argument(
+        "--n-features",
+        type=int,
+        metavar="D",
+        help="svmlight: width of X (the largest feature index by default)",
+    )
+    convert.set_defaults(func=_convert)
+
+    shuffle = commands.add_parser(
+        "shuffle",
+        help="shuffle the rows of .npy files on disk under a memory buffer",
+        description=(
+            "Write a uniformly random permutation of the rows of IN_X.npy (and "
+            "IN_y.npy, kept aligned) to OUT_PREFIX_X.npy (and OUT_PREFIX_y.npy), "
+            "using at most --buffer-mb megabytes for rows: an external shuffle in "
+            "two sequential passes."
+        ),
+    )
+    shuffle.add_argument("X", metavar="IN_X.npy", help="rows to shuffle")
+    shuffle.add_argument(
+        "y", metavar="IN_y.npy", nargs="?", help="targets kept aligned (optional)"
+    )
+    shuffle.add_argument(
+        "output_prefix", metavar="OUT_PREFIX", help="prefix of the shuffled files"
+    )
+    shuffle.add_argument(
+        "--buffer-mb", type=float, default=64.0, help="memory for rows in MB (64)"
+    )
+    shuffle.add_argument("--seed", type=int, default=None, help="random seed")
+    shuffle.set_defaults(func=_shuffle)
+
+    info = commands.add_parser(
+        "info",
+        help="describe .npy files from their headers",
+        description="Print shape, dtype, order and size of .npy files.",
+    )
+    info.add_argument("files", metavar="FILE.npy", nargs="+", help="files")
+    info.set_defaults(func=_info)
     return parser
 
 
@@ -49,7 +170,13 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    return args.func(args)
+    if args.command == "shuffle" and args.output_prefix is None:
+        parser.error("shuffle needs OUT_PREFIX")
+    try:
+        return args.func(args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -73,3 +73,15 @@ def blobs_file(n_samples, n_features, centers, cluster_std):
         )
         np.save(path, X)
     return path
+
+
+def float32_regression_file(n_samples, n_features):
+    """A cached float32 regression problem (the SGD benchmark's)."""
+    os.makedirs(CACHE, exist_ok=True)
+    stem = os.path.join(CACHE, f"regression32_{n_samples}x{n_features}")
+    X_path, y_path = stem + "_X.npy", stem + "_y.npy"
+    if not (os.path.exists(X_path) and os.path.exists(y_path)):
+        write_regression(
+            X_path, y_path, n_samples, n_features, dtype=np.float32, random_state=0
+        )
+    return X_path, y_path

@@ -116,49 +116,51 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     seed = int(check_random_state(random_state).randint(2**31 - 1))
     chunk_rows = max(1, capacity)
     n_buckets, counts, bucket_seed = _bucket_plan(n_rows, capacity, seed, chunk_rows)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
 
     out = os.fspath(out)
     directory = os.path.dirname(os.path.abspath(out))
     X_path, y_path = f"{out}_X.npy", f"{out}_y.npy" if Y is not None else None
     tmpdir = tempfile.mkdtemp(prefix=".sklearn_ooc_shuffle_", dir=directory)
     writers = []
+    parts = [X] + ([Y] if Y is not None else [])
+
+    def bucket_path(j, b):
+        return os.path.join(tmpdir, f"{j}_{b}")
+
     try:
-        parts = [(X, "X")] + ([(Y, "y")] if Y is not None else [])
-        scratch = [
-            np.lib.format.open_memmap(
-                os.path.join(tmpdir, f"buckets_{name}.npy"), "w+", arr.dtype, arr.shape
-            )
-            for arr, name in parts
-        ]
-        # Pass 1: read in order, scatter every row to its bucket's region.
+        # Pass 1: read in order and append every row to its bucket's file.
         rng = np.random.default_rng(bucket_seed)
-        filled = offsets[:-1].copy()
         for start in range(0, n_rows, chunk_rows):
             stop = min(start + chunk_rows, n_rows)
             buckets = rng.integers(n_buckets, size=stop - start)
             order = np.argsort(buckets, kind="stable")
-            sizes = np.bincount(buckets, minlength=n_buckets)
-            for (arr, _), region in zip(parts, scratch, strict=True):
-                rows = np.asarray(arr[start:stop])[order]
-                at = 0
-                for b in np.flatnonzero(sizes):
-                    region[filled[b] : filled[b] + sizes[b]] = rows[at : at + sizes[b]]
-                    at += sizes[b]
-            filled += sizes
-        for region in scratch:
-            region.flush()
-        # Pass 2: shuffle each bucket in memory, append it to the outputs.
+            bounds = np.concatenate(
+                [[0], np.cumsum(np.bincount(buckets, minlength=n_buckets))]
+            )
+            for j, arr in enumerate(parts):
+                rows = np.ascontiguousarray(np.asarray(arr[start:stop])[order])
+                for b in np.flatnonzero(np.diff(bounds)):
+                    with open(bucket_path(j, b), "ab") as f:
+                        f.write(rows[bounds[b] : bounds[b + 1]].data)
+        # Pass 2: read each bucket, shuffle it in memory, append it to the
+        # output; the bucket file goes at once (before the system spends time
+        # writing it to disk).
         writers = [
             NpyWriter(path, arr.shape, arr.dtype)
-            for (arr, _), path in zip(parts, [X_path, y_path], strict=False)
+            for arr, path in zip(parts, [X_path, y_path], strict=False)
         ]
         permute = np.random.default_rng(np.random.SeedSequence([seed, 1 << 20]))
         for b in range(n_buckets):
             perm = permute.permutation(counts[b])
-            for region, writer in zip(scratch, writers, strict=True):
-                writer.write(np.asarray(region[offsets[b] : offsets[b + 1]])[perm])
-        del scratch
+            for j, (arr, writer) in enumerate(zip(parts, writers, strict=True)):
+                if counts[b] == 0:
+                    continue
+                path = bucket_path(j, b)
+                bucket = np.fromfile(path, dtype=arr.dtype).reshape(
+                    (int(counts[b]),) + arr.shape[1:]
+                )
+                os.remove(path)
+                writer.write(bucket[perm])
         for writer in writers:
             writer.finish()
         for writer in writers:
