@@ -1,7 +1,8 @@
 """Exact scikit-learn estimators for data larger than memory."""
 
+from .data import LazyArray, open_array
 from .wrappers import Incremental
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Incremental", "__version__"]
+__all__ = ["Incremental", "LazyArray", "__version__", "open_array"]

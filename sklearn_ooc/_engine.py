@@ -92,11 +92,14 @@ class Engine:
     20.0
     """
 
-    def __init__(self, *, n_jobs=None, verbose=0, name="", stream=None):
+    def __init__(
+        self, *, n_jobs=None, verbose=0, name="", stream=None, distributed=True
+    ):
         self.n_jobs = max(1, effective_n_jobs(n_jobs))
         self.verbose = verbose
         self.name = name
         self.stream = stream
+        self.distributed = distributed
 
     def log(self, message):
         """Write one verbose line (when ``verbose >= 1``)."""
@@ -124,6 +127,9 @@ class Engine:
         buffers reused by its thread.
         """
         indices = list(indices)
+        if self.distributed and getattr(source, "is_dask", False):
+            yield from _dask_map(source, indices, func)
+            return
         progress = self._progress(len(indices), desc)
         batches = source.iter_batches(indices, prefetch=min(2, self.n_jobs + 1))
         try:
@@ -173,10 +179,71 @@ class Engine:
         The sum runs in batch order whatever ``n_jobs`` is, so the result is
         bitwise the same for every ``n_jobs``. Returns ``None`` for no batches.
         """
+        if self.distributed and getattr(source, "is_dask", False):
+            return _dask_reduce(source, list(indices), summarize)
         total = None
         for _, stats in self.map(source, indices, summarize, desc=desc):
             total = stats if total is None else total + stats
         return total
+
+
+def _run_block(func, maker, index, start, stop, X, y, w):
+    """On a Dask worker: validate the rows it loaded, then ``func`` them."""
+    batch = maker.make(index, start, stop, X, y, w)
+    batch.workspace = Workspace()
+    return func(batch)
+
+
+def _add(a, b):
+    return a + b
+
+
+def _dask_tasks(source, indices, func):
+    import dask
+
+    run = dask.delayed(_run_block, pure=False)
+    return [
+        run(func, source.maker, i, *source.bounds(i), *source.dask_blocks(i))
+        for i in indices
+    ]
+
+
+def _dask_reduce(source, indices, summarize):
+    """Summaries computed where the chunks live, merged by a tree reduction.
+
+    Only statistics travel. The tree pairs neighbours in batch order, so the
+    result is the same on every run (it may differ from the serial left fold
+    in the last digits). With a ``dask.distributed`` client active, the work
+    runs on its cluster.
+    """
+    import dask
+
+    if not indices:
+        return None
+    tasks = _dask_tasks(source, indices, summarize)
+    add = dask.delayed(_add, pure=True)
+    while len(tasks) > 1:
+        tasks = [
+            add(tasks[k], tasks[k + 1]) if k + 1 < len(tasks) else tasks[k]
+            for k in range(0, len(tasks), 2)
+        ]
+    return dask.compute(tasks[0])[0]
+
+
+class _Span:
+    """Where a result computed remotely belongs."""
+
+    def __init__(self, index, start, stop):
+        self.index, self.start, self.stop = index, start, stop
+        self.n_samples = stop - start
+
+
+def _dask_map(source, indices, func):
+    import dask
+
+    results = dask.compute(*_dask_tasks(source, indices, func))
+    for i, result in zip(indices, results, strict=True):
+        yield _Span(i, *source.bounds(i)), result
 
 
 class Timer:

@@ -101,7 +101,7 @@ class OutOfCoreMixin:
                 "array, a memory map or a .npy file"
             )
         if batch_size is None:
-            batch_size = self.batch_size
+            batch_size = getattr(self, "batch_size", "auto")
         source = BatchSource(
             X,
             y,
@@ -132,12 +132,13 @@ class OutOfCoreMixin:
             self.__dict__.update(saved)
             raise
 
-    def _reduce(self, source, indices=None, *, desc="pass"):
-        """Sum of ``_summarize`` over batches ``indices`` (all by default)."""
+    def _reduce(self, source, indices=None, *, desc="pass", summarize=None):
+        """Sum of ``summarize`` (``_summarize`` by default) over the batches
+        ``indices`` (all by default)."""
         indices = range(source.n_batches) if indices is None else list(indices)
         engine = self._engine()
         timer = Timer()
-        stats = engine.reduce(source, indices, self._summarize, desc=desc)
+        stats = engine.reduce(source, indices, summarize or self._summarize, desc=desc)
         rows = sum(source.bounds(i)[1] - source.bounds(i)[0] for i in indices)
         engine.log(
             f"[{type(self).__name__}] {desc}: {rows:,} rows in {len(indices)} "
@@ -308,7 +309,13 @@ class StreamingRegressorMixin:
         ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predictions.
         """
-        return self._map_rows(X, lambda b: self._predict_batch(b.X), desc="predict")
+        check_is_fitted(self)
+        predict_rows = self._batch_predictor()
+        return self._map_rows(X, lambda b: predict_rows(b.X), desc="predict")
+
+    def _batch_predictor(self):
+        """The function of a batch's rows that predicts them."""
+        return self._predict_batch
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R² of the predictions, streamed.
@@ -335,10 +342,11 @@ class StreamingRegressorMixin:
         source = self._source(X, y, sample_weight, reset=False)
         if source.y is None:
             raise ValueError("score requires y, the true targets")
+        predict_rows = self._batch_predictor()
 
         def summarize(batch):
             return RegressionScore.of_batch(
-                batch.y, self._predict_batch(batch.X), batch.sample_weight
+                batch.y, predict_rows(batch.X), batch.sample_weight
             )
 
         stats = self._engine().reduce(
@@ -722,7 +730,10 @@ class SequentialMixin(OutOfCoreMixin):
     _single_target = True
 
     def _engine(self):
-        return Engine(n_jobs=1, verbose=self.verbose, name=type(self).__name__)
+        # Order matters: blocks are visited on this thread, Dask chunks too.
+        return Engine(
+            n_jobs=1, verbose=self.verbose, name=type(self).__name__, distributed=False
+        )
 
     def _source(
         self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False

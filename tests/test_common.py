@@ -1,20 +1,26 @@
 """scikit-learn's estimator checks over every public estimator of the package."""
 
+import numpy as np
 import pytest
 from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ooc.utils import all_estimators
 
 # Small batches and blocks so that the checks exercise multi-batch reads,
 # merges and epochs.
-TINY = {"batch_size": 7, "buffer_mb": 0.001}
+TINY = {"batch_size": 7, "buffer_mb": 0.001, "memory_limit_mb": 0.001}
 
 # Meta-estimators get a wrapped estimator, and enough epochs to learn.
 WRAPPED = {
     "Incremental": [
         {"estimator": SGDRegressor(random_state=0), "max_iter": 20, "batch_size": 8},
         {"estimator": SGDClassifier(random_state=0), "max_iter": 20, "batch_size": 8},
+    ],
+    "StreamingTransformer": [
+        {"transformer": StandardScaler()},
+        {"transformer": FunctionTransformer(np.log1p)},
     ],
 }
 
@@ -35,7 +41,16 @@ def _expected_failed_checks(estimator):
 
 def test_estimators_are_found():
     names = [name for name, _ in all_estimators()]
-    assert {"StreamingRidge", "OOCGaussianMixture", "Incremental"} <= set(names)
+    assert {
+        "Incremental",
+        "OOCGaussianMixture",
+        "OOCKernelRidge",
+        "StreamingRidge",
+        "StreamingRidgeCV",
+        "StreamingSGDClassifier",
+        "StreamingSGDRegressor",
+        "StreamingTransformer",
+    } == set(names)
 
 
 @parametrize_with_checks(

@@ -14,19 +14,31 @@ from ._moments import (
     first_nonfinite_row,
     shifted_weighted_rows,
 )
+from ._pairwise import (
+    chi2_block,
+    laplacian_block,
+    polynomial_from_dot,
+    rbf_from_dot,
+    sigmoid_from_dot,
+)
 from ._sgd import linear_outputs, sgd_block
 
 __all__ = [
+    "chi2_block",
     "column_sums_and_cross",
     "diag_em_rows",
     "diag_log_prob",
     "first_negative",
     "first_nonfinite_row",
+    "laplacian_block",
     "linear_outputs",
     "nearest_center",
+    "polynomial_from_dot",
     "projected_em_rows",
     "projected_log_prob",
+    "rbf_from_dot",
     "sgd_block",
     "shifted_weighted_rows",
+    "sigmoid_from_dot",
     "subtract_shift",
 ]

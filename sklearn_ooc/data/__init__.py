@@ -1,5 +1,6 @@
 """The data layer: batches read from arrays, memory maps, ``.npy`` files and stores."""
 
+from ._lazy import LazyArray, open_array
 from ._npy import open_npy
 from ._plan import EpochPlan
 from ._source import (
@@ -17,8 +18,10 @@ __all__ = [
     "Batch",
     "BatchSource",
     "EpochPlan",
+    "LazyArray",
     "check_batch_size",
     "check_batches_per_epoch",
+    "open_array",
     "open_npy",
     "open_rows",
     "resolve_batch_size",

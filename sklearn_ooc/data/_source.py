@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
 from .._kernels import first_negative, first_nonfinite_row
+from ._lazy import LazyArray
 from ._npy import open_npy
 
 #: Bytes of float64 rows in a batch when ``batch_size="auto"``.
@@ -51,6 +52,10 @@ def resolve_batch_size(batch_size, n_columns):
     if batch_size == "auto":
         return max(1, AUTO_BATCH_BYTES // (8 * max(1, n_columns)))
     return batch_size
+
+
+def _is_dask(obj):
+    return type(obj).__module__.startswith("dask.") and hasattr(obj, "chunks")
 
 
 def _is_array_store(obj):
@@ -103,6 +108,8 @@ def _label(data):
     """How error messages name a file-backed input (None for memory)."""
     if isinstance(data, (str, os.PathLike)):
         return repr(os.fspath(data))
+    if isinstance(data, LazyArray):
+        return None if data.path is None else repr(data.path)
     filename = getattr(data, "filename", None)
     if isinstance(data, np.memmap) and filename:
         return repr(os.fspath(filename))
@@ -154,6 +161,75 @@ class Batch:
         return self.stop - self.start
 
 
+class _BatchMaker:
+    """Turns raw rows into a validated :class:`Batch`.
+
+    Small and picklable: the part of a source that a worker of a cluster
+    needs to check the rows it loaded itself.
+    """
+
+    def __init__(self, labels, y_numeric):
+        self.labels = labels
+        self.y_numeric = y_numeric
+
+    def where(self, name="X"):
+        label = self.labels.get(name)
+        return "" if label is None else f" (file {label})"
+
+    def invalid(self, name, what, row, index, start, stop):
+        return ValueError(
+            f"{name} contains {what} at row {row} (batch {index}, rows "
+            f"{start}-{stop - 1}){self.where(name)}; remove or impute such rows "
+            "before fitting"
+        )
+
+    def finite(self, block, name, index, start, stop):
+        if block.dtype.kind != "f":
+            return
+        block2d = block.reshape(block.shape[0], -1)
+        bad = first_nonfinite_row(block2d)
+        if bad >= 0:
+            what = "NaN" if np.isnan(block2d[bad]).any() else "infinity"
+            raise self.invalid(name, what, start + bad, index, start, stop)
+
+    def make(self, index, start, stop, X, y=None, w=None, validate=True):
+        """A :class:`Batch` of rows ``start:stop``, validated if asked.
+
+        Raises
+        ------
+        ValueError
+            If the rows hold a NaN or an infinity (in ``X``, or in a numeric
+            ``y``), or a negative weight; the message names the absolute row.
+        """
+        X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        X = np.ascontiguousarray(X)
+        if validate:
+            self.finite(X, "X", index, start, stop)
+        if y is not None and self.y_numeric:
+            y = np.ascontiguousarray(y, dtype=np.float64)
+            if validate:
+                self.finite(y, "y", index, start, stop)
+        if isinstance(w, float):
+            w = np.full(stop - start, w)
+        elif w is not None:
+            w = np.ascontiguousarray(w, dtype=np.float64)
+            if validate:
+                self.finite(w, "sample_weight", index, start, stop)
+                bad = first_negative(w)
+                if bad >= 0:
+                    raise self.invalid(
+                        "sample_weight",
+                        f"a negative weight ({w[bad]})",
+                        start + bad,
+                        index,
+                        start,
+                        stop,
+                    )
+        return Batch(index, start, stop, X, y, w)
+
+
 class BatchSource:
     """Rows of ``X`` (with aligned ``y`` and ``sample_weight``) read batch by batch.
 
@@ -195,6 +271,7 @@ class BatchSource:
         self, X, y=None, sample_weight=None, *, batch_size="auto", y_numeric=True
     ):
         self._labels = {"X": _label(X)}
+        self.maker = _BatchMaker(self._labels, y_numeric)
         self.X = open_rows(X, "X")
         self._check_X()
         self.n_samples, self.n_features = (int(s) for s in self.X.shape)
@@ -209,12 +286,19 @@ class BatchSource:
         self.batch_size = resolve_batch_size(batch_size, n_columns)
         self.n_batches = -(-self.n_samples // self.batch_size)
         self._validated = set()
+        self.is_dask = _is_dask(self.X)
+        if self.is_dask:
+            # The chunks of rows are the batches, computed where they live.
+            self.X = self.X.rechunk({1: -1})
+            chunks = self.X.chunks[0]
+            self._starts = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
+            self.n_batches = len(chunks)
+            self.batch_size = int(max(chunks))
 
     # -- opening -----------------------------------------------------------
 
     def _where(self, name="X"):
-        label = self._labels.get(name)
-        return "" if label is None else f" (file {label})"
+        return self.maker.where(name)
 
     def _check_X(self):
         X = self.X
@@ -280,77 +364,55 @@ class BatchSource:
             raise IndexError(
                 f"batch {index} out of range: the source has {self.n_batches}"
             )
+        if self.is_dask:
+            return int(self._starts[index]), int(self._starts[index + 1])
         start = index * self.batch_size
         return start, min(start + self.batch_size, self.n_samples)
 
     def _rows(self, arr, start, stop):
+        if isinstance(arr, LazyArray):
+            return arr.rows(start, stop)
         if sp.issparse(arr):
             return arr[start:stop].toarray()
         return np.asarray(arr[start:stop])
 
-    def _invalid(self, name, what, row, index, start, stop):
-        return ValueError(
-            f"{name} contains {what} at row {row} (batch {index}, rows "
-            f"{start}-{stop - 1}){self._where(name)}; remove or impute such rows "
-            "before fitting"
-        )
-
-    def _finite(self, block, name, index, start, stop):
-        if block.dtype.kind != "f":
-            return
-        block2d = block.reshape(block.shape[0], -1)
-        bad = first_nonfinite_row(block2d)
-        if bad >= 0:
-            what = "NaN" if np.isnan(block2d[bad]).any() else "infinity"
-            raise self._invalid(name, what, start + bad, index, start, stop)
-
     def read(self, index):
-        """Read and validate batch ``index``.
-
-        Raises
-        ------
-        ValueError
-            If the batch holds a NaN or an infinity (in ``X``, or in a numeric
-            ``y``), or a negative weight; the message names the absolute row.
-        """
+        """Read and validate batch ``index`` (see :meth:`_BatchMaker.make`)."""
         start, stop = self.bounds(index)
         # A batch read again in a later pass of the same call (EM) was
         # checked already; the files are opened read-only.
         validate = index not in self._validated
         X = self._rows(self.X, start, stop)
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
-        X = np.ascontiguousarray(X)
-        if validate:
-            self._finite(X, "X", index, start, stop)
-        y = None
-        if self.y is not None:
-            y = self._rows(self.y, start, stop)
-            if self.y_numeric:
-                y = np.ascontiguousarray(y, dtype=np.float64)
-                if validate:
-                    self._finite(y, "y", index, start, stop)
-        w = None
-        if isinstance(self.sample_weight, float):
-            w = np.full(stop - start, self.sample_weight)
-        elif self.sample_weight is not None:
-            w = np.ascontiguousarray(
-                self._rows(self.sample_weight, start, stop), dtype=np.float64
-            )
-            if validate:
-                self._finite(w, "sample_weight", index, start, stop)
-                bad = first_negative(w)
-                if bad >= 0:
-                    raise self._invalid(
-                        "sample_weight",
-                        f"a negative weight ({w[bad]})",
-                        start + bad,
-                        index,
-                        start,
-                        stop,
-                    )
+        y = None if self.y is None else self._rows(self.y, start, stop)
+        w = self.sample_weight
+        if w is not None and not isinstance(w, float):
+            w = self._rows(w, start, stop)
+        batch = self.maker.make(index, start, stop, X, y, w, validate)
         self._validated.add(index)
-        return Batch(index, start, stop, X, y, w)
+        return batch
+
+    def dask_blocks(self, index):
+        """Batch ``index`` as lazy dask blocks ``(X, y, sample_weight)``."""
+        if not hasattr(self, "_dask_parts"):
+            rows = (self.X.chunks[0],)
+            parts = [(True, self.X.to_delayed().ravel())]
+            for arr in (self.y, self.sample_weight):
+                if _is_dask(arr):
+                    arr = arr.rechunk(rows + tuple((-1,) * (arr.ndim - 1)))
+                    parts.append((True, arr.to_delayed().ravel()))
+                else:
+                    parts.append((False, arr))
+            self._dask_parts = parts
+        start, stop = self.bounds(index)
+
+        def part(lazy, values):
+            if lazy:
+                return values[index]
+            if values is None or isinstance(values, float):
+                return values
+            return values[start:stop]
+
+        return tuple(part(lazy, values) for lazy, values in self._dask_parts)
 
     def take(self, rows):
         """Read and validate the rows ``rows`` of ``X``, in the order given.
@@ -369,8 +431,12 @@ class BatchSource:
         if rows.size and (rows.min() < 0 or rows.max() >= self.n_samples):
             raise IndexError(f"rows out of range for a source of {self.n_samples} rows")
         unique, back = np.unique(rows, return_inverse=True)
-        if sp.issparse(self.X):
+        if isinstance(self.X, LazyArray):
+            block = self.X.take(unique)
+        elif sp.issparse(self.X):
             block = self.X[unique].toarray()
+        elif hasattr(self.X, "oindex"):  # zarr
+            block = np.asarray(self.X.oindex[unique])
         else:
             block = np.asarray(self.X[unique])
         if block.dtype not in (np.float32, np.float64):
@@ -382,7 +448,9 @@ class BatchSource:
                 what = "NaN" if np.isnan(block[bad]).any() else "infinity"
                 index = int(unique[bad]) // self.batch_size
                 start, stop = self.bounds(index)
-                raise self._invalid("X", what, int(unique[bad]), index, start, stop)
+                raise self.maker.invalid(
+                    "X", what, int(unique[bad]), index, start, stop
+                )
         return block[back]
 
     def iter_batches(self, indices, *, prefetch=2):

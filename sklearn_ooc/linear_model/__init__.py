@@ -1,6 +1,12 @@
 """Linear models fitted out of core."""
 
 from ._ridge import StreamingRidge
+from ._ridge_cv import StreamingRidgeCV
 from ._sgd import StreamingSGDClassifier, StreamingSGDRegressor
 
-__all__ = ["StreamingRidge", "StreamingSGDClassifier", "StreamingSGDRegressor"]
+__all__ = [
+    "StreamingRidge",
+    "StreamingRidgeCV",
+    "StreamingSGDClassifier",
+    "StreamingSGDRegressor",
+]

@@ -51,6 +51,56 @@ def _solve_regularized(gram, cross, alpha):
     return coef
 
 
+def _penalties(alpha, n_targets):
+    """One non-negative penalty per target."""
+    alpha = np.asarray(alpha, dtype=np.float64).ravel()
+    if alpha.size == 1:
+        alpha = np.repeat(alpha, n_targets)
+    elif alpha.size != n_targets:
+        raise ValueError(
+            "Number of targets and number of penalties do not correspond: "
+            f"{n_targets} != {alpha.size}"
+        )
+    if np.any(alpha < 0):
+        raise ValueError(f"alpha must be non-negative, got {alpha!r}")
+    return alpha
+
+
+def _ridge_solution(moments, n_features, alpha, fit_intercept):
+    """Coefficients ``(n_targets, n_features)`` and intercepts of the ridge
+    problem whose rows ``[X, y]`` have the given moments."""
+    d = n_features
+    if not moments.weight > 0:
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number: every "
+            "row seen has weight zero"
+        )
+    x_mean, y_mean = moments.mean[:d], moments.mean[d:]
+    gram = moments.scatter[:d, :d]
+    cross = moments.scatter[:d, d:]
+    if not fit_intercept:
+        gram = gram + moments.weight * np.outer(x_mean, x_mean)
+        cross = cross + moments.weight * np.outer(x_mean, y_mean)
+    coef = _solve_regularized(gram, cross, alpha).T
+    if fit_intercept:
+        intercept = y_mean - coef @ x_mean
+    else:
+        intercept = np.zeros(len(alpha))
+    return coef, intercept
+
+
+def _sklearn_shapes(coef, intercept, y_tail_shape, fit_intercept):
+    """``coef_`` and ``intercept_`` as scikit-learn's Ridge shapes them.
+
+    One target gives a 1-D ``coef_``, and an ``intercept_`` of shape (1,) if
+    ``y`` was a column, a float if ``y`` was 1-D; no intercept is ``0.0``.
+    """
+    coef_ = coef[0] if coef.shape[0] == 1 else coef
+    if not fit_intercept:
+        return coef_, 0.0
+    return coef_, (intercept if y_tail_shape else float(intercept[0]))
+
+
 class StreamingRidge(
     StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
 ):
@@ -169,39 +219,11 @@ class StreamingRidge(
     def _from_summaries(self, stats):
         d = self.n_features_in_
         n_targets = stats.mean.shape[0] - d
-        if not stats.weight > 0:
-            raise ValueError(
-                "Sample weights must contain at least one non-zero number: every "
-                "row seen has weight zero"
-            )
-        alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
-        if alpha.size == 1:
-            alpha = np.repeat(alpha, n_targets)
-        elif alpha.size != n_targets:
-            raise ValueError(
-                "Number of targets and number of penalties do not correspond: "
-                f"{n_targets} != {alpha.size}"
-            )
-        if np.any(alpha < 0):
-            raise ValueError(f"alpha must be non-negative, got {self.alpha!r}")
-        x_mean, y_mean = stats.mean[:d], stats.mean[d:]
-        gram = stats.scatter[:d, :d]
-        cross = stats.scatter[:d, d:]
-        if not self.fit_intercept:
-            gram = gram + stats.weight * np.outer(x_mean, x_mean)
-            cross = cross + stats.weight * np.outer(x_mean, y_mean)
-        coef = _solve_regularized(gram, cross, alpha).T
-        if self.fit_intercept:
-            intercept = y_mean - coef @ x_mean
-        else:
-            intercept = np.zeros(n_targets)
-        # scikit-learn's shapes: one target gives a 1-D coef_, and an
-        # intercept_ of shape (1,) if y was a column, a float if y was 1-D.
-        self.coef_ = coef[0] if n_targets == 1 else coef
-        if not self.fit_intercept:
-            self.intercept_ = 0.0
-        else:
-            self.intercept_ = intercept if self._y_shape else float(intercept[0])
+        alpha = _penalties(self.alpha, n_targets)
+        coef, intercept = _ridge_solution(stats, d, alpha, self.fit_intercept)
+        self.coef_, self.intercept_ = _sklearn_shapes(
+            coef, intercept, self._y_shape, self.fit_intercept
+        )
         self.n_samples_seen_ = int(stats.count)
 
     def _predict_batch(self, X):

@@ -727,10 +727,10 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             covariances.flat[:: d + 1] += self.reg_covar
         return nk, means, covariances
 
-    def _reduce_with(self, source, summarize, n_jobs=None):
+    def _reduce_with(self, source, summarize, sequential=False):
         engine = self._engine()
-        if n_jobs is not None:
-            engine.n_jobs = n_jobs
+        if sequential:
+            engine.n_jobs, engine.distributed = 1, False
         return engine.reduce(source, range(source.n_batches), summarize, desc="init")
 
     def _random_responsibility_pass(self, source, random_state, diagonal):
@@ -746,7 +746,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             resp /= resp.sum(axis=1)[:, np.newaxis]
             return _component_moments(batch.X, resp, diagonal, batch.workspace)
 
-        return self._reduce_with(source, summarize, n_jobs=1)
+        return self._reduce_with(source, summarize, sequential=True)
 
     def _hard_assignment_pass(self, source, centers, diagonal):
         """Moments of every row assigned to its nearest center."""

@@ -1,0 +1,306 @@
+"""LazyArray: views of rows on disk that read nothing until asked."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import numpy as np
+
+from ._npy import open_npy
+
+
+def _reopen(kind, spec):
+    """Open the base array of a pickled LazyArray again."""
+    if kind == "npy":
+        return open_npy(spec)
+    if kind == "memmap":
+        filename, dtype, offset, shape, order = spec
+        return np.memmap(
+            filename, dtype=dtype, mode="r", offset=offset, shape=shape, order=order
+        )
+    if kind == "h5py":
+        import h5py
+
+        filename, name = spec
+        return h5py.File(filename, "r")[name]
+    return spec
+
+
+def _reference(base, path):
+    """How a base array pickles: a file reference when there is one."""
+    if path is not None:
+        return "npy", os.fspath(path)
+    if isinstance(base, np.memmap) and base.filename is not None:
+        if base.base is None or base.offset is None:  # pragma: no cover
+            return "array", np.asarray(base)
+        order = "F" if base.flags.f_contiguous and not base.flags.c_contiguous else "C"
+        return "memmap", (base.filename, base.dtype.str, base.offset, base.shape, order)
+    module = type(base).__module__ or ""
+    if module.startswith("h5py"):
+        return "h5py", (base.file.filename, base.name)
+    return "array", base
+
+
+class LazyArray:
+    """A lazy array of rows from a ``.npy`` file, a memory map or a store.
+
+    Indexing returns another LazyArray and reads nothing: slices, integer
+    arrays, boolean masks, scikit-learn's ``X[indices, ...]``, and column
+    selections. Rows are read when asked for, by the data layer batch by
+    batch (in file order), by :meth:`take`, or all at once by
+    ``np.asarray(view)``. :meth:`map` attaches a function applied to every
+    batch of rows when it is read (a transformer of a pipeline).
+
+    A LazyArray pickles as a reference to its file and its row selection, so
+    that joblib workers (``GridSearchCV(n_jobs=2)``) receive no copy of the
+    data: only the selection (8 bytes a selected row, or nothing for a slice)
+    travels. A view of an in-memory array pickles the array.
+
+    Parameters
+    ----------
+    base : str, os.PathLike, ndarray, numpy.memmap, h5py or zarr dataset
+        The rows; a path names a ``.npy`` file, opened as a read-only memory
+        map.
+
+    Examples
+    --------
+    >>> import numpy as np, os, pickle, tempfile
+    >>> from sklearn_ooc import open_array
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.arange(20.0).reshape(10, 2))
+    >>> X = open_array(path)
+    >>> view = X[[7, 2, 5], ...]
+    >>> view.shape, type(view).__name__
+    ((3, 2), 'LazyArray')
+    >>> np.asarray(view)[:, 0]
+    array([14.,  4., 10.])
+    >>> len(pickle.dumps(view)) < 1000
+    True
+    """
+
+    def __init__(self, base, *, _rows=None, _columns=None, _maps=(), _path=None):
+        if isinstance(base, (str, os.PathLike)):
+            _path = os.fspath(base)
+            base = open_npy(base)
+        if len(base.shape) != 2:
+            raise ValueError(f"a LazyArray holds 2-D rows, got shape {base.shape}")
+        self._base = base
+        self._path = _path
+        self._rows_sel = range(base.shape[0]) if _rows is None else _rows
+        self._columns = _columns
+        self._maps = tuple(_maps)
+        self._mapped_shape = None
+
+    @property
+    def _out(self):
+        """Width and dtype of mapped rows (one row is read to find them)."""
+        if not self._maps:
+            return None
+        if self._mapped_shape is None:
+            probe = self.rows(0, 1) if len(self) else self._probe()
+            self._mapped_shape = (probe.shape[1], probe.dtype)
+        return self._mapped_shape
+
+    # -- what it looks like ---------------------------------------------------
+
+    def __len__(self):
+        return len(self._rows_sel)
+
+    @property
+    def shape(self):
+        if self._out is not None:
+            return (len(self), self._out[0])
+        if self._columns is None:
+            return (len(self), self._base.shape[1])
+        return (
+            len(self),
+            len(range(self._base.shape[1])[self._columns])
+            if isinstance(self._columns, slice)
+            else len(self._columns),
+        )
+
+    @property
+    def ndim(self):
+        return 2
+
+    @property
+    def size(self):
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def dtype(self):
+        if self._out is not None:
+            return self._out[1]
+        return np.dtype(self._base.dtype)
+
+    @property
+    def path(self):
+        """The ``.npy`` file behind the view, if it was opened from one."""
+        return self._path
+
+    def __repr__(self):
+        origin = self._path or type(self._base).__name__
+        return f"LazyArray(shape={self.shape}, dtype={self.dtype}, from {origin!r})"
+
+    # -- views ----------------------------------------------------------------
+
+    def _view(self, rows=None, columns=None, maps=None):
+        return LazyArray(
+            self._base,
+            _rows=self._rows_sel if rows is None else rows,
+            _columns=self._columns if columns is None else columns,
+            _maps=self._maps if maps is None else maps,
+            _path=self._path,
+        )
+
+    def _select_rows(self, key):
+        current = self._rows_sel
+        if isinstance(key, slice):
+            return current[key]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (len(current),):
+                raise IndexError(
+                    f"boolean index of shape {key.shape} for {len(current)} rows"
+                )
+            key = np.flatnonzero(key)
+        if key.dtype.kind not in "iu":
+            raise IndexError(f"rows must be indexed by integers, got {key.dtype}")
+        if key.size and (key.min() < -len(current) or key.max() >= len(current)):
+            raise IndexError(f"row index out of range for {len(current)} rows")
+        key = np.where(key < 0, key + len(current), key)
+        if isinstance(current, range):
+            return current.start + current.step * key.astype(np.intp)
+        return current[key]
+
+    def __getitem__(self, key):
+        columns = None
+        if isinstance(key, tuple):
+            parts = [k for k in key if k is not Ellipsis]
+            if len(parts) > 2 or (len(parts) == 2 and key[0] is Ellipsis):
+                raise IndexError(f"unsupported index {key!r}")
+            key = parts[0] if parts else slice(None)
+            if len(parts) == 2:
+                columns = parts[1]
+        if isinstance(key, Integral):
+            row = self._select_rows(np.array([key]))
+            return (
+                self._view(rows=row).rows(0, 1)[0]
+                if columns is None
+                else (self._view(rows=row).rows(0, 1)[0][columns])
+            )
+        view = self._view(rows=self._select_rows(key))
+        if columns is None or (isinstance(columns, slice) and columns == slice(None)):
+            return view
+        if self._maps:
+            raise IndexError("select columns before mapping a function")
+        if self._columns is not None:
+            raise IndexError("columns were selected already")
+        if not isinstance(columns, slice):
+            columns = np.atleast_1d(np.asarray(columns))
+            if columns.dtype == bool:
+                columns = np.flatnonzero(columns)
+        return view._view(columns=columns)
+
+    def map(self, func):
+        """A view whose rows are ``func(rows)``, applied batch by batch."""
+        return self._view(maps=self._maps + (func,))
+
+    # -- reading --------------------------------------------------------------
+
+    def _read_base(self, index):
+        """Rows ``index`` (any order, repeats allowed) of the base, read sorted."""
+        unique, back = np.unique(index, return_inverse=True)
+        if hasattr(self._base, "oindex"):  # zarr
+            block = self._base.oindex[unique]
+        else:
+            block = self._base[unique]
+        return np.asarray(block)[back]
+
+    def _finish(self, block):
+        if self._columns is not None:
+            block = block[:, self._columns]
+        for func in self._maps:
+            block = func(block)
+        return block
+
+    def _probe(self):
+        return self._finish(
+            np.zeros((1,) + tuple(self._base.shape[1:]), self._base.dtype)
+        )
+
+    def rows(self, start, stop):
+        """Rows ``start:stop`` of the view, read now."""
+        selected = self._rows_sel[start:stop]
+        if isinstance(selected, range):
+            if selected.step == 1:
+                block = np.asarray(self._base[selected.start : selected.stop])
+            else:
+                block = np.asarray(
+                    self._base[selected.start : selected.stop : selected.step]
+                )
+        else:
+            block = self._read_base(selected)
+        return self._finish(block)
+
+    def take(self, rows):
+        """Rows ``rows`` of the view (any order), read now."""
+        rows = np.asarray(rows, dtype=np.intp)
+        if isinstance(self._rows_sel, range):
+            index = self._rows_sel.start + self._rows_sel.step * rows
+        else:
+            index = self._rows_sel[rows]
+        return self._finish(self._read_base(index))
+
+    def __array__(self, dtype=None, copy=None):
+        block = self.rows(0, len(self))
+        return block if dtype is None else block.astype(dtype, copy=False)
+
+    # -- pickling -------------------------------------------------------------
+
+    def __getstate__(self):
+        return {
+            "base": _reference(self._base, self._path),
+            "rows": self._rows_sel,
+            "columns": self._columns,
+            "maps": self._maps,
+            "path": self._path,
+        }
+
+    def __setstate__(self, state):
+        kind, spec = state["base"]
+        self.__init__(
+            _reopen(kind, spec),
+            _rows=state["rows"],
+            _columns=state["columns"],
+            _maps=state["maps"],
+            _path=state["path"],
+        )
+
+
+def open_array(source):
+    """Open an array on disk as a :class:`LazyArray`, reading nothing.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, numpy.memmap, h5py or zarr dataset
+        A ``.npy`` path (opened as a read-only memory map) or an array store.
+
+    Returns
+    -------
+    LazyArray
+        The whole array, lazily.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from sklearn_ooc import open_array
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.ones((4, 3)))
+    >>> open_array(path)  # doctest: +ELLIPSIS
+    LazyArray(shape=(4, 3), dtype=float64, from '...X.npy')
+    """
+    if isinstance(source, LazyArray):
+        return source
+    return LazyArray(source)

@@ -1,0 +1,769 @@
+"""Kernel ridge regression whose kernel matrix does not fit in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._kernels import (
+    chi2_block,
+    laplacian_block,
+    polynomial_from_dot,
+    rbf_from_dot,
+    sigmoid_from_dot,
+)
+from ..base import OutOfCoreMixin, StreamingRegressorMixin
+from ..data import BatchSource, open_npy
+from ..io import NpyWriter
+
+MB = 1 << 20
+
+_KERNELS = ("rbf", "laplacian", "polynomial", "linear", "sigmoid", "cosine", "chi2")
+
+# 'auto' stores the kernel on disk when recomputing an entry (about 2d flops
+# and a transcendental) costs more than reading its 8 bytes: at a few GFLOP/s
+# per core and a few hundred MB/s of disk, from about 30 features.
+_AUTO_DISK_FEATURES = 30
+
+
+# -- the kernel function ------------------------------------------------------
+
+
+class _Kernel:
+    """A kernel of two blocks of rows, with scikit-learn's parameters."""
+
+    def __init__(self, kernel, gamma, degree, coef0, kernel_params, n_features):
+        self.kernel = kernel
+        self.params = dict(kernel_params or {})
+        if gamma is None:
+            # chi2_kernel's own default; the others take 1 / n_features.
+            gamma = 1.0 if kernel == "chi2" else 1.0 / n_features
+        self.gamma = float(gamma)
+        self.degree = degree
+        self.coef0 = float(coef0)
+
+    def describe(self):
+        """What determines the kernel's values, for fingerprints."""
+        name = self.kernel if isinstance(self.kernel, str) else repr(self.kernel)
+        return json.dumps(
+            [
+                name,
+                self.gamma,
+                self.degree,
+                self.coef0,
+                sorted(map(repr, self.params.items())),
+            ]
+        )
+
+    def block(self, A, B, row0=0, col0=0, same=False):
+        """``k(A_i, B_j)`` for all pairs; ``same`` if A and B are rows of one
+        source at absolute offsets ``row0`` and ``col0``."""
+        A = np.ascontiguousarray(A, dtype=np.float64)
+        B = np.ascontiguousarray(B, dtype=np.float64)
+        kernel = self.kernel
+        if callable(kernel):
+            return pairwise_kernels(A, B, metric=kernel, **self.params)
+        if kernel == "laplacian":
+            out = np.empty((A.shape[0], B.shape[0]))
+            laplacian_block(A, B, self.gamma, out)
+            return out
+        if kernel == "chi2":
+            if (A < 0).any() or (B < 0).any():
+                raise ValueError("X contains negative values: chi2 needs X >= 0")
+            out = np.empty((A.shape[0], B.shape[0]))
+            chi2_block(A, B, self.gamma, out)
+            return out
+        if kernel == "cosine":
+            A, B = _normalized(A), _normalized(B)
+        D = A @ B.T
+        if kernel == "rbf":
+            a_norms = np.einsum("ij,ij->i", A, A)
+            b_norms = np.einsum("ij,ij->i", B, B)
+            rbf_from_dot(D, a_norms, b_norms, self.gamma, row0, col0, same)
+        elif kernel == "polynomial":
+            polynomial_from_dot(D, self.gamma, self.coef0, float(self.degree))
+        elif kernel == "sigmoid":
+            sigmoid_from_dot(D, self.gamma, self.coef0)
+        return D
+
+
+def _normalized(A):
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    norms[norms == 0.0] = 1.0
+    return A / norms[:, None]
+
+
+# -- streamed products with the kernel matrix ---------------------------------
+
+
+class _KernelMatrix:
+    """The (weighted) training kernel matrix, read or recomputed in blocks.
+
+    ``K_w = diag(s) K diag(s)`` with ``s`` the square roots of the sample
+    weights, as scikit-learn weights the dual problem.
+    """
+
+    def __init__(self, source, kernel, engine, sqrt_weights=None, store=None):
+        self.source = source
+        self.kernel = kernel
+        self.engine = engine
+        self.sqrt_weights = sqrt_weights
+        self.store = store
+        self.n = source.n_samples
+        self.passes = 0
+
+    def _row_block(self, batch, right):
+        """``K[rows of batch, :] @ right`` without holding more than a block."""
+        if self.store is not None:
+            return np.asarray(self.store.rows(batch.start, batch.stop)) @ right
+        out = np.zeros((batch.n_samples, right.shape[1]))
+        for j in range(self.source.n_batches):
+            other = self.source.read(j)
+            block = self.kernel.block(batch.X, other.X, batch.start, other.start, True)
+            out += block @ right[other.start : other.stop]
+        return out
+
+    def matmat(self, P, desc="K @ p"):
+        """``K_w @ P`` in one pass over the matrix."""
+        s = self.sqrt_weights
+        right = P if s is None else P * s[:, None]
+        out = np.empty_like(P)
+        for batch, rows in self.engine.map(
+            self.source,
+            range(self.source.n_batches),
+            lambda b: self._row_block(b, right),
+            desc=desc,
+        ):
+            out[batch.start : batch.stop] = rows
+        self.passes += 1
+        return out if s is None else out * s[:, None]
+
+    def _rows(self, batch):
+        """``K[rows of batch, :]``, unweighted."""
+        if self.store is not None:
+            return np.asarray(self.store.rows(batch.start, batch.stop))
+        out = np.empty((batch.n_samples, self.n))
+        for j in range(self.source.n_batches):
+            other = self.source.read(j)
+            out[:, other.start : other.stop] = self.kernel.block(
+                batch.X, other.X, batch.start, other.start, True
+            )
+        return out
+
+    def row_blocks(self, desc="kernel"):
+        """Yield ``(start, K[start:stop, :])`` row block by row block."""
+
+        def compute(batch):
+            return self._rows(batch)
+
+        for batch, rows in self.engine.map(
+            self.source, range(self.source.n_batches), compute, desc=desc
+        ):
+            yield batch.start, rows
+        self.passes += 1
+
+    def columns(self, rows_X, indices):
+        """``K_w[:, indices]`` for the training rows ``rows_X`` (one pass)."""
+        out = np.empty((self.n, len(indices)))
+        for batch, block in self.engine.map(
+            self.source,
+            range(self.source.n_batches),
+            lambda b: self.kernel.block(b.X, rows_X),
+            desc="landmarks",
+        ):
+            out[batch.start : batch.stop] = block
+        s = self.sqrt_weights
+        if s is not None:
+            out *= s[:, None] * s[indices][None, :]
+        return out
+
+    def dense(self):
+        """The whole matrix, in memory (the Cholesky solver's)."""
+        K = np.empty((self.n, self.n))
+        for start, rows in self.row_blocks(desc="kernel"):
+            K[start : start + rows.shape[0]] = rows
+        s = self.sqrt_weights
+        if s is not None:
+            K *= s[:, None]
+            K *= s[None, :]
+        return K
+
+
+# -- the kernel on disk -------------------------------------------------------
+
+
+class _DiskStore:
+    """The training kernel matrix in a ``.npy`` file, named by a fingerprint.
+
+    The fingerprint covers the training rows (a hash of their bytes) and the
+    kernel with its parameters. A later fit on the same data with the same
+    kernel (another ``alpha``, another solver) reads the file instead of
+    recomputing it. A file that is missing or truncated is rebuilt; a file
+    whose record names other data or another kernel is refused.
+    """
+
+    def __init__(self, directory, fingerprint, n):
+        self.directory = os.fspath(directory)
+        self.fingerprint = fingerprint
+        self.n = n
+        self.path = os.path.join(self.directory, f"kernel_{fingerprint[:24]}.npy")
+        self.record = self.path[: -len(".npy")] + ".json"
+        self._matrix = None
+
+    def usable(self):
+        """Whether a complete store for this fingerprint is on disk."""
+        if not os.path.exists(self.record):
+            return False
+        with open(self.record) as f:
+            recorded = json.load(f).get("fingerprint")
+        if recorded != self.fingerprint:
+            raise ValueError(
+                f"kernel store {self.path!r} was built for other data or another "
+                f"kernel (its record says {recorded!r}, this fit needs "
+                f"{self.fingerprint!r}); remove it or choose another store_dir"
+            )
+        if not os.path.exists(self.path):
+            return False
+        try:
+            matrix = open_npy(self.path, name="kernel store")
+        except ValueError:
+            return False  # truncated or damaged: rebuilt
+        if matrix.shape != (self.n, self.n) or matrix.dtype != np.float64:
+            return False
+        self._matrix = matrix
+        return True
+
+    def build(self, kernel_matrix):
+        """Write the matrix row block by row block (it appears when complete)."""
+        os.makedirs(self.directory, exist_ok=True)
+        for stale in (self.record, self.path):
+            if os.path.exists(stale):
+                os.remove(stale)
+        free = shutil.disk_usage(self.directory).free
+        if free < 8 * self.n * self.n:
+            raise OSError(
+                28,
+                f"the kernel store needs {8 * self.n * self.n / MB:,.0f} MB but "
+                f"{self.directory!r} has {free / MB:,.0f} MB free; use "
+                "kernel_store='recompute' or another store_dir",
+            )
+        with NpyWriter(self.path, (self.n, self.n)) as out:
+            for _, rows in kernel_matrix.row_blocks(desc="kernel store"):
+                out.write(rows)
+        with open(self.record, "w") as f:
+            json.dump({"fingerprint": self.fingerprint, "n": self.n}, f)
+        self._matrix = open_npy(self.path, name="kernel store")
+
+    def rows(self, start, stop):
+        return self._matrix[start:stop]
+
+
+def _fingerprint(source, kernel):
+    """A hash of the training rows and of the kernel (one pass over the rows)."""
+    digest = hashlib.sha256(kernel.describe().encode())
+    digest.update(repr((source.n_samples, source.n_features)).encode())
+    for j in range(source.n_batches):
+        digest.update(np.ascontiguousarray(source.read(j).X, dtype=np.float64).data)
+    return digest.hexdigest()
+
+
+# -- solvers ------------------------------------------------------------------
+
+
+def _solve_cholesky(kernel_matrix, y, alpha):
+    """``(K + alpha_t I) c_t = y_t``, by Cholesky factors (potrf and potrs).
+
+    The matrix is factored in place, so the memory is one ``n x n`` matrix;
+    with one penalty per target it is built again for each. scipy's
+    ``solve(assume_a='pos')`` adds a condition estimate; the factors alone
+    are what the solution needs.
+    """
+    coef = np.empty_like(y)
+    groups = (
+        [(alpha[0], slice(None))]
+        if np.all(alpha == alpha[0])
+        else [(a, slice(t, t + 1)) for t, a in enumerate(alpha)]
+    )
+    for a, cols in groups:
+        K = kernel_matrix.dense()
+        K.flat[:: K.shape[0] + 1] += a
+        try:
+            factor = linalg.cho_factor(
+                K, lower=True, overwrite_a=True, check_finite=False
+            )
+            coef[:, cols] = linalg.cho_solve(factor, y[:, cols], check_finite=False)
+        except linalg.LinAlgError:
+            warnings.warn(
+                "Singular matrix in solving dual problem. Using least-squares "
+                "solution instead.",
+                linalg.LinAlgWarning,
+                stacklevel=3,
+            )
+            K = kernel_matrix.dense()
+            K.flat[:: K.shape[0] + 1] += a
+            coef[:, cols] = linalg.lstsq(K, y[:, cols], check_finite=False)[0]
+        del K
+    return coef
+
+
+class _NystromPreconditioner:
+    """Randomized Nyström preconditioner (Frangella, Tropp and Udell, 2023).
+
+    With ``m`` landmark rows, ``K ~ U diag(lam) U^T`` of rank ``m``, and
+    ``P^-1 v = U ((lam_m + a) / (lam + a)) U^T v + (v - U U^T v)``: the
+    preconditioned system ``P^-1 (K + a I)`` has its large eigenvalues
+    squeezed near ``lam_m + a``, so conjugate gradients converge in a number
+    of iterations that no longer grows with ``n / a``. Memory: ``n m``
+    floats, twice while it is built.
+    """
+
+    def __init__(self, kernel_matrix, source, n_centers, alpha, random_state):
+        rng = check_random_state(random_state)
+        n = source.n_samples
+        m = min(n_centers, n)
+        landmarks = np.sort(rng.choice(n, size=m, replace=False))
+        rows_X = source.take(landmarks)
+        C = kernel_matrix.columns(rows_X, landmarks)
+        # K ~ C W^+ C^T; the pseudo-inverse square root of W keeps its
+        # positive eigenvalues only (kernels that are not positive definite,
+        # such as the sigmoid, and duplicated landmarks).
+        w_lam, w_vec = linalg.eigh(C[landmarks])
+        keep = w_lam > m * np.finfo(np.float64).eps * max(w_lam.max(), 0.0)
+        B = C @ (w_vec[:, keep] / np.sqrt(w_lam[keep]))
+        del C
+        U, sigma, _ = linalg.svd(B, full_matrices=False, overwrite_a=True)
+        self.U = U
+        self.lam = sigma**2
+        self.alpha = alpha
+
+    def __call__(self, R):
+        UtR = self.U.T @ R
+        scale = (self.lam[-1] + self.alpha)[None, :] / (
+            self.lam[:, None] + self.alpha[None, :]
+        )
+        return self.U @ (scale * UtR) + (R - self.U @ UtR)
+
+
+def _solve_cg(kernel_matrix, y, alpha, tol, max_iter, preconditioner, log):
+    """Conjugate gradients on ``(K + alpha_t I) c_t = y_t``, all targets at once.
+
+    One pass over the kernel matrix per iteration; each target stops moving
+    when its relative residual is below ``tol``.
+    """
+    n_targets = y.shape[1]
+    coef = np.zeros_like(y)
+    residual = y.copy()
+    norms = np.linalg.norm(y, axis=0)
+    norms[norms == 0] = 1.0
+    active = np.ones(n_targets, dtype=bool)
+    Z = preconditioner(residual) if preconditioner else residual.copy()
+    P = Z.copy()
+    rz = np.einsum("ij,ij->j", residual, Z)
+    relative = np.linalg.norm(residual, axis=0) / norms
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        active = relative >= tol
+        if not active.any():
+            n_iter -= 1
+            break
+        Q = kernel_matrix.matmat(P, desc=f"CG iteration {n_iter}") + P * alpha[None, :]
+        step = np.where(active, rz / np.einsum("ij,ij->j", P, Q), 0.0)
+        coef += P * step[None, :]
+        residual -= Q * step[None, :]
+        relative = np.linalg.norm(residual, axis=0) / norms
+        log(n_iter, relative)
+        Z = preconditioner(residual) if preconditioner else residual
+        rz_new = np.einsum("ij,ij->j", residual, Z)
+        beta = np.where(active, rz_new / np.where(rz == 0, 1.0, rz), 0.0)
+        P = Z + P * beta[None, :]
+        rz = rz_new
+    return coef, n_iter, relative
+
+
+def _solve_sgd(kernel_matrix, y, alpha, tol, max_iter, random_state, log):
+    """Block coordinate gradient descent on the dual (MLML's kernelized SGD).
+
+    Each epoch visits the row blocks in a random order and moves the block's
+    coefficients against the gradient ``K_B c + alpha c_B - y_B``, with a step
+    of ``1 / (lambda_max + alpha)`` (``lambda_max`` by power iteration). Kept
+    as a reference: conjugate gradients converge much faster.
+    """
+    rng = check_random_state(random_state)
+    source = kernel_matrix.source
+    s = kernel_matrix.sqrt_weights
+    v = rng.normal(size=(source.n_samples, 1))
+    for _ in range(10):
+        v = kernel_matrix.matmat(v / np.linalg.norm(v), desc="power iteration")
+    lam_max = float(np.linalg.norm(v))
+    eta = 1.0 / (lam_max + alpha)
+    coef = np.zeros_like(y)
+    norms = np.linalg.norm(y, axis=0)
+    norms[norms == 0] = 1.0
+    relative = np.ones(y.shape[1])
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        squares = np.zeros(y.shape[1])
+        for b in rng.permutation(source.n_batches):
+            batch = source.read(b)
+            rows = slice(batch.start, batch.stop)
+            right = coef if s is None else coef * s[:, None]
+            product = kernel_matrix._row_block(batch, right)
+            if s is not None:
+                product *= s[rows, None]
+            gradient = product + alpha[None, :] * coef[rows] - y[rows]
+            squares += (gradient**2).sum(axis=0)
+            coef[rows] -= eta[None, :] * gradient
+        kernel_matrix.passes += 1
+        relative = np.sqrt(squares) / norms
+        log(n_iter, relative)
+        if np.all(relative < tol):
+            break
+    return coef, n_iter, relative
+
+
+# -- the estimator ------------------------------------------------------------
+
+
+class OOCKernelRidge(
+    StreamingRegressorMixin, RegressorMixin, OutOfCoreMixin, BaseEstimator
+):
+    """Kernel ridge regression with a kernel matrix larger than memory.
+
+    Solves ``(K + alpha I) c = y`` for the dual coefficients, as
+    :class:`sklearn.kernel_ridge.KernelRidge` does, without ever holding the
+    ``n x n`` kernel matrix: it is computed block by block from the training
+    rows (``kernel_store='recompute'``) or built once into a file and read
+    back (``'disk'``), and the system is solved by conjugate gradients, one
+    streamed pass over the matrix per iteration, with an optional Nyström
+    preconditioner. When the matrix fits in ``memory_limit_mb``, a Cholesky
+    factorization solves it directly.
+
+    Parameters
+    ----------
+    alpha : float or ndarray of shape (n_targets,), default=1.0
+        Regularization; one value per target if an array.
+    kernel : {'rbf', 'laplacian', 'polynomial', 'linear', 'sigmoid', \
+            'cosine', 'chi2'} or callable, default='linear'
+        The kernel; a callable is called on pairs of rows, as in
+        scikit-learn.
+    gamma : float, default=None
+        Parameter of the rbf, laplacian, polynomial, sigmoid and chi2 kernels;
+        ``None`` means ``1 / n_features`` (``1.0`` for chi2).
+    degree : float, default=3
+        Degree of the polynomial kernel.
+    coef0 : float, default=1
+        Zero coefficient of the polynomial and sigmoid kernels.
+    kernel_params : dict, default=None
+        Parameters of a callable kernel.
+    memory_limit_mb : float, default=1024
+        Memory for kernel blocks (and the whole matrix for ``'cholesky'``).
+    kernel_store : {'auto', 'disk', 'recompute'}, default='auto'
+        ``'disk'`` builds the matrix once into ``store_dir`` (reused by later
+        fits on the same data and kernel); ``'recompute'`` computes blocks
+        again on each pass; ``'auto'`` stores on disk when ``store_dir`` is
+        set, the matrix fits in its free space and the rows have at least 30
+        features (recomputing an entry then costs more than reading it).
+    store_dir : str or os.PathLike, default=None
+        Directory of the disk store; a temporary one, removed after the fit,
+        if ``None``.
+    solver : {'auto', 'cholesky', 'cg', 'sgd'}, default='auto'
+        ``'cholesky'`` when the matrix fits in ``memory_limit_mb`` (``'auto'``
+        picks it then, ``'cg'`` otherwise); ``'cg'``, preconditioned
+        conjugate gradients; ``'sgd'``, MLML's kernelized gradient descent by
+        blocks, kept as a reference.
+    tol : float, default=1e-10
+        Relative residual ``||(K + alpha I) c - y|| / ||y||`` at which the
+        iterative solvers stop.
+    max_iter : int, default=1000
+        Iterations (passes over the matrix) at most.
+    n_preconditioner : int, default=200
+        Landmark rows of the Nyström preconditioner of ``'cg'``; 0 for none.
+    n_jobs : int, default=None
+        Threads computing blocks.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the landmarks (and of the SGD order).
+    verbose : int, default=0
+        1 prints the residual per iteration; 2 adds a progress bar per pass.
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Dual coefficients.
+    X_fit_ : ndarray, numpy.memmap, str or array store
+        The training rows as given: a reference, never a copy.
+    n_iter_ : int
+        Solver iterations (0 for Cholesky).
+    residual_ : ndarray of shape (n_targets,)
+        Relative residual reached by the iterative solvers.
+    kernel_store_built_ : bool
+        Whether this fit built a disk store (False when it read one).
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    sklearn.kernel_ridge.KernelRidge : The in-memory estimator this one equals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.kernel_ridge import OOCKernelRidge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-3, 3, size=(300, 1))
+    >>> y = np.sin(X[:, 0])
+    >>> model = OOCKernelRidge(alpha=1e-3, kernel="rbf", gamma=1.0, solver="cg",
+    ...                        memory_limit_mb=0.5).fit(X, y)
+    >>> np.abs(model.predict([[0.5], [1.5]]) - np.sin([0.5, 1.5])).max() < 1e-2
+    np.True_
+    """
+
+    _requires_y = True
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "kernel": [StrOptions(set(_KERNELS)), callable],
+        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "degree": [Interval(Real, 0, None, closed="left")],
+        "coef0": [Interval(Real, None, None, closed="neither")],
+        "kernel_params": [dict, None],
+        "memory_limit_mb": [Interval(Real, 0, None, closed="neither")],
+        "kernel_store": [StrOptions({"auto", "disk", "recompute"})],
+        "store_dir": [str, os.PathLike, None],
+        "solver": [StrOptions({"auto", "cholesky", "cg", "sgd"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_preconditioner": [Interval(Integral, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        kernel="linear",
+        gamma=None,
+        degree=3,
+        coef0=1,
+        kernel_params=None,
+        memory_limit_mb=1024,
+        kernel_store="auto",
+        store_dir=None,
+        solver="auto",
+        tol=1e-10,
+        max_iter=1000,
+        n_preconditioner=200,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.memory_limit_mb = memory_limit_mb
+        self.kernel_store = kernel_store
+        self.store_dir = store_dir
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_preconditioner = n_preconditioner
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _kernel_of(self, n_features):
+        return _Kernel(
+            self.kernel,
+            self.gamma,
+            self.degree,
+            self.coef0,
+            self.kernel_params,
+            n_features,
+        )
+
+    def _block_rows(self, n_samples, n_features, store):
+        """Rows per block so that the blocks of all threads fit the limit."""
+        budget = self.memory_limit_mb * MB / max(1, self._engine().n_jobs)
+        if store:
+            rows = budget / (8 * (n_samples + n_features))
+        else:
+            rows = np.sqrt(budget / 16)
+        return max(1, min(n_samples, int(rows)))
+
+    def _choose_store(self, n_samples, n_features):
+        if self.kernel_store != "auto":
+            return self.kernel_store
+        if self.store_dir is None or n_features < _AUTO_DISK_FEATURES:
+            return "recompute"
+        os.makedirs(self.store_dir, exist_ok=True)
+        free = shutil.disk_usage(self.store_dir).free
+        return "disk" if free > 8 * n_samples**2 else "recompute"
+
+    def _choose_solver(self, n_samples):
+        fits = 8 * n_samples**2 <= self.memory_limit_mb * MB
+        if self.solver == "auto":
+            return "cholesky" if fits else "cg"
+        if self.solver == "cholesky" and not fits:
+            raise ValueError(
+                f"solver='cholesky' holds the whole kernel matrix, "
+                f"{8 * n_samples**2 / MB:,.0f} MB, more than memory_limit_mb="
+                f"{self.memory_limit_mb}; raise the limit or use solver='cg'"
+            )
+        return self.solver
+
+    def fit(self, X, y, sample_weight=None):
+        """Solve for the dual coefficients, streaming the kernel matrix.
+
+        Parameters
+        ----------
+        X : ndarray, numpy.memmap, str, os.PathLike or array store of shape \
+                (n_samples, n_features)
+            Training rows; kept by reference in ``X_fit_``.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Row weights, as in scikit-learn.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        with self._transaction():
+            probe = self._source(
+                X, y, sample_weight, reset=True, fitting=True, batch_size="auto"
+            )
+            n, d = probe.n_samples, probe.n_features
+            store_kind = self._choose_store(n, d)
+            solver = self._choose_solver(n)
+            source = self._source(
+                X,
+                y,
+                sample_weight,
+                reset=False,
+                fitting=True,
+                batch_size=self._block_rows(n, d, store_kind == "disk"),
+            )
+            Y = np.empty((n, 1 if len(source.y.shape) == 1 else source.y.shape[1]))
+            weights = np.empty(n) if source.sample_weight is not None else None
+            for b in range(source.n_batches):
+                batch = source.read(b)
+                Y[batch.start : batch.stop] = batch.y.reshape(batch.n_samples, -1)
+                if weights is not None:
+                    weights[batch.start : batch.stop] = batch.sample_weight
+            alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
+            if alpha.size == 1:
+                alpha = np.repeat(alpha, Y.shape[1])
+            elif alpha.size != Y.shape[1]:
+                raise ValueError(
+                    "Number of targets and number of penalties do not correspond: "
+                    f"{Y.shape[1]} != {alpha.size}"
+                )
+            if weights is not None and not weights.sum() > 0:
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number"
+                )
+            sqrt_w = None if weights is None else np.sqrt(weights)
+            kernel = self._kernel_of(d)
+            engine = self._engine()
+            tmpdir = None
+            try:
+                store = None
+                self.kernel_store_built_ = False
+                if store_kind == "disk":
+                    directory = self.store_dir
+                    if directory is None:
+                        directory = tmpdir = tempfile.mkdtemp(prefix="sklearn_ooc_K_")
+                    store = _DiskStore(directory, _fingerprint(source, kernel), n)
+                    if not store.usable():
+                        store.build(_KernelMatrix(source, kernel, engine))
+                        self.kernel_store_built_ = True
+                matrix = _KernelMatrix(source, kernel, engine, sqrt_w, store)
+                target = Y if sqrt_w is None else Y * sqrt_w[:, None]
+                coef, n_iter, residual = self._solve(
+                    solver, matrix, source, target, alpha, engine
+                )
+            finally:
+                if tmpdir is not None:
+                    shutil.rmtree(tmpdir, ignore_errors=True)
+            if sqrt_w is not None:
+                coef *= sqrt_w[:, None]
+            self.dual_coef_ = coef[:, 0] if len(source.y.shape) == 1 else coef
+            self.X_fit_ = X
+            self.n_iter_ = n_iter
+            self.residual_ = residual
+            self.kernel_passes_ = matrix.passes
+            self._is_fitted = True
+        return self
+
+    def _solve(self, solver, matrix, source, Y, alpha, engine):
+        def log(n_iter, relative):
+            engine.log(
+                f"[{n_iter}] relative residual {np.max(relative):.3e} "
+                f"({matrix.passes} passes over the kernel)"
+            )
+
+        if solver == "cholesky":
+            coef = _solve_cholesky(matrix, Y, alpha)
+            return coef, 0, np.zeros(Y.shape[1])
+        if solver == "sgd":
+            return _solve_sgd(
+                matrix, Y, alpha, self.tol, self.max_iter, self.random_state, log
+            )
+        preconditioner = None
+        if self.n_preconditioner:
+            preconditioner = _NystromPreconditioner(
+                matrix, source, self.n_preconditioner, alpha, self.random_state
+            )
+        coef, n_iter, residual = _solve_cg(
+            matrix, Y, alpha, self.tol, self.max_iter, preconditioner, log
+        )
+        if np.any(residual >= self.tol):
+            warnings.warn(
+                f"Conjugate gradients stopped after {n_iter} iterations at a "
+                f"relative residual of {residual.max():.2e} > tol={self.tol}; raise "
+                "max_iter or n_preconditioner",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return coef, n_iter, residual
+
+    def _batch_predictor(self):
+        """Predictions of a batch: the kernel against the training rows,
+        block by block."""
+        n = self.dual_coef_.shape[0]
+        rows = max(1, int(np.sqrt(self.memory_limit_mb * MB / 16)))
+        fit_source = BatchSource(self.X_fit_, batch_size=min(n, rows))
+        kernel = self._kernel_of(self.n_features_in_)
+        coef = self.dual_coef_.reshape(n, -1)
+
+        def predict(X):
+            out = np.zeros((X.shape[0], coef.shape[1]))
+            for j in range(fit_source.n_batches):
+                other = fit_source.read(j)
+                out += kernel.block(X, other.X) @ coef[other.start : other.stop]
+            return out[:, 0] if self.dual_coef_.ndim == 1 else out
+
+        return predict

@@ -1,0 +1,209 @@
+"""scikit-learn transformers fitted batch by batch and applied lazily."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import OutOfCoreMixin
+from ..data import LazyArray
+
+
+def _stateless(transformer):
+    return not get_tags(transformer).requires_fit
+
+
+class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
+    """Keep a pipeline out of core: fit a transformer batch by batch, apply it lazily.
+
+    ``fit`` feeds the rows to the wrapped transformer's ``partial_fit`` one
+    batch at a time, in file order (``StandardScaler``, ``MinMaxScaler``,
+    ``MaxAbsScaler``, ``IncrementalPCA``), or fits a stateless transformer
+    (``FunctionTransformer``) on the first batch. ``transform`` of a
+    :class:`~sklearn_ooc.data.LazyArray` returns another LazyArray that
+    applies the transformer to each batch when it is read, so that the next
+    step of a :class:`~sklearn.pipeline.Pipeline` streams the transformed
+    rows without their ever being held together; other inputs are
+    transformed batch by batch into an array.
+
+    Parameters
+    ----------
+    transformer : transformer with ``partial_fit``, or stateless
+        The transformer; cloned by ``fit``.
+    batch_size : int or "auto", default="auto"
+        Rows per batch.
+    verbose : int, default=0
+        2 shows a progress bar over batches.
+
+    Attributes
+    ----------
+    transformer_ : transformer
+        The fitted clone.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_ooc import open_array
+    >>> from sklearn_ooc.preprocessing import StreamingTransformer
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.arange(20.0).reshape(10, 2))
+    >>> scaled = StreamingTransformer(StandardScaler(), batch_size=3).fit_transform(
+    ...     open_array(path))
+    >>> type(scaled).__name__
+    'LazyArray'
+    >>> bool(np.abs(np.asarray(scaled).mean(axis=0)).max() < 1e-12)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "transformer": [HasMethods(["transform"])],
+        "batch_size": OutOfCoreMixin._ooc_parameter_constraints["batch_size"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, transformer, *, batch_size="auto", verbose=0):
+        self.transformer = transformer
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _engine(self):
+        from .._engine import Engine
+
+        return Engine(
+            n_jobs=1, verbose=self.verbose, name=type(self).__name__, distributed=False
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.transformer)
+        tags.input_tags.positive_only = inner.input_tags.positive_only
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    def fit(self, X, y=None):
+        """Fit the transformer on the rows of ``X``, batch by batch.
+
+        Parameters
+        ----------
+        X : ndarray, numpy.memmap, str, os.PathLike, LazyArray or array store \
+                of shape (n_samples, n_features)
+            Rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted wrapper.
+        """
+        self._validate_params()
+        transformer = clone(self.transformer)
+        if not hasattr(transformer, "partial_fit") and not _stateless(transformer):
+            raise ValueError(
+                f"{type(transformer).__name__} has no partial_fit and needs fitting: "
+                "it cannot learn from batches (use a transformer with partial_fit, "
+                "or a stateless one such as FunctionTransformer)"
+            )
+        with self._transaction():
+            source = self._source(X, reset=True)
+            if hasattr(transformer, "partial_fit"):
+
+                def step(batch):
+                    transformer.partial_fit(batch.X)
+
+                for _ in self._engine().map(
+                    source, range(source.n_batches), step, desc="fit"
+                ):
+                    pass
+            else:
+                transformer.fit(source.read(0).X)
+            self.transformer_ = transformer
+            self._is_fitted = True
+        return self
+
+    def transform(self, X):
+        """Transform ``X``: lazily for a LazyArray, else batch by batch.
+
+        Parameters
+        ----------
+        X : LazyArray, ndarray, numpy.memmap, str or os.PathLike
+            Rows.
+
+        Returns
+        -------
+        LazyArray or ndarray
+            The transformed rows: a LazyArray that transforms each batch when
+            it is read, for a LazyArray input.
+        """
+        check_is_fitted(self)
+        if isinstance(X, LazyArray):
+            self._source(X, reset=False)
+            return X.map(self.transformer_.transform)
+        return self._map_rows(X, lambda b: self.transformer_.transform(b.X))
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X).transform(X)``: lazy for a LazyArray.
+
+        Parameters
+        ----------
+        X : LazyArray, ndarray, numpy.memmap, str or os.PathLike
+            Rows.
+        y : None
+            Ignored.
+        **fit_params : dict
+            Unused.
+
+        Returns
+        -------
+        LazyArray or ndarray
+            The transformed rows.
+        """
+        return self.fit(X, y).transform(X)
+
+    @available_if(lambda self: hasattr(self.transformer, "inverse_transform"))
+    def inverse_transform(self, X):
+        """The transformer's ``inverse_transform``, lazily or batch by batch.
+
+        Parameters
+        ----------
+        X : LazyArray or array-like
+            Transformed rows.
+
+        Returns
+        -------
+        LazyArray or ndarray
+            The rows in the original space.
+        """
+        check_is_fitted(self)
+        if isinstance(X, LazyArray):
+            return X.map(self.transformer_.inverse_transform)
+        blocks = [
+            self.transformer_.inverse_transform(np.asarray(X[i : i + 65536]))
+            for i in range(0, len(X), 65536)
+        ]
+        return np.vstack(blocks)
+
+    def get_feature_names_out(self, input_features=None):
+        """The wrapped transformer's output feature names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        return self.transformer_.get_feature_names_out(input_features)

@@ -1,0 +1,336 @@
+"""OOCKernelRidge: scikit-learn's KernelRidge with the kernel matrix streamed."""
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.metrics.pairwise import pairwise_kernels
+
+from sklearn_ooc.io import NpyWriter
+from sklearn_ooc.kernel_ridge import OOCKernelRidge
+from sklearn_ooc.kernel_ridge._kernel_ridge import _Kernel
+
+from .conftest import fitted_state
+
+KERNELS = ["rbf", "laplacian", "polynomial", "linear", "sigmoid", "cosine", "chi2"]
+
+
+def _callable_kernel(x, y, scale=1.0):
+    return np.exp(-scale * np.abs(x - y).max())
+
+
+@pytest.mark.parametrize("kernel", KERNELS + [_callable_kernel])
+def test_kernel_blocks_equal_pairwise_kernels(rng, kernel):
+    A = rng.uniform(0, 2, size=(23, 4))
+    B = rng.uniform(0, 2, size=(17, 4))
+    params = {"gamma": 0.3, "degree": 3, "coef0": 0.5}
+    if callable(kernel):
+        ours = _Kernel(kernel, None, 3, 1, {"scale": 0.7}, 4)
+        expected = pairwise_kernels(A, B, metric=kernel, scale=0.7)
+    else:
+        ours = _Kernel(kernel, 0.3, 3, 0.5, None, 4)
+        expected = pairwise_kernels(A, B, metric=kernel, filter_params=True, **params)
+    assert_allclose(ours.block(A, B), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_rbf_rows_against_themselves_are_at_distance_zero(rng):
+    A = rng.normal(size=(30, 3)) * 100
+    kernel = _Kernel("rbf", 1.0, 3, 1, None, 3)
+    expected = pairwise_kernels(A, metric="rbf", gamma=1.0)
+    block = kernel.block(A[10:20], A, row0=10, col0=0, same=True)
+    assert_allclose(block, expected[10:20], rtol=1e-12)
+    assert np.all(np.diag(block[:, 10:20]) == 1.0)
+
+
+def _problem(rng, n=4000, n_targets=None):
+    X = rng.normal(size=(n, 5))
+    y = np.column_stack([np.sin(X[:, 0]), X[:, 1] ** 2]) + 0.1 * rng.normal(size=(n, 2))
+    return X, (y[:, 0] if n_targets is None else y)
+
+
+@pytest.mark.parametrize(
+    "kernel, store, n_targets",
+    [
+        ("rbf", "recompute", None),
+        ("rbf", "disk", 2),
+        ("laplacian", "disk", None),
+        ("polynomial", "recompute", 2),
+    ],
+)
+def test_equals_sklearn_with_the_kernel_in_eight_blocks_or_more(
+    rng, tmp_path, npy, kernel, store, n_targets
+):
+    X, y = _problem(rng, n_targets=n_targets)
+    params = dict(alpha=1.0, kernel=kernel, gamma=0.2, degree=2)
+    ref = KernelRidge(**params).fit(X, y)
+    ours = OOCKernelRidge(
+        **params,
+        solver="cg",
+        kernel_store=store,
+        store_dir=tmp_path / "K",
+        memory_limit_mb=4,
+        tol=1e-12,
+        random_state=0,
+    ).fit(npy(X), y)
+    block_rows = 512 if store == "recompute" else 130
+    assert -(-len(X) // block_rows) >= 8
+    assert ours.kernel_passes_ >= ours.n_iter_ > 0
+    assert_allclose(
+        ours.dual_coef_,
+        ref.dual_coef_,
+        rtol=1e-6,
+        atol=1e-6 * np.abs(ref.dual_coef_).max(),
+    )
+    X_test = rng.normal(size=(300, 5))
+    assert_allclose(ours.predict(X_test), ref.predict(X_test), rtol=1e-6, atol=1e-9)
+    assert ours.dual_coef_.shape == ref.dual_coef_.shape
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_cholesky_equals_sklearn_for_every_kernel(rng, kernel):
+    X = rng.uniform(0, 1, size=(300, 4))
+    y = X.sum(axis=1) + 0.1 * rng.normal(size=300)
+    params = dict(alpha=0.5, kernel=kernel, gamma=0.5, degree=2, coef0=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = KernelRidge(**params).fit(X, y)
+        ours = OOCKernelRidge(**params, memory_limit_mb=1).fit(X, y)
+    assert ours.n_iter_ == 0
+    assert_allclose(
+        ours.dual_coef_,
+        ref.dual_coef_,
+        rtol=1e-8,
+        atol=1e-10 * np.abs(ref.dual_coef_).max(),
+    )
+    assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-8, atol=1e-10)
+
+
+def test_sample_weight_and_alpha_per_target(rng):
+    X, y = _problem(rng, n=400, n_targets=2)
+    w = rng.uniform(0.1, 2, size=400)
+    alpha = np.array([0.5, 2.0])
+    ref = KernelRidge(alpha=alpha, kernel="rbf", gamma=0.3).fit(X, y, sample_weight=w)
+    for solver in ("cholesky", "cg"):
+        ours = OOCKernelRidge(
+            alpha=alpha,
+            kernel="rbf",
+            gamma=0.3,
+            solver=solver,
+            memory_limit_mb=2,
+            tol=1e-13,
+            random_state=0,
+        )
+        ours.fit(X, y, sample_weight=w)
+        assert_allclose(
+            ours.dual_coef_,
+            ref.dual_coef_,
+            rtol=1e-7,
+            atol=1e-9 * np.abs(ref.dual_coef_).max(),
+        )
+
+
+def test_preconditioner_cuts_iterations(rng):
+    X, y = _problem(rng, n=1500)
+    params = dict(
+        alpha=0.1,
+        kernel="rbf",
+        gamma=0.5,
+        solver="cg",
+        tol=1e-8,
+        memory_limit_mb=2,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plain = OOCKernelRidge(n_preconditioner=0, max_iter=400, **params).fit(X, y)
+    nystrom = OOCKernelRidge(n_preconditioner=200, **params).fit(X, y)
+    assert nystrom.residual_.max() < 1e-8
+    assert nystrom.n_iter_ * 3 < plain.n_iter_
+
+
+def test_sgd_reference_solver_decreases_the_residual(rng):
+    X, y = _problem(rng, n=600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = OOCKernelRidge(
+            kernel="rbf",
+            gamma=0.5,
+            solver="sgd",
+            max_iter=2,
+            memory_limit_mb=1,
+            random_state=0,
+        ).fit(X, y)
+        b = OOCKernelRidge(
+            kernel="rbf",
+            gamma=0.5,
+            solver="sgd",
+            max_iter=20,
+            memory_limit_mb=1,
+            random_state=0,
+        ).fit(X, y)
+    assert b.residual_[0] < a.residual_[0] < 1
+
+
+# -- the disk store ----------------------------------------------------------------
+
+
+def _store_files(directory):
+    return sorted(p for p in os.listdir(directory) if p.startswith("kernel_"))
+
+
+def test_store_is_built_once_and_reused_across_alphas(rng, tmp_path):
+    X, y = _problem(rng, n=500)
+    store = tmp_path / "store"
+    params = dict(
+        kernel="rbf",
+        gamma=0.3,
+        solver="cg",
+        kernel_store="disk",
+        store_dir=store,
+        memory_limit_mb=1,
+        tol=1e-12,
+        random_state=0,
+    )
+    first = OOCKernelRidge(alpha=1.0, **params).fit(X, y)
+    second = OOCKernelRidge(alpha=0.1, **params).fit(X, y)
+    assert first.kernel_store_built_ and not second.kernel_store_built_
+    assert len(_store_files(store)) == 2  # the matrix and its record
+    ref = KernelRidge(alpha=0.1, kernel="rbf", gamma=0.3).fit(X, y)
+    assert_allclose(second.dual_coef_, ref.dual_coef_, rtol=1e-7)
+    # Other data or another kernel: a store of their own, the first untouched.
+    other = OOCKernelRidge(alpha=0.1, **{**params, "gamma": 0.4}).fit(X, y)
+    assert other.kernel_store_built_ and len(_store_files(store)) == 4
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_a_damaged_store_is_rebuilt(rng, tmp_path, damage):
+    X, y = _problem(rng, n=300)
+    store = tmp_path / "store"
+    params = dict(
+        kernel="rbf",
+        gamma=0.3,
+        solver="cg",
+        kernel_store="disk",
+        store_dir=store,
+        memory_limit_mb=1,
+        tol=1e-12,
+        random_state=0,
+    )
+    good = OOCKernelRidge(**params).fit(X, y)
+    matrix = store / [p for p in _store_files(store) if p.endswith(".npy")][0]
+    if damage == "delete":
+        os.remove(matrix)
+    else:
+        with open(matrix, "r+b") as f:
+            f.truncate(os.path.getsize(matrix) // 2)
+    again = OOCKernelRidge(**params).fit(X, y)
+    assert again.kernel_store_built_
+    assert_allclose(again.dual_coef_, good.dual_coef_, rtol=1e-12)
+
+
+def test_a_store_recorded_for_other_data_is_refused(rng, tmp_path):
+    X, y = _problem(rng, n=300)
+    store = tmp_path / "store"
+    params = dict(
+        kernel="rbf",
+        gamma=0.3,
+        solver="cg",
+        kernel_store="disk",
+        store_dir=store,
+        memory_limit_mb=1,
+        random_state=0,
+    )
+    model = OOCKernelRidge(**params).fit(X, y)
+    record = store / [p for p in _store_files(store) if p.endswith(".json")][0]
+    record.write_text(json.dumps({"fingerprint": "0" * 64, "n": 300}))
+    before = fitted_state(model)
+    with pytest.raises(ValueError, match="was built for other data or another kernel"):
+        model.fit(X, y)
+    assert fitted_state(model) == before
+
+
+def test_a_full_disk_leaves_no_partial_store(rng, tmp_path, monkeypatch):
+    X, y = _problem(rng, n=300)
+    store = tmp_path / "store"
+    calls = []
+    original = NpyWriter.write
+
+    def failing(self, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return original(self, rows)
+
+    monkeypatch.setattr(NpyWriter, "write", failing)
+    model = OOCKernelRidge(
+        kernel="rbf",
+        solver="cg",
+        kernel_store="disk",
+        store_dir=store,
+        memory_limit_mb=0.1,
+    )
+    with pytest.raises(OSError, match="No space left on device"):
+        model.fit(X, y)
+    assert os.listdir(store) == []
+
+
+def test_not_enough_free_space_is_said_before_writing(rng, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 0, 10**5))
+    X, y = _problem(rng, n=300)
+    with pytest.raises(OSError, match=r"the kernel store needs 1 MB but .* 0 MB free"):
+        OOCKernelRidge(
+            kernel="rbf",
+            solver="cg",
+            kernel_store="disk",
+            store_dir=tmp_path / "s",
+            memory_limit_mb=0.5,
+        ).fit(X, y)
+    assert os.listdir(tmp_path / "s") == []
+
+
+# -- limits and bad input ---------------------------------------------------------
+
+
+def test_cholesky_needs_the_matrix_to_fit(rng):
+    X, y = _problem(rng, n=2000)
+    with pytest.raises(ValueError, match="holds the whole kernel matrix, 31 MB"):
+        OOCKernelRidge(solver="cholesky", memory_limit_mb=10).fit(X, y)
+
+
+def test_x_fit_is_a_reference(rng, npy):
+    X, y = _problem(rng, n=200)
+    memmap = np.load(npy(X), mmap_mode="r")
+    model = OOCKernelRidge(kernel="rbf").fit(memmap, y)
+    assert model.X_fit_ is memmap
+
+
+def test_nan_leaves_the_model_unchanged(rng, npy):
+    X, y = _problem(rng, n=200)
+    model = OOCKernelRidge(kernel="rbf", memory_limit_mb=0.1).fit(X, y)
+    bad = X.copy()
+    bad[150, 3] = np.nan
+    before = fitted_state(model)
+    with pytest.raises(ValueError, match="X contains NaN at row 150"):
+        model.fit(npy(bad), y)
+    assert fitted_state(model) == before
+
+
+@pytest.mark.slow
+def test_cholesky_at_twenty_thousand_rows_does_not_crash(rng):
+    # scipy's solve(assume_a='pos') was seen to crash here with two BLAS
+    # threads from n ~ 16,000; the factors are computed with potrf directly.
+    X = rng.normal(size=(20_000, 20))
+    y = np.sin(X[:, 0])
+    model = OOCKernelRidge(
+        kernel="rbf", gamma=0.05, solver="cholesky", memory_limit_mb=4096
+    ).fit(X, y)
+    residual = model.predict(X[:1000]) - y[:1000]
+    assert np.abs(residual).max() < 0.5
