@@ -305,6 +305,23 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
     return moments
 
 
+def diagonal_moments_of_rows(X, sample_weight=None):
+    """Weighted count, mean and diagonal scatter of rows (two-pass).
+
+    For when only the variance of each feature is needed: no ``d x d``
+    product.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    weight = w.sum()
+    if not weight > 0:
+        out = Moments.zero(X.shape[1], diagonal=True)
+        out.count = X.shape[0]
+        return out
+    mean = (w @ X) / weight
+    return Moments(X.shape[0], np.float64(weight), mean, w @ (X - mean) ** 2)
+
+
 @dataclass
 class MixtureStats:
     """What one pass of EM learns: per-component moments and the likelihood.

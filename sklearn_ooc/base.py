@@ -405,6 +405,17 @@ class IterativeMixin(OutOfCoreMixin):
     def _prepare_pass(self):
         pass
 
+    _warn_not_converged = True
+
+    def _runs(self):
+        """Initializations of a fit (``n_init``)."""
+        return self.n_init
+
+    def _has_converged(self, change):
+        """Whether the run stops after an iteration whose objective moved
+        by ``change`` (scikit-learn's mixtures: ``|change| < tol``)."""
+        return abs(change) < self.tol
+
     def _pass(self, source, indices, engine, desc):
         self._prepare_pass()
         return engine.reduce(source, indices, self._summarize, desc=desc)
@@ -458,7 +469,7 @@ class IterativeMixin(OutOfCoreMixin):
             change = lower_bound - previous
             seconds.append(timer.lap())
             self._report(engine, n_iter, lower_bound, change, stats.count, seconds[-1])
-            if abs(change) < self.tol:
+            if self._has_converged(change):
                 converged = True
                 break
         if self.verbose and history:
@@ -499,12 +510,18 @@ class IterativeMixin(OutOfCoreMixin):
         self : object
             The fitted estimator.
         """
+        return self._fit_iterations(X, None, batch_size, batches_per_epoch)
+
+    def _fit_iterations(self, X, sample_weight, batch_size, batches_per_epoch):
+        """The body of ``fit``: initializations, iterations, the best run."""
         if batches_per_epoch is None:
             batches_per_epoch = self.batches_per_epoch
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         with self._transaction():
             self.__dict__.pop("_pending_stats", None)
-            source = self._source(X, reset=do_init, batch_size=batch_size)
+            source = self._source(
+                X, None, sample_weight, reset=do_init, batch_size=batch_size
+            )
             if do_init:
                 self._check_source(source)
             # A warm start carries on where the cursor stopped; every fresh
@@ -513,9 +530,10 @@ class IterativeMixin(OutOfCoreMixin):
             engine = self._engine()
             random_state = check_random_state(self.random_state)
             best = None
-            for init in range(self.n_init if do_init else 1):
-                if self.n_init > 1 and do_init:
-                    engine.log(f"Initialization {init + 1} of {self.n_init}")
+            n_runs = self._runs() if do_init else 1
+            for init in range(n_runs):
+                if n_runs > 1:
+                    engine.log(f"Initialization {init + 1} of {n_runs}")
                 plan = EpochPlan(source.n_batches, batches_per_epoch, cursor=cursor)
                 run = self._iterate(source, plan, engine, random_state, do_init)
                 # As scikit-learn: a later run wins only with a higher bound,
@@ -538,7 +556,7 @@ class IterativeMixin(OutOfCoreMixin):
             self.converged_ = best.converged
             self.n_samples_seen_ = source.n_samples
             self._is_fitted = True
-            if not best.converged and self.max_iter > 0:
+            if not best.converged and self.max_iter > 0 and self._warn_not_converged:
                 warnings.warn(
                     "Best performing initialization did not converge. Try "
                     "different init parameters, or increase max_iter, tol, or "

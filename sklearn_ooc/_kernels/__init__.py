@@ -3,6 +3,7 @@
 from ._gaussian import (
     diag_em_rows,
     diag_log_prob,
+    lloyd_rows,
     nearest_center,
     projected_em_rows,
     projected_log_prob,
@@ -32,6 +33,7 @@ __all__ = [
     "first_nonfinite_row",
     "laplacian_block",
     "linear_outputs",
+    "lloyd_rows",
     "nearest_center",
     "polynomial_from_dot",
     "projected_em_rows",

@@ -148,3 +148,41 @@ def nearest_center(X, centers, out):
                 best = q
                 label = k
         out[i] = label
+
+
+@njit(nogil=True, cache=True)
+def lloyd_rows(Xs, D, center_norms, w, labels, distances, sums, weights):
+    """Assign rows to their nearest center and sum them per center.
+
+    ``Xs`` are rows shifted near the centers, ``D = Xs @ centers.T`` (from
+    BLAS) and ``center_norms`` the centers' squared norms, all in the same
+    shifted coordinates, so that ``||x||^2 - 2 x.c + ||c||^2`` loses nothing
+    to the data's offset. ``w`` may be empty (unit weights). Writes labels and
+    squared distances; adds ``w x`` and ``w`` to ``sums`` and ``weights``;
+    returns the weighted sum of squared distances (the inertia).
+    """
+    n, d = Xs.shape
+    k_count = D.shape[1]
+    weighted = w.shape[0] > 0
+    inertia = 0.0
+    for i in range(n):
+        norm = 0.0
+        for j in range(d):
+            norm += Xs[i, j] * Xs[i, j]
+        best = np.inf
+        label = 0
+        for k in range(k_count):
+            dist = norm - 2.0 * D[i, k] + center_norms[k]
+            if dist < best:
+                best = dist
+                label = k
+        if best < 0.0:
+            best = 0.0
+        wi = w[i] if weighted else 1.0
+        labels[i] = label
+        distances[i] = best
+        weights[label] += wi
+        for j in range(d):
+            sums[label, j] += wi * Xs[i, j]
+        inertia += wi * best
+    return inertia

@@ -391,6 +391,15 @@ class BatchSource:
         self._validated.add(index)
         return batch
 
+    def weights_of(self, rows):
+        """Sample weights of the rows ``rows`` (ones if there are none)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        if self.sample_weight is None:
+            return np.ones(rows.shape[0])
+        if isinstance(self.sample_weight, float):
+            return np.full(rows.shape[0], self.sample_weight)
+        return np.asarray(self.sample_weight[rows], dtype=np.float64)
+
     def dask_blocks(self, index):
         """Batch ``index`` as lazy dask blocks ``(X, y, sample_weight)``."""
         if not hasattr(self, "_dask_parts"):

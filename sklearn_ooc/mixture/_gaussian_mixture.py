@@ -23,7 +23,12 @@ from .._kernels import (
     projected_log_prob,
     subtract_shift,
 )
-from .._stats import MixtureStats, Moments, moments_of_rows
+from .._stats import (
+    MixtureStats,
+    Moments,
+    diagonal_moments_of_rows,
+    moments_of_rows,
+)
 from ..base import IterativeMixin
 
 # Rows of a batch processed together by the full and tied kernels: the
@@ -310,16 +315,6 @@ def _draw_rows(random_state, n_rows, size):
     )
 
 
-def _diagonal_moments(X, w):
-    """Weighted count, mean and diagonal scatter of rows, two-pass."""
-    X = np.asarray(X, dtype=np.float64)
-    weight = w.sum()
-    if not weight > 0:
-        return Moments.zero(X.shape[1], diagonal=True)
-    mean = (w @ X) / weight
-    return Moments(X.shape[0], np.float64(weight), mean, w @ (X - mean) ** 2)
-
-
 def _stack(parts, count):
     """One stacked Moments of the sets ``parts``, all of the same ``count`` rows."""
     return Moments(
@@ -351,7 +346,7 @@ def _component_moments(X, resp, diagonal, workspace):
             else:
                 mine = X[rows]
             if diagonal:
-                part = _diagonal_moments(mine, w)
+                part = diagonal_moments_of_rows(mine, w)
             elif hard:
                 part = moments_of_rows(mine, workspace=workspace)
             else:

@@ -1,0 +1,5 @@
+"""Clustering fitted out of core."""
+
+from ._kmeans import OOCKMeans
+
+__all__ = ["OOCKMeans"]

@@ -1,0 +1,352 @@
+"""Exact principal component analysis from the streamed covariance."""
+
+from __future__ import annotations
+
+from math import lgamma, log
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._stats import moments_of_rows
+from ..base import ClosedFormMixin
+from ..data import LazyArray
+
+
+def _log_evidence(spectrum, rank, n_samples):
+    """Laplace approximation of the evidence of a rank-``rank`` probabilistic
+    PCA (Minka, "Automatic choice of dimensionality for PCA", 2000)."""
+    n_features = spectrum.shape[0]
+    if not 1 <= rank < n_features:
+        raise ValueError("the rank must lie in [1, n_features)")
+    if spectrum[rank - 1] < 1e-300:
+        return -np.inf
+    pu = -rank * log(2.0)
+    for i in range(1, rank + 1):
+        pu += (
+            lgamma((n_features - i + 1) / 2.0) - log(np.pi) * (n_features - i + 1) / 2.0
+        )
+    pl = -np.sum(np.log(spectrum[:rank])) * n_samples / 2.0
+    v = max(1e-300, np.sum(spectrum[rank:]) / (n_features - rank))
+    pv = -log(v) * n_samples * (n_features - rank) / 2.0
+    m = n_features * rank - rank * (rank + 1.0) / 2.0
+    pp = log(2.0 * np.pi) * (m + rank) / 2.0
+    pa = 0.0
+    spectrum_ = spectrum.copy()
+    spectrum_[rank:n_features] = v
+    for i in range(rank):
+        for j in range(i + 1, len(spectrum)):
+            pa += log(
+                (spectrum[i] - spectrum[j]) * (1.0 / spectrum_[j] - 1.0 / spectrum_[i])
+            ) + log(n_samples)
+    return pu + pl + pv + pp - pa / 2.0 - rank * log(n_samples) / 2.0
+
+
+def _mle_rank(spectrum, n_samples):
+    evidence = [_log_evidence(spectrum, r, n_samples) for r in range(1, len(spectrum))]
+    return int(np.argmax(evidence)) + 1
+
+
+def _flip_signs(components):
+    """The largest entry of every component positive (scikit-learn's svd_flip)."""
+    biggest = np.argmax(np.abs(components), axis=1)
+    signs = np.sign(components[np.arange(components.shape[0]), biggest])
+    signs[signs == 0] = 1.0
+    return components * signs[:, None]
+
+
+class OOCPCA(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClosedFormMixin, BaseEstimator
+):
+    """Principal component analysis, exact, from one pass over the data.
+
+    The mean and the covariance (``n_features x n_features``) are accumulated
+    batch by batch with stable merges; the components are the eigenvectors of
+    the covariance, as scikit-learn's ``svd_solver='covariance_eigh'``
+    computes them. The result equals ``PCA(svd_solver='full')`` up to the
+    sign of each component (made positive where the component is largest,
+    as scikit-learn does), where :class:`~sklearn.decomposition.IncrementalPCA`
+    only approximates. ``partial_fit`` is exact too.
+
+    Parameters
+    ----------
+    n_components : int, float, 'mle' or None, default=None
+        Components kept: a number; a fraction in (0, 1) of the variance to
+        explain; ``'mle'`` (Minka's choice); ``None`` for all.
+    whiten : bool, default=False
+        Scale the projections to unit variance.
+    batch_size : int or "auto", default="auto"
+        Rows read per batch.
+    n_jobs : int, default=None
+        Threads summarizing batches.
+    verbose : int, default=0
+        1 prints a line per pass; 2 adds a progress bar.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components_, n_features)
+        Principal axes, by decreasing variance.
+    explained_variance_ : ndarray of shape (n_components_,)
+        Variance along each axis (``ddof=1``).
+    explained_variance_ratio_ : ndarray of shape (n_components_,)
+        Its fraction of the total variance.
+    singular_values_ : ndarray of shape (n_components_,)
+        Singular values of the centered data.
+    mean_ : ndarray of shape (n_features,)
+        Mean of the rows.
+    noise_variance_ : float
+        Mean variance of the discarded axes (probabilistic PCA).
+    n_components_ : int
+        Components kept.
+    n_samples_ : int
+        Rows fitted.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : The in-memory estimator this one equals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.decomposition import OOCPCA
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 3)) @ [[3.0, 0, 0], [0, 1.0, 0], [0, 0, 0.1]]
+    >>> pca = OOCPCA(n_components=2, batch_size=100).fit(X)
+    >>> pca.explained_variance_ratio_.round(3)
+    array([0.9  , 0.099])
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
+            None,
+        ],
+        "whiten": ["boolean"],
+        **ClosedFormMixin._ooc_parameter_constraints,
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        whiten=False,
+        batch_size="auto",
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.whiten = whiten
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    def fit(self, X, y=None, *, batch_size=None, batches_per_epoch=None):
+        """Fit the model from one pass over ``X``.
+
+        Parameters
+        ----------
+        X : ndarray, numpy.memmap, str, os.PathLike, LazyArray or array store \
+                of shape (n_samples, n_features)
+            Rows.
+        y : None
+            Ignored.
+        batch_size : int or "auto", default=None
+            Rows per batch for this call.
+        batches_per_epoch : int, default=None
+            Fit from the first batches only.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return super().fit(
+            X, batch_size=batch_size, batches_per_epoch=batches_per_epoch
+        )
+
+    def partial_fit(self, X, y=None):
+        """Add the rows of ``X`` to the model: exact incremental PCA.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str, os.PathLike or LazyArray
+            Rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return super().partial_fit(X)
+
+    def _summarize(self, batch):
+        return moments_of_rows(batch.X, sample_weight=None, workspace=batch.workspace)
+
+    def _from_summaries(self, stats):
+        n_samples, n_features = int(stats.count), stats.mean.shape[0]
+        if n_samples < 2:
+            raise ValueError(
+                f"n_samples={n_samples}: PCA needs at least 2 samples (1 sample "
+                "has no variance)"
+            )
+        k = self.n_components
+        if k == "mle" and n_samples < n_features:
+            raise ValueError(
+                "n_components='mle' is only supported if n_samples >= n_features"
+            )
+        if isinstance(k, Integral) and not 0 <= k <= min(n_samples, n_features):
+            raise ValueError(
+                f"n_components={k} must be between 0 and min(n_samples, "
+                f"n_features)={min(n_samples, n_features)} with svd_solver='full'"
+            )
+        covariance = stats.scatter / (n_samples - 1)
+        eigenvalues, eigenvectors = linalg.eigh(covariance)
+        eigenvalues = np.clip(eigenvalues[::-1], 0.0, None)
+        components = _flip_signs(eigenvectors[:, ::-1].T)
+        rank = min(n_samples, n_features)
+        eigenvalues, components = eigenvalues[:rank], components[:rank]
+        ratio = eigenvalues / eigenvalues.sum()
+        if k is None:
+            k = rank
+        elif k == "mle":
+            k = _mle_rank(eigenvalues, n_samples)
+        elif 0 < k < 1:
+            k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
+        self.noise_variance_ = float(eigenvalues[k:].mean()) if k < rank else 0.0
+        self.mean_ = stats.mean
+        self.n_samples_ = n_samples
+        self.n_components_ = int(k)
+        self.components_ = components[:k].copy()
+        self.explained_variance_ = eigenvalues[:k].copy()
+        self.explained_variance_ratio_ = ratio[:k].copy()
+        self.singular_values_ = np.sqrt(eigenvalues[:k] * (n_samples - 1))
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def _transform_rows(self, X):
+        out = (np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T
+        if self.whiten:
+            out /= np.sqrt(self.explained_variance_)
+        return out
+
+    def transform(self, X):
+        """Project ``X`` on the components: lazily for a LazyArray.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str, os.PathLike or LazyArray of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        ndarray or LazyArray of shape (n_samples, n_components_)
+            Projections.
+        """
+        check_is_fitted(self)
+        if isinstance(X, LazyArray):
+            self._source(X, reset=False)
+            return X.map(self._transform_rows)
+        return self._map_rows(X, lambda b: self._transform_rows(b.X), desc="transform")
+
+    def inverse_transform(self, X):
+        """Back from projections to the feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Projections.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float64)
+        if self.whiten:
+            X = X * np.sqrt(self.explained_variance_)
+        return X @ self.components_ + self.mean_
+
+    def get_covariance(self):
+        """Covariance of the probabilistic PCA model.
+
+        Returns
+        -------
+        ndarray of shape (n_features, n_features)
+        """
+        check_is_fitted(self)
+        components = self.components_
+        variance = self.explained_variance_
+        if self.whiten:
+            components = components * np.sqrt(variance[:, None])
+        excess = np.maximum(variance - self.noise_variance_, 0.0)
+        cov = (components.T * excess) @ components
+        cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
+        return cov
+
+    def score_samples(self, X):
+        """Log-likelihood of every row under the probabilistic PCA model.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        precision = linalg.pinvh(self.get_covariance())
+        _, log_det = np.linalg.slogdet(precision)
+        d = self.mean_.shape[0]
+
+        def rows(batch):
+            centered = batch.X - self.mean_
+            return -0.5 * (
+                np.einsum("ij,jk,ik->i", centered, precision, centered)
+                + d * np.log(2 * np.pi)
+                - log_det
+            )
+
+        return self._map_rows(X, rows, desc="score")
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+        """
+        return float(np.mean(self.score_samples(X)))

@@ -1,0 +1,95 @@
+"""OOCKMeans: scikit-learn's KMeans(algorithm="lloyd") from the same centers."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.cluster import KMeans
+
+from sklearn_ooc import open_array
+from sklearn_ooc.cluster import OOCKMeans
+
+from .conftest import file_digest, fitted_state
+
+
+def _blobs(rng, offset=0.0, n=400):
+    X = np.vstack([rng.normal(c, 1.0, (n, 3)) for c in (-4, 0, 4, 8)]) + offset
+    return X[rng.permutation(len(X))]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 250, 5000])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_equals_sklearn_lloyd_from_the_same_centers(
+    rng, batch_size, n_jobs, offset, weighted
+):
+    X = _blobs(rng, offset)
+    w = rng.uniform(0.5, 2, len(X)) if weighted else None
+    init = X[:4].copy()
+    ref = KMeans(4, init=init, n_init=1, algorithm="lloyd").fit(X, sample_weight=w)
+    ours = OOCKMeans(4, init=init, batch_size=batch_size, n_jobs=n_jobs)
+    ours.fit(X, sample_weight=w)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert ours.n_iter_ == ref.n_iter_
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+    assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-9)
+
+
+def test_float32_and_files(rng, npy):
+    X = _blobs(rng).astype(np.float32)
+    init = X[:4].astype(np.float64)
+    ref = KMeans(4, init=init, n_init=1, algorithm="lloyd").fit(X.astype(np.float64))
+    ours = OOCKMeans(4, init=init, batch_size=300).fit(npy(X))
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+    assert_array_equal(ours.predict(open_array(npy(X))), ref.predict(X.astype(float)))
+    assert_allclose(ours.transform(X), ref.transform(X.astype(float)), rtol=1e-10)
+    assert_allclose(ours.score(X), ref.score(X.astype(float)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_initializations_equal_sklearn_on_small_data(rng, init):
+    X = _blobs(rng, n=100)
+    ref = KMeans(4, init=init, n_init=1, random_state=3, algorithm="lloyd").fit(X)
+    ours = OOCKMeans(4, init=init, n_init=1, random_state=3, batch_size=64).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+
+
+def test_empty_clusters_are_reseeded_like_sklearn(rng):
+    X = _blobs(rng, n=50)
+    init = np.vstack([X[:3], [[1e3, 1e3, 1e3]]])  # a center far from every row
+    ref = KMeans(4, init=init, n_init=1, algorithm="lloyd").fit(X)
+    ours = OOCKMeans(4, init=init, batch_size=37).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+
+
+def test_first_k_and_minibatch_mode(rng):
+    X = _blobs(rng)
+    first = OOCKMeans(4, init="first-k", max_iter=1, batch_size=100)
+    first.fit(X)
+    assert first.n_iter_ == 1
+    minibatch = OOCKMeans(
+        4, init=X[:4], batch_size=100, batches_per_epoch=2, max_iter=1
+    ).fit(X)
+    # One update from batches 0 and 1 alone: Lloyd's step on rows 0-199.
+    step = OOCKMeans(4, init=X[:4], max_iter=1).fit(X[:200])
+    assert_allclose(minibatch.cluster_centers_, step.cluster_centers_, rtol=1e-12)
+
+
+def test_bad_input_leaves_the_model_and_file_unchanged(rng, npy):
+    X = _blobs(rng, n=50)
+    model = OOCKMeans(4, init=X[:4], batch_size=40).fit(X)
+    bad = X.copy()
+    bad[123, 0] = np.inf
+    path = npy(bad)
+    digest = file_digest(path)
+    before = fitted_state(model)
+    with pytest.raises(ValueError, match=r"X contains infinity at row 123"):
+        model.fit(path)
+    with pytest.raises(ValueError, match="n_samples=3 should be >= n_clusters=4"):
+        model.fit(X[:3])
+    with pytest.raises(ValueError, match="non-zero"):
+        OOCKMeans(2).fit(X, sample_weight=np.zeros(len(X)))
+    assert fitted_state(model) == before and file_digest(path) == digest
