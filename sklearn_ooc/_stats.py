@@ -349,6 +349,30 @@ class MixtureStats:
 
 
 @dataclass
+class GroupedMoments:
+    """Moments of the rows of each group (class): merged group by group."""
+
+    groups: dict
+
+    @classmethod
+    def of_batch(cls, X, labels, workspace=None):
+        labels = np.ravel(labels)
+        groups = {}
+        for label in np.unique(labels):
+            rows = np.ascontiguousarray(X[labels == label])
+            groups[label.item() if hasattr(label, "item") else label] = moments_of_rows(
+                rows, workspace=workspace
+            )
+        return cls(groups)
+
+    def __add__(self, other):
+        merged = dict(self.groups)
+        for label, moments in other.groups.items():
+            merged[label] = merged[label] + moments if label in merged else moments
+        return GroupedMoments(merged)
+
+
+@dataclass
 class LabelSet:
     """The distinct labels of a set of rows; merging is set union."""
 

@@ -54,6 +54,8 @@ class OutOfCoreMixin:
     _requires_y = False
     _y_numeric = True
     _accept_sparse = True
+    # Estimators of one target per row warn about a column y, as scikit-learn.
+    _single_target = False
 
     _ooc_parameter_constraints: dict = {
         "batch_size": [
@@ -115,6 +117,17 @@ class OutOfCoreMixin:
             skip_check_array=True,
             reset=reset,
         )
+        if self._single_target and source.y is not None and len(source.y.shape) == 2:
+            if source.y.shape[1] != 1:
+                raise ValueError(
+                    f"y must be 1-D (one target per row), got shape {source.y.shape}"
+                )
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
         return source
 
     @contextmanager
@@ -762,21 +775,9 @@ class SequentialMixin(OutOfCoreMixin):
                 X = open_rows(X, "X")
             row_values = int(np.prod(X.shape[1:], dtype=np.int64)) + 1
             batch_size = max(1, int(self.buffer_mb * (1 << 20)) // (8 * row_values))
-        source = super()._source(
+        return super()._source(
             X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
-        if self._single_target and source.y is not None and len(source.y.shape) == 2:
-            if source.y.shape[1] != 1:
-                raise ValueError(
-                    f"y must be 1-D (one target per row), got shape {source.y.shape}"
-                )
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please "
-                "change the shape of y to (n_samples, ), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=3,
-            )
-        return source
 
     @contextmanager
     def _shuffled(self, X, y, seed):
