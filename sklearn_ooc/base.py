@@ -418,7 +418,11 @@ class IterativeMixin(OutOfCoreMixin):
     def _prepare_pass(self):
         pass
 
-    _warn_not_converged = True
+    # The warning when the best run stops at max_iter (None: no warning).
+    _not_converged = (
+        "Best performing initialization did not converge. Try different init "
+        "parameters, or increase max_iter, tol, or check for degenerate data."
+    )
 
     def _runs(self):
         """Initializations of a fit (``n_init``)."""
@@ -523,9 +527,9 @@ class IterativeMixin(OutOfCoreMixin):
         self : object
             The fitted estimator.
         """
-        return self._fit_iterations(X, None, batch_size, batches_per_epoch)
+        return self._fit_iterations(X, None, None, batch_size, batches_per_epoch)
 
-    def _fit_iterations(self, X, sample_weight, batch_size, batches_per_epoch):
+    def _fit_iterations(self, X, y, sample_weight, batch_size, batches_per_epoch):
         """The body of ``fit``: initializations, iterations, the best run."""
         if batches_per_epoch is None:
             batches_per_epoch = self.batches_per_epoch
@@ -533,7 +537,7 @@ class IterativeMixin(OutOfCoreMixin):
         with self._transaction():
             self.__dict__.pop("_pending_stats", None)
             source = self._source(
-                X, None, sample_weight, reset=do_init, batch_size=batch_size
+                X, y, sample_weight, reset=do_init, batch_size=batch_size, fitting=True
             )
             if do_init:
                 self._check_source(source)
@@ -569,14 +573,8 @@ class IterativeMixin(OutOfCoreMixin):
             self.converged_ = best.converged
             self.n_samples_seen_ = source.n_samples
             self._is_fitted = True
-            if not best.converged and self.max_iter > 0 and self._warn_not_converged:
-                warnings.warn(
-                    "Best performing initialization did not converge. Try "
-                    "different init parameters, or increase max_iter, tol, or "
-                    "check for degenerate data.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
+            if not best.converged and self.max_iter > 0 and self._not_converged:
+                warnings.warn(self._not_converged, ConvergenceWarning, stacklevel=2)
         return self
 
     def partial_fit(self, X, y=None):
@@ -603,7 +601,7 @@ class IterativeMixin(OutOfCoreMixin):
         if first:
             self._validate_params()
         with self._transaction():
-            source = self._source(X, reset=first)
+            source = self._source(X, y, reset=first, fitting=True)
             engine = self._engine()
             if first:
                 self._check_source(source)
@@ -646,7 +644,7 @@ class IterativeMixin(OutOfCoreMixin):
         if first:
             self._validate_params()
         with self._transaction():
-            source = self._source(X, reset=first)
+            source = self._source(X, y, reset=first, fitting=True)
             engine = self._engine()
             if first:
                 self._check_source(source)

@@ -56,6 +56,7 @@ def test_estimators_are_found():
         "OOCPCA",
         "OOCQuadraticDiscriminantAnalysis",
         "OOCKernelRidge",
+        "StreamingLogisticRegression",
         "StreamingRidge",
         "StreamingRidgeCV",
         "StreamingSGDClassifier",

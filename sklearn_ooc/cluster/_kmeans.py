@@ -250,7 +250,7 @@ class OOCKMeans(
         self.verbose = verbose
 
     # scikit-learn's KMeans stops at max_iter without a warning.
-    _warn_not_converged = False
+    _not_converged = None
 
     def _runs(self):
         if not isinstance(self.init, str):
@@ -416,7 +416,7 @@ class OOCKMeans(
                 stacklevel=2,
             )
         with self._transaction():
-            self._fit_iterations(X, sample_weight, batch_size, batches_per_epoch)
+            self._fit_iterations(X, None, sample_weight, batch_size, batches_per_epoch)
             source = self._source(
                 X, None, sample_weight, reset=False, batch_size=batch_size
             )
