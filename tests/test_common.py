@@ -53,6 +53,7 @@ def test_estimators_are_found():
         "OOCGaussianMixture",
         "OOCKMeans",
         "OOCLinearDiscriminantAnalysis",
+        "OOCMixture",
         "OOCPCA",
         "OOCQuadraticDiscriminantAnalysis",
         "OOCKernelRidge",
