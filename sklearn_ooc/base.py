@@ -145,6 +145,20 @@ class OutOfCoreMixin:
             self.__dict__.update(saved)
             raise
 
+    def _checkpoint_of(self, source):
+        """The checkpoint of this fit (None without ``checkpoint``)."""
+        path = getattr(self, "checkpoint", None)
+        if path is None:
+            return None
+        from ._checkpoint import Checkpoint, data_fingerprint, params_fingerprint
+
+        # What does not change the result does not change the fingerprint:
+        # a fit may resume with more iterations, threads or verbosity.
+        ignored = {"checkpoint", "verbose", "verbose_interval", "n_jobs", "max_iter"}
+        params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        fingerprint = data_fingerprint(source) + params_fingerprint(params)
+        return Checkpoint(path, fingerprint, type(self).__name__)
+
     def _reduce(self, source, indices=None, *, desc="pass", summarize=None):
         """Sum of ``summarize`` (``_summarize`` by default) over the batches
         ``indices`` (all by default)."""
@@ -462,21 +476,38 @@ class IterativeMixin(OutOfCoreMixin):
                 f"Time (s): {seconds:.4g}"
             )
 
-    def _iterate(self, source, plan, engine, random_state, do_init):
-        """One run from one initialization; returns what the run reached."""
+    def _iterate(self, source, plan, engine, random_state, do_init, resume, save):
+        """One run from one initialization; returns what the run reached.
+
+        ``resume`` is the state of this run from a checkpoint (the loop
+        carries on after its last iteration); ``save(state)`` is called after
+        every iteration with the loop's state.
+        """
         timer = Timer()
-        if do_init:
-            self._initialize(source, random_state)
-            for attr in ("_running_stats", "_n_steps"):
-                self.__dict__.pop(attr, None)
-            if self.verbose:
-                engine.log(f"Initialization Time (s): {timer.lap():.4g}")
-        lower_bound = -np.inf if do_init else self.lower_bound_
-        history, seconds = [], []
-        converged = False
-        n_iter = 0
+        if resume is not None:
+            lower_bound, history, seconds = (
+                resume["lower_bound"],
+                resume["history"],
+                resume["seconds"],
+            )
+            converged, n_iter, plan.cursor = (
+                resume["converged"],
+                resume["n_iter"],
+                resume["cursor"],
+            )
+        else:
+            if do_init:
+                self._initialize(source, random_state)
+                for attr in ("_running_stats", "_n_steps"):
+                    self.__dict__.pop(attr, None)
+                if self.verbose:
+                    engine.log(f"Initialization Time (s): {timer.lap():.4g}")
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            history, seconds, converged, n_iter = [], [], False, 0
         minibatch = plan.epoch_length < plan.n_batches
-        for n_iter in range(1, self.max_iter + 1):
+        done = resume is not None and resume["done"]
+        while not done and n_iter < self.max_iter:
+            n_iter += 1
             previous = lower_bound
             indices = plan.next_epoch()
             stats = self._pass(source, indices, engine, desc=f"iteration {n_iter}")
@@ -486,10 +517,22 @@ class IterativeMixin(OutOfCoreMixin):
             change = lower_bound - previous
             seconds.append(timer.lap())
             self._report(engine, n_iter, lower_bound, change, stats.count, seconds[-1])
-            if self._has_converged(change):
-                converged = True
+            converged = bool(self._has_converged(change))
+            done = converged or n_iter >= self.max_iter
+            save(
+                {
+                    "lower_bound": lower_bound,
+                    "history": history,
+                    "seconds": seconds,
+                    "converged": converged,
+                    "n_iter": n_iter,
+                    "cursor": plan.cursor,
+                    "done": done,
+                }
+            )
+            if converged:
                 break
-        if self.verbose and history:
+        if self.verbose and history and resume is None:
             improvement = (history[-1] - history[0]) * stats.count
             engine.log(f"Total Improvement: {improvement:.6g}")
             engine.log(f"Total Time (s): {sum(seconds):.4f}")
@@ -546,13 +589,59 @@ class IterativeMixin(OutOfCoreMixin):
             cursor = 0 if do_init else getattr(self, "_epoch_cursor", 0)
             engine = self._engine()
             random_state = check_random_state(self.random_state)
-            best = None
+            best, first_run, resume = None, 0, None
+            checkpoint = self._checkpoint_of(source)
+            saved = checkpoint.load() if checkpoint is not None else None
+            if saved is not None:
+                params = self.get_params(deep=False)
+                self.__dict__.update(saved["estimator"])
+                self.__dict__.update(params)
+                if saved["random_state"] is not None:
+                    random_state.set_state(saved["random_state"])
+                best, first_run, resume = saved["best"], saved["run"], saved["loop"]
+                engine.log(
+                    f"Resuming from {checkpoint.path} (run {first_run + 1}, "
+                    f"iteration {resume['n_iter']})"
+                )
             n_runs = self._runs() if do_init else 1
-            for init in range(n_runs):
+            for init in range(first_run, n_runs):
                 if n_runs > 1:
                     engine.log(f"Initialization {init + 1} of {n_runs}")
+
+                def save(loop, init=init, best=best):
+                    if checkpoint is None:
+                        return
+                    params = set(self.get_params(deep=False))
+                    checkpoint.save(
+                        {
+                            "run": init,
+                            "loop": loop,
+                            "best": best,
+                            "estimator": {
+                                k: v
+                                for k, v in self.__dict__.items()
+                                if k not in params
+                            },
+                            "random_state": (
+                                # Never the global generator (random_state=None).
+                                random_state.get_state()
+                                if self.random_state is not None
+                                else None
+                            ),
+                        }
+                    )
+
                 plan = EpochPlan(source.n_batches, batches_per_epoch, cursor=cursor)
-                run = self._iterate(source, plan, engine, random_state, do_init)
+                run = self._iterate(
+                    source,
+                    plan,
+                    engine,
+                    random_state,
+                    do_init,
+                    resume if init == first_run else None,
+                    save,
+                )
+                resume = None
                 # As scikit-learn: a later run wins only with a higher bound,
                 # or when no bound is known (max_iter=0 keeps the last run).
                 if (

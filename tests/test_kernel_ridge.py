@@ -109,6 +109,23 @@ def test_cholesky_equals_sklearn_for_every_kernel(rng, kernel):
     assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-8, atol=1e-10)
 
 
+def test_cholesky_factors_the_one_kernel_matrix_in_place(rng):
+    import tracemalloc
+
+    n = 800
+    X, y = _problem(rng, n=n)
+    OOCKernelRidge(kernel="rbf", solver="cholesky").fit(X[:50], y[:50])  # compiled
+    tracemalloc.start()
+    try:
+        OOCKernelRidge(kernel="rbf", solver="cholesky", memory_limit_mb=8).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The 5 MB matrix and its blocks keep to the 8 MB limit; a copy of the
+    # matrix for LAPACK would not.
+    assert 8 * n * n < peak < 8 * 2**20
+
+
 def test_sample_weight_and_alpha_per_target(rng):
     X, y = _problem(rng, n=400, n_targets=2)
     w = rng.uniform(0.1, 2, size=400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -170,6 +171,11 @@ class OOCKMeans(
         Threads summarizing batches.
     verbose : int, default=0
         1 prints a line per iteration; 2 adds a progress bar.
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        iteration. A fit that finds a checkpoint of the same data and
+        parameters resumes from it; one of other data or parameters is
+        refused. See :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -213,6 +219,7 @@ class OOCKMeans(
         "random_state": ["random_state"],
         "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
         "decay": [Interval(Real, 0.5, 1.0, closed="right"), None],
+        "checkpoint": [str, os.PathLike, None],
         **IterativeMixin._ooc_parameter_constraints,
     }
 
@@ -235,6 +242,7 @@ class OOCKMeans(
         decay=None,
         n_jobs=None,
         verbose=0,
+        checkpoint=None,
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -248,6 +256,7 @@ class OOCKMeans(
         self.decay = decay
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     # scikit-learn's KMeans stops at max_iter without a warning.
     _not_converged = None

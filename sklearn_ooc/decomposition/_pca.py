@@ -124,7 +124,7 @@ class OOCPCA(
     >>> X = rng.normal(size=(1000, 3)) @ [[3.0, 0, 0], [0, 1.0, 0], [0, 0, 0.1]]
     >>> pca = OOCPCA(n_components=2, batch_size=100).fit(X)
     >>> pca.explained_variance_ratio_.round(3)
-    array([0.9  , 0.099])
+    array([0.904, 0.095])
     """
 
     _parameter_constraints: dict = {

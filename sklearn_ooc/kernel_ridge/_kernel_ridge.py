@@ -300,8 +300,10 @@ def _solve_cholesky(kernel_matrix, y, alpha):
         K = kernel_matrix.dense()
         K.flat[:: K.shape[0] + 1] += a
         try:
+            # K is C-ordered and symmetric: its transpose is the same matrix
+            # in the Fortran order LAPACK factors in place without a copy.
             factor = linalg.cho_factor(
-                K, lower=True, overwrite_a=True, check_finite=False
+                K.T, lower=True, overwrite_a=True, check_finite=False
             )
             coef[:, cols] = linalg.cho_solve(factor, y[:, cols], check_finite=False)
         except linalg.LinAlgError:
@@ -356,24 +358,32 @@ class _NystromPreconditioner:
         return self.U @ (scale * UtR) + (R - self.U @ UtR)
 
 
-def _solve_cg(kernel_matrix, y, alpha, tol, max_iter, preconditioner, log):
+def _solve_cg(
+    kernel_matrix, y, alpha, tol, max_iter, preconditioner, log, checkpoint=None
+):
     """Conjugate gradients on ``(K + alpha_t I) c_t = y_t``, all targets at once.
 
     One pass over the kernel matrix per iteration; each target stops moving
-    when its relative residual is below ``tol``.
+    when its relative residual is below ``tol``. With a ``checkpoint``, the
+    iterates are saved after every iteration, and the solver carries on from
+    those it finds there.
     """
-    n_targets = y.shape[1]
-    coef = np.zeros_like(y)
-    residual = y.copy()
     norms = np.linalg.norm(y, axis=0)
     norms[norms == 0] = 1.0
-    active = np.ones(n_targets, dtype=bool)
-    Z = preconditioner(residual) if preconditioner else residual.copy()
-    P = Z.copy()
-    rz = np.einsum("ij,ij->j", residual, Z)
-    relative = np.linalg.norm(residual, axis=0) / norms
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is None:
+        coef = np.zeros_like(y)
+        residual = y.copy()
+        Z = preconditioner(residual) if preconditioner else residual.copy()
+        P = Z.copy()
+        rz = np.einsum("ij,ij->j", residual, Z)
+        relative = np.linalg.norm(residual, axis=0) / norms
+        done = 0
+    else:
+        coef, residual, P = saved["coef"], saved["residual"], saved["P"]
+        rz, relative, done = saved["rz"], saved["relative"], saved["n_iter"]
+    n_iter = done
+    for n_iter in range(done + 1, max_iter + 1):
         active = relative >= tol
         if not active.any():
             n_iter -= 1
@@ -389,6 +399,17 @@ def _solve_cg(kernel_matrix, y, alpha, tol, max_iter, preconditioner, log):
         beta = np.where(active, rz_new / np.where(rz == 0, 1.0, rz), 0.0)
         P = Z + P * beta[None, :]
         rz = rz_new
+        if checkpoint is not None:
+            checkpoint.save(
+                {
+                    "coef": coef,
+                    "residual": residual,
+                    "P": P,
+                    "rz": rz,
+                    "relative": relative,
+                    "n_iter": n_iter,
+                }
+            )
     return coef, n_iter, relative
 
 
@@ -496,6 +517,11 @@ class OOCKernelRidge(
         Seed of the landmarks (and of the SGD order).
     verbose : int, default=0
         1 prints the residual per iteration; 2 adds a progress bar per pass.
+    checkpoint : str or os.PathLike, default=None
+        ``solver='cg'``: a file that receives the iterates, atomically, after
+        every iteration. A fit that finds a checkpoint of the same data and
+        parameters resumes from it; one of other data or parameters is
+        refused. See :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -548,6 +574,7 @@ class OOCKernelRidge(
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -569,6 +596,7 @@ class OOCKernelRidge(
         n_jobs=None,
         random_state=None,
         verbose=0,
+        checkpoint=None,
     ):
         self.alpha = alpha
         self.kernel = kernel
@@ -586,6 +614,7 @@ class OOCKernelRidge(
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -602,10 +631,21 @@ class OOCKernelRidge(
             n_features,
         )
 
-    def _block_rows(self, n_samples, n_features, store):
-        """Rows per block so that the blocks of all threads fit the limit."""
-        budget = self.memory_limit_mb * MB / max(1, self._engine().n_jobs)
-        if store:
+    def _block_rows(self, n_samples, n_features, store, solver):
+        """Rows per block so that the blocks of all threads fit the limit.
+
+        The Cholesky solver holds the whole matrix; its blocks of whole rows
+        share what is left of the limit (at least an eighth of the matrix),
+        each with room for the row block and two square temporaries.
+        """
+        budget = self.memory_limit_mb * MB
+        if solver == "cholesky":
+            matrix = 8.0 * n_samples**2
+            budget = max(budget - matrix, matrix / 8)
+        budget /= max(1, self._engine().n_jobs)
+        if solver == "cholesky":
+            rows = budget / (24 * (n_samples + n_features))
+        elif store:
             rows = budget / (8 * (n_samples + n_features))
         else:
             rows = np.sqrt(budget / 16)
@@ -664,7 +704,7 @@ class OOCKernelRidge(
                 sample_weight,
                 reset=False,
                 fitting=True,
-                batch_size=self._block_rows(n, d, store_kind == "disk"),
+                batch_size=self._block_rows(n, d, store_kind == "disk", solver),
             )
             Y = np.empty((n, 1 if len(source.y.shape) == 1 else source.y.shape[1]))
             weights = np.empty(n) if source.sample_weight is not None else None
@@ -738,7 +778,14 @@ class OOCKernelRidge(
                 matrix, source, self.n_preconditioner, alpha, self.random_state
             )
         coef, n_iter, residual = _solve_cg(
-            matrix, Y, alpha, self.tol, self.max_iter, preconditioner, log
+            matrix,
+            Y,
+            alpha,
+            self.tol,
+            self.max_iter,
+            preconditioner,
+            log,
+            self._checkpoint_of(source),
         )
         if np.any(residual >= self.tol):
             warnings.warn(

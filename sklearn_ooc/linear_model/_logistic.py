@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -88,6 +89,11 @@ class StreamingLogisticRegression(
         Threads summarizing batches.
     verbose : int, default=0
         1 prints a line per iteration; 2 adds a progress bar.
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        iteration. A fit that finds a checkpoint of the same data and
+        parameters resumes from it; one of other data or parameters is
+        refused. See :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -140,6 +146,7 @@ class StreamingLogisticRegression(
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "checkpoint": [str, os.PathLike, None],
         **IterativeMixin._ooc_parameter_constraints,
     }
 
@@ -153,6 +160,7 @@ class StreamingLogisticRegression(
         batch_size="auto",
         n_jobs=None,
         verbose=0,
+        checkpoint=None,
     ):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -161,6 +169,7 @@ class StreamingLogisticRegression(
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     # -- the problem ---------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from contextlib import nullcontext
 from numbers import Integral, Real
@@ -71,6 +72,7 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
         "shuffle": [StrOptions({"block", "disk"}), "boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint": [str, os.PathLike, None],
     }
 
     # -- hooks of the two estimators ------------------------------------------------
@@ -140,15 +142,32 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
 
         return held_out
 
-    def _run(self, source, state, *, max_iter, seed, stop_early):
-        """Epochs over ``source``; returns the epochs run."""
+    def _run(self, source, state, *, max_iter, seed, stop_early, checkpoint=None):
+        """Epochs over ``source``; returns the epochs run.
+
+        With a ``checkpoint``, the loop's state is saved after every epoch
+        and, if the checkpoint holds one, the loop carries on from it.
+        """
         rng = np.random.default_rng(seed)
         holdout = self._holdout(seed) if stop_early else None
         engine = self._engine()
-        best = np.inf
-        no_improvement = 0
-        n_iter = 0
-        for epoch in range(max_iter):
+        best, no_improvement, n_iter, stopped = np.inf, 0, 0, False
+        saved = checkpoint.load() if checkpoint is not None else None
+        if saved is not None:
+            for name in ("coef", "intercept", "coef_velocity", "intercept_velocity"):
+                setattr(state, name, saved[name])
+            state.t = saved["t"]
+            rng.bit_generator.state = saved["rng"]
+            best, no_improvement, n_iter = (
+                saved["best"],
+                saved["no_improvement"],
+                saved["n_iter"],
+            )
+            stopped = saved["stopped"]
+            engine.log(f"Resuming from {checkpoint.path} after epoch {n_iter}")
+        for epoch in range(n_iter, max_iter):
+            if stopped:
+                break
             order = self._block_order(source, rng)
             loss_sum, n_rows = self._epoch(source, order, state, epoch, rng, holdout)
             n_iter = epoch + 1
@@ -160,17 +179,33 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
                 f"-- Epoch {n_iter}: {'validation score' if holdout else 'avg loss'} "
                 f"{abs(criterion):.6g}, {n_rows:,} rows, t {state.t:.0f}"
             )
-            if not stop_early or self.tol is None:
-                continue
-            if criterion > best - self.tol:
-                no_improvement += 1
-            else:
-                no_improvement = 0
-            best = min(best, criterion)
-            if no_improvement >= self.n_iter_no_change:
+            if stop_early and self.tol is not None:
+                if criterion > best - self.tol:
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                best = min(best, criterion)
+                stopped = no_improvement >= self.n_iter_no_change
+            if checkpoint is not None:
+                checkpoint.save(
+                    {
+                        "seed": seed,
+                        "coef": state.coef,
+                        "intercept": state.intercept,
+                        "coef_velocity": state.coef_velocity,
+                        "intercept_velocity": state.intercept_velocity,
+                        "t": state.t,
+                        "rng": rng.bit_generator.state,
+                        "best": best,
+                        "no_improvement": no_improvement,
+                        "n_iter": n_iter,
+                        "stopped": stopped,
+                    }
+                )
+            if stopped:
                 break
         else:
-            if stop_early and self.tol is not None and max_iter > 1:
+            if stop_early and self.tol is not None and max_iter > 1 and not stopped:
                 warnings.warn(
                     "Maximum number of iteration reached before convergence. "
                     "Consider increasing max_iter to improve the fit.",
@@ -181,6 +216,13 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
 
     def _fit(self, X, y, reset, classes=None):
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        checkpoint = None
+        if reset and self.checkpoint is not None:
+            # The fingerprint is of the data as given, before any shuffle; a
+            # resumed fit shuffles with the seed of the first.
+            checkpoint = self._checkpoint_of(self._source(X, y, reset=True))
+            saved = checkpoint.load()
+            seed = seed if saved is None else saved["seed"]
         with self._shuffled(X, y, seed) if reset else nullcontext((X, y)) as (X, y):
             source = self._source(X, y, reset=reset, fitting=True)
             self._prepare_targets(source, reset, classes)
@@ -193,7 +235,12 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
                 state.intercept_velocity = self._intercept_velocity.copy()
                 max_iter, stop_early = 1, False
             n_iter = self._run(
-                source, state, max_iter=max_iter, seed=seed, stop_early=stop_early
+                source,
+                state,
+                max_iter=max_iter,
+                seed=seed,
+                stop_early=stop_early,
+                checkpoint=checkpoint,
             )
         self._set_state(state)
         self.n_iter_ = n_iter if reset else getattr(self, "n_iter_", 0) + n_iter
@@ -308,6 +355,11 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
         Seed of every shuffle and of the held-out rows.
     verbose : int, default=0
         1 prints one line per epoch.
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        epoch. A fit that finds a checkpoint of the same data and parameters
+        resumes from it; one of other data or parameters is refused. See
+        :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -369,6 +421,7 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
         shuffle="block",
         random_state=None,
         verbose=0,
+        checkpoint=None,
     ):
         self.loss = loss
         self.alpha = alpha
@@ -389,6 +442,7 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     def _targets(self, batch):
         return np.ascontiguousarray(batch.y, dtype=np.float64).reshape(-1, 1)
@@ -507,6 +561,11 @@ class StreamingSGDClassifier(
         Seed of every shuffle and of the held-out rows.
     verbose : int, default=0
         1 prints one line per epoch.
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        epoch. A fit that finds a checkpoint of the same data and parameters
+        resumes from it; one of other data or parameters is refused. See
+        :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -571,6 +630,7 @@ class StreamingSGDClassifier(
         shuffle="block",
         random_state=None,
         verbose=0,
+        checkpoint=None,
     ):
         self.loss = loss
         self.multi_class = multi_class
@@ -591,6 +651,7 @@ class StreamingSGDClassifier(
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     def _multinomial(self):
         return self.multi_class == "multinomial" and len(self.classes_) > 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections import namedtuple
 from numbers import Integral, Real
 
@@ -437,6 +438,11 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     n_jobs : int, default=None
         Threads summarizing batches; the result is bitwise the same for
         every value.
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        iteration. A fit that finds a checkpoint of the same data and
+        parameters resumes from it; one of other data or parameters is
+        refused. See :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -513,6 +519,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         "init_size": [Interval(Integral, 1, None, closed="left"), None],
         "decay": [Interval(Real, 0.5, 1.0, closed="right"), None],
         "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "checkpoint": [str, os.PathLike, None],
         **IterativeMixin._ooc_parameter_constraints,
     }
 
@@ -542,6 +549,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         batch_size="auto",
         batches_per_epoch=None,
         n_jobs=None,
+        checkpoint=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -562,6 +570,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
+        self.checkpoint = checkpoint
 
     # -- checks ---------------------------------------------------------------
 

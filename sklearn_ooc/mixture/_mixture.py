@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -95,6 +96,11 @@ class OOCMixture(IterativeMixin, DensityMixin, BaseEstimator):
         Batches per iteration; ``None`` for exact EM.
     n_jobs : int, default=None
         Threads summarizing batches.
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        iteration. A fit that finds a checkpoint of the same data and
+        parameters resumes from it; one of other data or parameters is
+        refused. See :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -138,6 +144,7 @@ class OOCMixture(IterativeMixin, DensityMixin, BaseEstimator):
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "decay": [Interval(Real, 0.5, 1.0, closed="right"), None],
         "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "checkpoint": [str, os.PathLike, None],
         **IterativeMixin._ooc_parameter_constraints,
     }
 
@@ -162,6 +169,7 @@ class OOCMixture(IterativeMixin, DensityMixin, BaseEstimator):
         batch_size="auto",
         batches_per_epoch=None,
         n_jobs=None,
+        checkpoint=None,
     ):
         self.distributions = distributions
         self.n_components = n_components
@@ -178,6 +186,7 @@ class OOCMixture(IterativeMixin, DensityMixin, BaseEstimator):
         self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
+        self.checkpoint = checkpoint
 
     def _templates(self):
         if self.distributions is None:

@@ -1,0 +1,72 @@
+"""OOCKMeans and OOCPCA beside their references, same run.
+
+Issue targets: OOCKMeans per iteration on a 5,000,000 x 50 memmap with k = 8
+no slower than ``KMeans(algorithm="lloyd")`` per iteration in memory;
+``OOCPCA.fit`` on a 2,000,000 x 100 memmap within 1.3x numpy's ``X.T @ X``.
+``SKLEARN_OOC_BENCH_ROWS`` shrinks the problems.
+"""
+
+import os
+import warnings
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from sklearn_ooc.cluster import OOCKMeans
+from sklearn_ooc.decomposition import OOCPCA
+
+from .common import mixture_file, page_cached, regression_files
+
+KMEANS_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 5_000_000))
+PCA_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 2_000_000))
+
+
+class KMeansIteration:
+    """Five Lloyd iterations from the same centers, tol=0."""
+
+    params = [[1, 2]]
+    param_names = ["n_jobs"]
+    timeout = 1800
+    processes = 1
+    number = 1
+    repeat = 2
+
+    def setup_cache(self):
+        return mixture_file(KMEANS_ROWS, 50, 3)
+
+    def setup(self, path, n_jobs):
+        self.X = page_cached(path)
+        self.init = np.asarray(self.X[:8], dtype=np.float64)
+        warnings.simplefilter("ignore")
+        OOCKMeans(8, init=self.init, max_iter=1).fit(self.X[:1000])
+
+    def time_ours_5_iterations(self, path, n_jobs):
+        OOCKMeans(8, init=self.init, max_iter=5, tol=0.0, n_jobs=n_jobs).fit(self.X)
+
+    def time_sklearn_5_iterations(self, path, n_jobs):
+        KMeans(8, init=self.init, n_init=1, max_iter=5, tol=0.0, algorithm="lloyd").fit(
+            np.asarray(self.X)
+        )
+
+
+class PCAFit:
+    """OOCPCA from the memmap against numpy's Gram matrix in memory."""
+
+    timeout = 1800
+    processes = 1
+    number = 1
+    repeat = 3
+
+    def setup_cache(self):
+        return regression_files(PCA_ROWS, 100)
+
+    def setup(self, paths):
+        self.X = page_cached(paths[0])
+        self.X_memory = np.load(paths[0])
+        OOCPCA(5).fit(self.X[:1000])
+
+    def time_ours_n_jobs_2(self, paths):
+        OOCPCA(10, n_jobs=2).fit(self.X)
+
+    def time_numpy_gram(self, paths):
+        self.X_memory.T @ self.X_memory
