@@ -47,7 +47,9 @@ class LargeKernel:
             gamma=0.05,
             solver="cg",
             kernel_store="recompute",
-            memory_limit_mb=1024,
+            # Blocks 256 MB, the 200-landmark preconditioner 160 MB (480 MB
+            # while built): under 1 GB in all.
+            memory_limit_mb=256,
             tol=1e-6,
             max_iter=200 if n_preconditioner else 30,
             n_preconditioner=n_preconditioner,

@@ -29,6 +29,8 @@ from ..data import BatchSource, open_npy
 from ..io import NpyWriter
 
 MB = 1 << 20
+# Blocks held at a time that memory_limit_mb is shared by, whatever n_jobs.
+_BLOCKS_AT_A_TIME = 2
 
 _KERNELS = ("rbf", "laplacian", "polynomial", "linear", "sigmoid", "cosine", "chi2")
 
@@ -489,7 +491,13 @@ class OOCKernelRidge(
     kernel_params : dict, default=None
         Parameters of a callable kernel.
     memory_limit_mb : float, default=1024
-        Memory for kernel blocks (and the whole matrix for ``'cholesky'``).
+        Memory for kernel blocks (and the whole matrix for ``'cholesky'``),
+        shared by two threads; each further thread of ``n_jobs`` adds half of
+        it (the blocks, and so the result, are the same for every
+        ``n_jobs``).
+        The Nyström preconditioner of ``'cg'`` comes on top: ``8 n m`` bytes
+        for ``m = n_preconditioner`` landmarks, about three times that while
+        it is built.
     kernel_store : {'auto', 'disk', 'recompute'}, default='auto'
         ``'disk'`` builds the matrix once into ``store_dir`` (reused by later
         fits on the same data and kernel); ``'recompute'`` computes blocks
@@ -632,17 +640,21 @@ class OOCKernelRidge(
         )
 
     def _block_rows(self, n_samples, n_features, store, solver):
-        """Rows per block so that the blocks of all threads fit the limit.
+        """Rows per block so that two blocks at a time fit the limit.
 
-        The Cholesky solver holds the whole matrix; its blocks of whole rows
-        share what is left of the limit (at least an eighth of the matrix),
-        each with room for the row block and two square temporaries.
+        The blocks decide the order of the sums (and are the coordinate
+        blocks of ``'sgd'``), so they never depend on ``n_jobs``: the result
+        is the same for every ``n_jobs``, and each thread beyond two adds
+        half the limit. The Cholesky solver holds the whole matrix; its
+        blocks of whole rows share what is left of the limit (at least an
+        eighth of the matrix), each with room for the row block and two
+        square temporaries.
         """
         budget = self.memory_limit_mb * MB
         if solver == "cholesky":
             matrix = 8.0 * n_samples**2
             budget = max(budget - matrix, matrix / 8)
-        budget /= max(1, self._engine().n_jobs)
+        budget /= _BLOCKS_AT_A_TIME
         if solver == "cholesky":
             rows = budget / (24 * (n_samples + n_features))
         elif store:
