@@ -123,7 +123,8 @@ def load(path):
     columns = data["result_columns"]
     table = {}
     for name, row in data["results"].items():
-        entry = dict(zip(columns, row, strict=True))
+        # asv leaves out the trailing columns a result does not have.
+        entry = dict(zip(columns, row, strict=False))
         values = entry.get("result")
         if values is None:
             continue

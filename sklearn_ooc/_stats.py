@@ -118,6 +118,9 @@ class Moments:
         else:
             scatter -= expand[..., None] * (delta[..., :, None] * delta[..., None, :])
         mean, mean_error = _two_sum(shift, delta)
+        # A set without weight has mean zero, wherever its shift was.
+        mean = np.where(expand > 0, mean, 0.0)
+        mean_error = np.where(expand > 0, mean_error, 0.0)
         return cls(count, weight, mean, scatter, mean_error)
 
     def lost_digits(self, shift):
@@ -318,8 +321,15 @@ def diagonal_moments_of_rows(X, sample_weight=None):
         out = Moments.zero(X.shape[1], diagonal=True)
         out.count = X.shape[0]
         return out
-    mean = (w @ X) / weight
-    return Moments(X.shape[0], np.float64(weight), mean, w @ (X - mean) ** 2)
+    # The corrected two-pass mean: the plain mean, then the mean of the rows
+    # about it, whose rounding is kept as in moments_of_rows; no digits are
+    # lost to data far from the origin.
+    shift = (w @ X) / weight
+    shifted = X - shift
+    delta = (w @ shifted) / weight
+    scatter = w @ (shifted - delta) ** 2
+    mean, mean_error = _two_sum(shift, delta)
+    return Moments(X.shape[0], np.float64(weight), mean, scatter, mean_error)
 
 
 @dataclass
@@ -348,19 +358,140 @@ class MixtureStats:
         )
 
 
+def largest_positive(vectors):
+    """``vectors`` (rows) with signs such that each one's entry of largest
+    magnitude is positive, scikit-learn's ``svd_flip`` convention.
+
+    Singular and eigen-vectors are defined up to their sign; fixing it makes
+    every way of reaching the same statistics give the same vectors.
+    """
+    biggest = np.argmax(np.abs(vectors), axis=1)
+    signs = np.sign(vectors[np.arange(vectors.shape[0]), biggest])
+    signs[signs == 0] = 1.0
+    return vectors * signs[:, None]
+
+
+def _positive_root(rows):
+    """The R factor of ``rows`` with a non-negative diagonal.
+
+    A QR factor is unique up to the signs of its rows; fixing them makes it
+    the upper Cholesky factor of ``rows.T @ rows``, so that every way of
+    reaching the same rows reaches the same factor.
+    """
+    root = np.linalg.qr(rows, mode="r")
+    signs = np.sign(np.diagonal(root)).copy()
+    signs[signs == 0] = 1.0
+    return root * signs[:, None]
+
+
+@dataclass
+class RootMoments:
+    """Count, mean and the triangular square root of the centered scatter.
+
+    ``root`` is the R factor of the centered rows (``root.T @ root`` is the
+    scatter): its singular values and right singular vectors are those of the
+    centered data, as accurate as an SVD of the data itself, where an
+    eigen-decomposition of the scatter squares the condition number and
+    loses the small components. Two sets merge by factoring again their two
+    roots stacked over the scaled difference of their means (the TSQR
+    reduction), with the mean carried as in :class:`Moments`.
+
+    Attributes
+    ----------
+    count : int
+        Number of rows.
+    mean : ndarray of shape (n_features,)
+        Mean of the rows.
+    root : ndarray of shape (k, n_features)
+        Upper trapezoidal with a non-negative diagonal; ``k <= n_features``
+        (a merge of few rows may keep more rows than the count needs).
+    mean_error : ndarray of shape (n_features,)
+        Rounding error of ``mean``.
+    """
+
+    count: int
+    mean: np.ndarray
+    root: np.ndarray
+    mean_error: np.ndarray = None
+
+    def __post_init__(self):
+        if self.mean_error is None:
+            self.mean_error = np.zeros_like(self.mean)
+
+    @classmethod
+    def of_rows(cls, X, workspace=None):
+        """The statistic of the rows of ``X`` (float32 or float64)."""
+        n, d = X.shape
+        if n == 0:
+            return cls(0, np.zeros(d), np.zeros((0, d)))
+        shift = np.asarray(X[0], dtype=np.float64)
+        rows = np.empty((n, d)) if workspace is None else workspace.get("root", n, d)
+        np.subtract(X, shift, out=rows)
+        # Centered twice: the second mean removes the rounding of the first.
+        delta = rows.mean(axis=0)
+        rows -= delta
+        again = rows.mean(axis=0)
+        rows -= again
+        mean, mean_error = _two_sum(shift, delta + again)
+        return cls(n, mean, _positive_root(rows), mean_error)
+
+    @property
+    def scatter(self):
+        """``sum_i (x_i - mean)(x_i - mean)^T``."""
+        return self.root.T @ self.root
+
+    def spectrum(self):
+        """Singular values (``n_features`` of them, decreasing, zero-padded)
+        and right singular vectors (rows, signed by :func:`largest_positive`)
+        of the centered data."""
+        d = self.mean.shape[0]
+        _, values, vectors = np.linalg.svd(self.root, full_matrices=True)
+        values = np.concatenate([values, np.zeros(d - values.shape[0])])
+        return values, largest_positive(vectors)
+
+    def __add__(self, other):
+        if not isinstance(other, RootMoments):
+            return NotImplemented
+        if other.mean.shape != self.mean.shape:
+            raise ValueError(
+                f"cannot merge statistics of {other.mean.shape[0]} features into "
+                f"statistics of {self.mean.shape[0]}"
+            )
+        if other.count == 0 or self.count == 0:
+            kept = self if other.count == 0 else other
+            return RootMoments(
+                self.count + other.count,
+                kept.mean.copy(),
+                kept.root.copy(),
+                kept.mean_error.copy(),
+            )
+        count = self.count + other.count
+        frac = other.count / count
+        delta = (other.mean - self.mean) + (other.mean_error - self.mean_error)
+        mean, mean_error = _two_sum(self.mean, self.mean_error + frac * delta)
+        between = np.sqrt(self.count * frac) * delta
+        stacked = np.vstack([self.root, other.root, between[None, :]])
+        return RootMoments(count, mean, _positive_root(stacked), mean_error)
+
+
 @dataclass
 class GroupedMoments:
-    """Moments of the rows of each group (class): merged group by group."""
+    """Statistics of the rows of each group (class): merged group by group.
+
+    ``of_rows`` gives each group's statistic: :func:`moments_of_rows` by
+    default, or :meth:`RootMoments.of_rows`.
+    """
 
     groups: dict
 
     @classmethod
-    def of_batch(cls, X, labels, workspace=None):
+    def of_batch(cls, X, labels, workspace=None, of_rows=None):
+        of_rows = of_rows or moments_of_rows
         labels = np.ravel(labels)
         groups = {}
         for label in np.unique(labels):
             rows = np.ascontiguousarray(X[labels == label])
-            groups[label.item() if hasattr(label, "item") else label] = moments_of_rows(
+            groups[label.item() if hasattr(label, "item") else label] = of_rows(
                 rows, workspace=workspace
             )
         return cls(groups)
@@ -400,16 +531,11 @@ class RegressionScore:
 
     @classmethod
     def of_batch(cls, y_true, y_pred, sample_weight=None):
-        y_true = y_true.reshape(y_true.shape[0], -1)
+        y_true = y_true[:, None] if y_true.ndim == 1 else y_true
         y_pred = y_pred.reshape(y_true.shape)
         w = np.ones(y_true.shape[0]) if sample_weight is None else sample_weight
-        weight = w.sum()
-        mean = (w @ y_true) / weight if weight > 0 else np.zeros(y_true.shape[1])
-        scatter = w @ (y_true - mean) ** 2
         residual = w @ (y_true - y_pred) ** 2
-        return cls(
-            Moments(y_true.shape[0], np.float64(weight), mean, scatter), residual
-        )
+        return cls(diagonal_moments_of_rows(y_true, w), residual)
 
     def __add__(self, other):
         return RegressionScore(

@@ -145,8 +145,12 @@ class OutOfCoreMixin:
             self.__dict__.update(saved)
             raise
 
-    def _checkpoint_of(self, source):
-        """The checkpoint of this fit (None without ``checkpoint``)."""
+    def _checkpoint_of(self, source, **overrides):
+        """The checkpoint of this fit (None without ``checkpoint``).
+
+        ``overrides`` are the parameters given to this call of ``fit``
+        (``batches_per_epoch=...``); the batch size is the source's.
+        """
         path = getattr(self, "checkpoint", None)
         if path is None:
             return None
@@ -156,6 +160,7 @@ class OutOfCoreMixin:
         # a fit may resume with more iterations, threads or verbosity.
         ignored = {"checkpoint", "verbose", "verbose_interval", "n_jobs", "max_iter"}
         params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        params.update(overrides, batch_size=source.batch_size)
         fingerprint = data_fingerprint(source) + params_fingerprint(params)
         return Checkpoint(path, fingerprint, type(self).__name__)
 
@@ -228,6 +233,7 @@ class ClosedFormMixin(OutOfCoreMixin):
             source = self._source(
                 X, y, sample_weight, reset=True, batch_size=batch_size, fitting=True
             )
+            self._prepare(source, fresh=True)
             plan = EpochPlan(source.n_batches, batches_per_epoch)
             self._fit_stats(self._reduce(source, plan.next_epoch(), desc="fit"))
         return self
@@ -257,6 +263,7 @@ class ClosedFormMixin(OutOfCoreMixin):
             self._validate_params()
         with self._transaction():
             source = self._source(X, y, sample_weight, reset=first, fitting=True)
+            self._prepare(source, fresh=first)
             stats = self._reduce(source, desc="partial_fit")
             self._fit_stats(stats if first else self._seen_stats + stats)
         return self
@@ -288,6 +295,7 @@ class ClosedFormMixin(OutOfCoreMixin):
             self._validate_params()
         with self._transaction():
             source = self._source(X, y, sample_weight, reset=first, fitting=True)
+            self._prepare(source, fresh=first)
             stats = self._reduce(source, desc="summarize")
             self._pending_stats = stats if pending is None else pending + stats
         return self
@@ -312,6 +320,10 @@ class ClosedFormMixin(OutOfCoreMixin):
             self._fit_stats(pending)
             del self._pending_stats
         return self
+
+    def _prepare(self, source, fresh):
+        """Before the pass over ``source``; ``fresh``: the first rows of a
+        model (``fit``, or the first ``partial_fit`` or ``summarize``)."""
 
     def _fit_stats(self, stats):
         self._from_summaries(stats)
@@ -505,8 +517,8 @@ class IterativeMixin(OutOfCoreMixin):
             lower_bound = -np.inf if do_init else self.lower_bound_
             history, seconds, converged, n_iter = [], [], False, 0
         minibatch = plan.epoch_length < plan.n_batches
-        done = resume is not None and resume["done"]
-        while not done and n_iter < self.max_iter:
+        # A resumed run that stopped at max_iter goes on if max_iter was raised.
+        while not converged and n_iter < self.max_iter:
             n_iter += 1
             previous = lower_bound
             indices = plan.next_epoch()
@@ -518,7 +530,6 @@ class IterativeMixin(OutOfCoreMixin):
             seconds.append(timer.lap())
             self._report(engine, n_iter, lower_bound, change, stats.count, seconds[-1])
             converged = bool(self._has_converged(change))
-            done = converged or n_iter >= self.max_iter
             save(
                 {
                     "lower_bound": lower_bound,
@@ -527,11 +538,8 @@ class IterativeMixin(OutOfCoreMixin):
                     "converged": converged,
                     "n_iter": n_iter,
                     "cursor": plan.cursor,
-                    "done": done,
                 }
             )
-            if converged:
-                break
         if self.verbose and history and resume is None:
             improvement = (history[-1] - history[0]) * stats.count
             engine.log(f"Total Improvement: {improvement:.6g}")
@@ -590,7 +598,9 @@ class IterativeMixin(OutOfCoreMixin):
             engine = self._engine()
             random_state = check_random_state(self.random_state)
             best, first_run, resume = None, 0, None
-            checkpoint = self._checkpoint_of(source)
+            checkpoint = self._checkpoint_of(
+                source, batches_per_epoch=batches_per_epoch
+            )
             saved = checkpoint.load() if checkpoint is not None else None
             if saved is not None:
                 params = self.get_params(deep=False)
@@ -702,6 +712,7 @@ class IterativeMixin(OutOfCoreMixin):
             stats = self._pass(source, range(source.n_batches), engine, "partial_fit")
             self.lower_bound_ = self._objective(stats)
             self._from_summaries(self._stepwise(stats))
+            self._publish_update()
             self.n_iter_ += 1
             self.n_samples_seen_ += source.n_samples
             self.converged_ = False
@@ -713,15 +724,16 @@ class IterativeMixin(OutOfCoreMixin):
 
         Pending statistics wait for :meth:`from_summaries`, which updates the
         parameters from them: ``summarize`` over consecutive slices of the
-        data then ``from_summaries()`` is exactly one EM iteration over the
-        whole data. An unfitted model is first initialized from ``X``.
+        data then ``from_summaries()`` is exactly one iteration of the fit
+        (an EM, Lloyd or Newton step) over the whole data. An unfitted model
+        is first initialized from ``X``.
 
         Parameters
         ----------
         X : array-like, numpy.memmap, str or os.PathLike
             Rows.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,), default=None
+            Targets of a supervised estimator; ignored by the others.
 
         Returns
         -------
@@ -761,15 +773,23 @@ class IterativeMixin(OutOfCoreMixin):
         with self._transaction():
             self.lower_bound_ = self._objective(pending)
             self._from_summaries(pending)
+            self._publish_update()
             del self._pending_stats
             self.n_iter_ = getattr(self, "n_iter_", 0) + 1
             self.n_samples_seen_ = pending.count
+            # Convergence is fit's test between its iterations; an update
+            # from summaries of any partition makes none.
             self.converged_ = False
             self._is_fitted = True
         return self
 
     def _check_source(self, source):
         pass
+
+    def _publish_update(self):
+        """Make the public attributes show the parameters of an update made
+        outside ``fit`` (``partial_fit``, ``from_summaries``)."""
+        self._set_parameters(self._get_parameters())
 
 
 class StreamingClassifierMixin:

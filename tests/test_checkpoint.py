@@ -220,14 +220,27 @@ def test_a_checkpoint_of_other_data_or_parameters_is_refused(tmp_path):
     with pytest.raises(ValueError, match="on other data or with other parameters"):
         model.fit(X_path)
     model.set_params(n_clusters=5)
+    with pytest.raises(ValueError, match="on other data or with other parameters"):
+        model.fit(X_path, batch_size=BATCH // 2)  # other batches, other sums
     other = tmp_path / "other.npy"
     np.save(other, np.load(X_path) * 2)
     with pytest.raises(ValueError, match="on other data or with other parameters"):
         model.fit(other)
     assert fitted_state(model) == before
-    # More iterations, other threads: the same fit, carried on.
-    model.set_params(max_iter=12, n_jobs=2)
-    assert model.fit(X_path).n_iter_ >= 8
+    # Other threads: the same fit, finished.
+    model.set_params(n_jobs=2)
+    assert model.fit(X_path).n_iter_ == 8
+
+
+def test_raising_max_iter_carries_a_finished_fit_further(tmp_path):
+    X_path, _ = _data(tmp_path)
+    params = dict(n_clusters=5, tol=0.0, init="random", random_state=0)
+    short = OOCKMeans(max_iter=2, checkpoint=str(tmp_path / "km.ckpt"), **params)
+    assert short.fit(X_path).n_iter_ == 2
+    longer = short.set_params(max_iter=5).fit(X_path)
+    plain = OOCKMeans(max_iter=5, **params).fit(X_path)
+    assert longer.n_iter_ == plain.n_iter_ == 5
+    _assert_same_model(longer, plain)
 
 
 def test_a_damaged_checkpoint_is_refused(tmp_path):

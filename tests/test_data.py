@@ -244,6 +244,37 @@ def test_negative_weight_is_named(rng):
         BatchSource(rng.normal(size=(9, 2)), sample_weight=-1.0)
 
 
+def test_float_labels_must_be_finite_too(rng):
+    # A classifier's y is passed through as given, but a NaN label is a
+    # missing target: named like a regression target's.
+    y = np.zeros(20)
+    y[12] = np.nan
+    source = BatchSource(rng.normal(size=(20, 2)), y, batch_size=8, y_numeric=False)
+    assert_array_equal(source.read(0).y, np.zeros(8))
+    with pytest.raises(
+        ValueError, match=r"y contains NaN at row 12 \(batch 1, rows 8-15\)"
+    ):
+        source.read(1)
+
+
+@pytest.mark.parametrize(
+    "bad, what",
+    [(-0.5, r"a negative weight \(-0.5\)"), (np.nan, "NaN"), (np.inf, "infinity")],
+)
+def test_weights_of_rows_are_checked_as_a_batch_would_be(rng, bad, what):
+    # Weights read outside a batch (an initialization's sample) are checked
+    # too, before anyone uses them, and named with their batch.
+    w = np.ones(20)
+    w[[13, 17]] = bad
+    source = BatchSource(rng.normal(size=(20, 2)), sample_weight=w, batch_size=8)
+    assert_array_equal(source.weights_of([0, 5, 12]), np.ones(3))
+    with pytest.raises(
+        ValueError,
+        match=rf"sample_weight contains {what} at row 13 \(batch 1, rows 8-15\)",
+    ):
+        source.weights_of([19, 17, 2, 13])
+
+
 def test_misaligned_y_and_weights_are_refused(rng, npy):
     X = rng.normal(size=(10, 2))
     with pytest.raises(

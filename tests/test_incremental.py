@@ -138,6 +138,32 @@ def test_partial_fit(rng):
     assert model.score(X, y) > 0.9
 
 
+@pytest.mark.parametrize("bad", ["X", "y"])
+def test_a_failed_partial_fit_leaves_the_estimator_unchanged(rng, bad):
+    # The blocks before the bad row were fed to estimator_, which partial_fit
+    # updates in place: all of it is undone, and estimator_ stays the object
+    # it was.
+    X = rng.normal(size=(300, 3))
+    y = X.sum(axis=1)
+    model = Incremental(SGDRegressor(random_state=0), batch_size=50, buffer_mb=0.002)
+    model.fit(X, y)
+    inner = model.estimator_
+    coef, t = inner.coef_.copy(), inner.t_
+    X_bad, y_bad = X.copy(), y.copy()
+    if bad == "X":
+        X_bad[237, 1] = np.nan
+    else:
+        y_bad[237] = np.nan
+    with pytest.raises(ValueError, match=rf"{bad} contains NaN at row 237"):
+        model.partial_fit(X_bad, y_bad)
+    assert model.estimator_ is inner and model.n_iter_ == 1
+    assert_array_equal(inner.coef_, coef)
+    assert inner.t_ == t
+    model.partial_fit(X, y)
+    assert model.estimator_ is inner and model.n_iter_ == 2
+    assert not np.array_equal(inner.coef_, coef)
+
+
 def test_estimator_without_partial_fit_is_refused(rng):
     from sklearn.svm import SVC
 

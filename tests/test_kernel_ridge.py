@@ -126,6 +126,24 @@ def test_cholesky_factors_the_one_kernel_matrix_in_place(rng):
     assert 8 * n * n < peak < 8 * 2**20
 
 
+def test_predict_keeps_to_the_memory_limit(rng):
+    import tracemalloc
+
+    X = rng.uniform(-3, 3, size=(2000, 1))
+    model = OOCKernelRidge(alpha=0.1, kernel="rbf", solver="cg", memory_limit_mb=4)
+    model.fit(X, np.sin(X[:, 0]))
+    new = rng.uniform(-3, 3, size=(100_000, 1))
+    model.predict(new[:10])  # compiled
+    tracemalloc.start()
+    try:
+        predictions = model.predict(new)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Blocks of the 100,000 rows to predict, not one block of all of them.
+    assert peak < 4 * 2**20 + predictions.nbytes
+
+
 def test_sample_weight_and_alpha_per_target(rng):
     X, y = _problem(rng, n=400, n_targets=2)
     w = rng.uniform(0.1, 2, size=400)
@@ -202,16 +220,7 @@ def _store_files(directory):
 def test_store_is_built_once_and_reused_across_alphas(rng, tmp_path):
     X, y = _problem(rng, n=500)
     store = tmp_path / "store"
-    params = dict(
-        kernel="rbf",
-        gamma=0.3,
-        solver="cg",
-        kernel_store="disk",
-        store_dir=store,
-        memory_limit_mb=1,
-        tol=1e-12,
-        random_state=0,
-    )
+    params = _damage_params(store)
     first = OOCKernelRidge(alpha=1.0, **params).fit(X, y)
     second = OOCKernelRidge(alpha=0.1, **params).fit(X, y)
     assert first.kernel_store_built_ and not second.kernel_store_built_
@@ -223,11 +232,9 @@ def test_store_is_built_once_and_reused_across_alphas(rng, tmp_path):
     assert other.kernel_store_built_ and len(_store_files(store)) == 4
 
 
-@pytest.mark.parametrize("damage", ["delete", "truncate"])
-def test_a_damaged_store_is_rebuilt(rng, tmp_path, damage):
-    X, y = _problem(rng, n=300)
-    store = tmp_path / "store"
-    params = dict(
+def _damage_params(store):
+    # A disk store of several blocks, solved to the last digits.
+    return dict(
         kernel="rbf",
         gamma=0.3,
         solver="cg",
@@ -237,6 +244,13 @@ def test_a_damaged_store_is_rebuilt(rng, tmp_path, damage):
         tol=1e-12,
         random_state=0,
     )
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_a_damaged_store_is_rebuilt(rng, tmp_path, damage):
+    X, y = _problem(rng, n=300)
+    store = tmp_path / "store"
+    params = _damage_params(store)
     good = OOCKernelRidge(**params).fit(X, y)
     matrix = store / [p for p in _store_files(store) if p.endswith(".npy")][0]
     if damage == "delete":
@@ -247,6 +261,54 @@ def test_a_damaged_store_is_rebuilt(rng, tmp_path, damage):
     again = OOCKernelRidge(**params).fit(X, y)
     assert again.kernel_store_built_
     assert_allclose(again.dual_coef_, good.dual_coef_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "not an object"])
+def test_an_unreadable_record_is_a_damaged_store_that_is_rebuilt(rng, tmp_path, damage):
+    # A record cut short (a full disk in an older version) must not make
+    # every later fit fail: the store is rebuilt.
+    X, y = _problem(rng, n=300)
+    store = tmp_path / "store"
+    params = _damage_params(store)
+    good = OOCKernelRidge(**params).fit(X, y)
+    record = store / [p for p in _store_files(store) if p.endswith(".json")][0]
+    text = record.read_text()
+    record.write_text(
+        {"truncate": text[: len(text) // 2], "empty": "", "not an object": "[]"}[damage]
+    )
+    again = OOCKernelRidge(**params).fit(X, y)
+    assert again.kernel_store_built_
+    assert_allclose(again.dual_coef_, good.dual_coef_, rtol=1e-12)
+    assert json.loads(record.read_text()) == json.loads(text)
+    assert len(_store_files(store)) == 2
+    assert not [p for p in os.listdir(store) if p.startswith(".")]
+
+
+def test_a_full_disk_while_writing_the_record_leaves_no_store(
+    rng, tmp_path, monkeypatch
+):
+    X, y = _problem(rng, n=300)
+    store = tmp_path / "store"
+    model = OOCKernelRidge(
+        kernel="rbf", solver="cg", kernel_store="disk", store_dir=store
+    )
+    # The matrix is synced first (by its NpyWriter), then the record: the
+    # disk fills at the second fsync, when the matrix is in place already.
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="No space left on device"):
+        model.fit(X, y)
+    assert len(calls) == 2
+    assert os.listdir(store) == []
+    monkeypatch.undo()
+    assert model.fit(X, y).kernel_store_built_
 
 
 def test_a_store_recorded_for_other_data_is_refused(rng, tmp_path):

@@ -40,10 +40,13 @@ def _same(ours, ref, X, rtol=1e-8):
 @pytest.mark.parametrize("n_components", [None, 3, 0.9, "mle"])
 @pytest.mark.parametrize("whiten", [False, True])
 @pytest.mark.parametrize("batch_size", [1, 7, 500])
-def test_equals_sklearn_pca(rng, n_components, whiten, batch_size):
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh"])
+def test_equals_sklearn_pca(rng, n_components, whiten, batch_size, solver):
     X = _data(rng, n=600)
-    ref = PCA(n_components, whiten=whiten, svd_solver="full").fit(X)
-    ours = OOCPCA(n_components, whiten=whiten, batch_size=batch_size).fit(X)
+    ref = PCA(n_components, whiten=whiten, svd_solver=solver).fit(X)
+    ours = OOCPCA(
+        n_components, whiten=whiten, svd_solver=solver, batch_size=batch_size
+    ).fit(X)
     _same(ours, ref, X)
     assert_allclose(
         ours.inverse_transform(ours.transform(X)),
@@ -60,7 +63,7 @@ def test_offset_float32_and_threads(rng, npy, dtype, n_jobs):
     # float32 rows are summarized in float64: the reference is PCA on the
     # same values in float64 (scikit-learn's PCA computes in float32).
     ref = PCA(3, svd_solver="full").fit(X.astype(np.float64))
-    ours = OOCPCA(3, batch_size=128, n_jobs=n_jobs).fit(npy(X))
+    ours = OOCPCA(3, batch_size=128, n_jobs=n_jobs, svd_solver="full").fit(npy(X))
     assert_allclose(ours.components_, ref.components_, rtol=1e-8, atol=1e-8)
     assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-8)
 
@@ -76,6 +79,27 @@ def test_partial_fit_is_exact_where_incremental_pca_approximates(rng):
     _same(ours, ref, X, rtol=1e-10)
     approx = IncrementalPCA(2, batch_size=143).fit(X)
     assert np.abs(approx.explained_variance_ - ref.explained_variance_).max() > 1e-10
+
+
+def test_auto_picks_the_solver_scikit_learn_picks(rng):
+    # Near-duplicate columns: a variance 1e-18 of the largest, which only the
+    # SVD of the rows ('full') resolves; each solver matches its namesake.
+    X = rng.normal(size=(300, 3))
+    X[:, 2] = X[:, 0] + 1e-9 * rng.normal(size=300)
+    for n_rows, expected in [(300, "covariance_eigh"), (25, "full")]:
+        ours = OOCPCA(batch_size=40).fit(X[:n_rows])
+        assert ours._fit_svd_solver == expected
+        ref = PCA(svd_solver=expected).fit(X[:n_rows])
+        smallest = ref.singular_values_[-1]
+        assert_allclose(
+            ours.singular_values_[-1],
+            smallest,
+            rtol=1e-3 if expected == "full" else 0,
+            atol=0 if expected == "full" else 1e-6 * ref.singular_values_[0],
+        )
+    full = OOCPCA(svd_solver="full", batch_size=40).fit(X)
+    ref = PCA(svd_solver="full").fit(X)
+    assert_allclose(full.explained_variance_, ref.explained_variance_, rtol=1e-4)
 
 
 def test_transform_of_a_lazy_array_is_lazy(rng, npy):

@@ -243,9 +243,11 @@ def test_convergence_warning_when_max_iter_is_reached(rng):
 
 def test_partial_fit_is_one_epoch_and_needs_classes(rng):
     X, y = _regression(rng, n=1000)
-    params = dict(max_iter=1, tol=None, random_state=0, buffer_mb=0.01)
-    one = StreamingSGDRegressor(**params).fit(X, y)
-    stepped = StreamingSGDRegressor(**params).partial_fit(X, y)
+    params = dict(random_state=0, buffer_mb=0.01)
+    one = StreamingSGDRegressor(max_iter=1, tol=None, **params).fit(X, y)
+    # The first call is one epoch too, whatever max_iter and tol say.
+    stepped = StreamingSGDRegressor(max_iter=50, **params).partial_fit(X, y)
+    assert stepped.n_iter_ == 1
     assert_array_equal(stepped.coef_, one.coef_)
     stepped.partial_fit(X, y)
     assert stepped.n_iter_ == 2 and stepped.t_ == 2001

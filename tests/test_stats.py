@@ -13,6 +13,7 @@ from sklearn.metrics import r2_score
 from sklearn_ooc._stats import (
     Moments,
     RegressionScore,
+    RootMoments,
     Workspace,
     moments_of_rows,
 )
@@ -220,3 +221,46 @@ def test_statistics_pickle(rng):
     back = pickle.loads(pickle.dumps(m))
     assert_array_equal(back.scatter, m.scatter)
     assert_array_equal(back.mean_error, m.mean_error)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_root_moments_give_the_svd_of_the_centered_rows(rng, offset):
+    # Near-duplicate columns: a singular value 1e-9 of the largest, which an
+    # eigen-decomposition of the scatter cannot resolve (it has them only to
+    # eps times the largest squared).
+    X = rng.normal(size=(200, 4))
+    X[:, 3] = X[:, 0] + 1e-9 * rng.normal(size=200)
+    X += offset
+    parts = [RootMoments.of_rows(X[a:b]) for a, b in [(0, 3), (3, 90), (90, 200)]]
+    merged = parts[0] + parts[1] + parts[2]
+    assert merged.count == 200
+    centered = (X - offset) - (X - offset).mean(axis=0)
+    _, expected, expected_vectors = np.linalg.svd(centered)
+    values, vectors = merged.spectrum()
+    # An SVD has every singular value to eps times the largest; at the offset
+    # the rows themselves are only defined to eps * 1e6.
+    quantum = np.spacing(offset) if offset else np.finfo(float).eps
+    assert_allclose(values, expected, rtol=0, atol=100 * quantum * expected[0])
+    assert values[-1] > 0.5 * expected[-1]
+    assert_allclose(np.abs(vectors[:3]), np.abs(expected_vectors[:3]), atol=1e-8)
+    # numpy's own mean is accurate to a few eps times the largest row entry.
+    truth = offset + (X - offset).mean(axis=0)
+    assert_allclose(merged.mean, truth, rtol=0, atol=4 * quantum * np.abs(X).max())
+    assert_allclose(merged.scatter, centered.T @ centered, atol=1e-9 * 200)
+
+
+def test_root_moments_merge_in_any_order_to_the_same_factor(rng):
+    X = rng.normal(size=(50, 3)) + 1e6
+    a, b, c = (
+        RootMoments.of_rows(X[s]) for s in (slice(0, 7), slice(7, 30), slice(30, 50))
+    )
+    left, right = (a + b) + c, a + (b + c)
+    swapped = c + (b + a)
+    for other in (right, swapped):
+        assert_allclose(other.root, left.root, rtol=1e-12, atol=1e-12 * left.root.max())
+        assert_allclose(other.mean, left.mean, rtol=1e-15)
+    # The R factor has a non-negative diagonal: unique, the Cholesky factor.
+    assert np.all(np.diagonal(left.root) >= 0)
+    empty = RootMoments.of_rows(X[:0])
+    assert_array_equal((left + empty).root, left.root)
+    assert (empty + left).count == 50

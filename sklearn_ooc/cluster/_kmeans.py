@@ -189,7 +189,7 @@ class OOCKMeans(
         Lloyd iterations run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -389,6 +389,13 @@ class OOCKMeans(
     def _set_parameters(self, params):
         self._centers = params.copy()
         self.cluster_centers_ = params.copy()
+
+    def _publish_update(self):
+        super()._publish_update()
+        # The labels and inertia of a fit's rows do not hold for the new
+        # centers; as MiniBatchKMeans.partial_fit, none are kept.
+        for attr in ("labels_", "inertia_"):
+            self.__dict__.pop(attr, None)
 
     # -- fitting and prediction -----------------------------------------------
 

@@ -187,7 +187,11 @@ class _BatchMaker:
         if block.dtype.kind != "f":
             return
         block2d = block.reshape(block.shape[0], -1)
-        bad = first_nonfinite_row(block2d)
+        if block2d.dtype in (np.float32, np.float64):
+            bad = first_nonfinite_row(block2d)
+        else:  # float16 or longdouble labels, which the kernel does not take
+            rows = np.flatnonzero(~np.isfinite(block2d).all(axis=1))
+            bad = rows[0] if rows.size else -1
         if bad >= 0:
             what = "NaN" if np.isnan(block2d[bad]).any() else "infinity"
             raise self.invalid(name, what, start + bad, index, start, stop)
@@ -198,8 +202,9 @@ class _BatchMaker:
         Raises
         ------
         ValueError
-            If the rows hold a NaN or an infinity (in ``X``, or in a numeric
-            ``y``), or a negative weight; the message names the absolute row.
+            If the rows hold a NaN or an infinity (in ``X``, in a ``y`` of
+            floats, or in the weights), or a negative weight; the message
+            names the absolute row.
         """
         X = np.asarray(X)
         if X.dtype not in (np.float32, np.float64):
@@ -207,9 +212,12 @@ class _BatchMaker:
         X = np.ascontiguousarray(X)
         if validate:
             self.finite(X, "X", index, start, stop)
-        if y is not None and self.y_numeric:
-            y = np.ascontiguousarray(y, dtype=np.float64)
+        if y is not None:
+            if self.y_numeric:
+                y = np.ascontiguousarray(y, dtype=np.float64)
             if validate:
+                # Labels stored as floats (a classifier's y) must be finite
+                # too: a NaN label is a missing target, never a class.
                 self.finite(y, "y", index, start, stop)
         if isinstance(w, float):
             w = np.full(stop - start, w)
@@ -254,7 +262,8 @@ class BatchSource:
         Rows per batch; ``"auto"`` is about 64 MiB of float64 rows.
     y_numeric : bool, default=True
         Whether ``y`` must be finite numbers (regression); if False, labels of
-        any dtype are passed through.
+        any dtype are passed through as given (labels stored as floats must
+        still be finite).
 
     Examples
     --------
@@ -392,13 +401,48 @@ class BatchSource:
         return batch
 
     def weights_of(self, rows):
-        """Sample weights of the rows ``rows`` (ones if there are none)."""
+        """Validated sample weights of the rows ``rows`` (ones if there are none).
+
+        Only those rows are read. Used before any batch is read (weighted
+        samples for an initialization), so the weights are checked here as a
+        batch's are: the first bad row (lowest index) is named, with its
+        batch.
+
+        Raises
+        ------
+        ValueError
+            If a weight is NaN, infinite or negative.
+        """
         rows = np.asarray(rows, dtype=np.intp)
         if self.sample_weight is None:
             return np.ones(rows.shape[0])
         if isinstance(self.sample_weight, float):
             return np.full(rows.shape[0], self.sample_weight)
-        return np.asarray(self.sample_weight[rows], dtype=np.float64)
+        weights = np.asarray(self.sample_weight[rows], dtype=np.float64)
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            first = np.flatnonzero(rows == rows[bad].min())[0]
+            row, value = int(rows[first]), weights[first]
+            if np.isnan(value):
+                what = "NaN"
+            elif np.isinf(value):
+                what = "infinity"
+            else:
+                what = f"a negative weight ({value})"
+            raise self._invalid_row("sample_weight", what, row)
+        return weights
+
+    def _batch_of(self, row):
+        """Index of the batch that holds the absolute row ``row``."""
+        if self.is_dask:
+            return int(np.searchsorted(self._starts, row, side="right")) - 1
+        return row // self.batch_size
+
+    def _invalid_row(self, name, what, row):
+        """The error of a bad value of ``name`` at ``row``, read outside a batch."""
+        index = self._batch_of(row)
+        start, stop = self.bounds(index)
+        return self.maker.invalid(name, what, row, index, start, stop)
 
     def dask_blocks(self, index):
         """Batch ``index`` as lazy dask blocks ``(X, y, sample_weight)``."""
@@ -455,11 +499,7 @@ class BatchSource:
             bad = first_nonfinite_row(block)
             if bad >= 0:
                 what = "NaN" if np.isnan(block[bad]).any() else "infinity"
-                index = int(unique[bad]) // self.batch_size
-                start, stop = self.bounds(index)
-                raise self.maker.invalid(
-                    "X", what, int(unique[bad]), index, start, stop
-                )
+                raise self._invalid_row("X", what, int(unique[bad]))
         return block[back]
 
     def iter_batches(self, indices, *, prefetch=2):

@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._stats import moments_of_rows
+from .._stats import RootMoments, largest_positive, moments_of_rows
 from ..base import ClosedFormMixin
 from ..data import LazyArray
 
@@ -54,26 +54,28 @@ def _mle_rank(spectrum, n_samples):
     return int(np.argmax(evidence)) + 1
 
 
-def _flip_signs(components):
-    """The largest entry of every component positive (scikit-learn's svd_flip)."""
-    biggest = np.argmax(np.abs(components), axis=1)
-    signs = np.sign(components[np.arange(components.shape[0]), biggest])
-    signs[signs == 0] = 1.0
-    return components * signs[:, None]
-
-
 class OOCPCA(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClosedFormMixin, BaseEstimator
 ):
     """Principal component analysis, exact, from one pass over the data.
 
-    The mean and the covariance (``n_features x n_features``) are accumulated
-    batch by batch with stable merges; the components are the eigenvectors of
-    the covariance, as scikit-learn's ``svd_solver='covariance_eigh'``
-    computes them. The result equals ``PCA(svd_solver='full')`` up to the
-    sign of each component (made positive where the component is largest,
-    as scikit-learn does), where :class:`~sklearn.decomposition.IncrementalPCA`
-    only approximates. ``partial_fit`` is exact too.
+    Statistics of ``n_features x n_features`` are accumulated batch by
+    batch and merged stably, as scikit-learn's two exact solvers need them:
+
+    - ``svd_solver='covariance_eigh'``: the mean and the covariance, whose
+      eigen-decomposition gives the components (scikit-learn's choice for
+      tall data, and the fastest: one BLAS product per batch);
+    - ``svd_solver='full'``: the mean and the R factor of the centered rows
+      (merged by TSQR), whose SVD is that of the centered data, small
+      components included (the covariance resolves the variances only to
+      ``1e-16`` times the largest); about ten times slower per batch.
+
+    ``'auto'`` picks as scikit-learn does: ``'covariance_eigh'`` for at most
+    1,000 features and ten times as many rows, else ``'full'``. The result
+    equals ``PCA`` with the same solver up to rounding, and the sign of each
+    component (made positive where the component is largest), where
+    :class:`~sklearn.decomposition.IncrementalPCA` only approximates.
+    ``partial_fit`` is exact too; its solver is chosen at the first call.
 
     Parameters
     ----------
@@ -82,6 +84,9 @@ class OOCPCA(
         explain; ``'mle'`` (Minka's choice); ``None`` for all.
     whiten : bool, default=False
         Scale the projections to unit variance.
+    svd_solver : {'auto', 'full', 'covariance_eigh'}, default='auto'
+        The exact solvers of :class:`~sklearn.decomposition.PCA` (its
+        approximate ones, ``'arpack'`` and ``'randomized'``, are not offered).
     batch_size : int or "auto", default="auto"
         Rows read per batch.
     n_jobs : int, default=None
@@ -91,13 +96,13 @@ class OOCPCA(
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components_, n_features)
+    components_ : ndarray of shape (`n_components_`, n_features)
         Principal axes, by decreasing variance.
-    explained_variance_ : ndarray of shape (n_components_,)
+    explained_variance_ : ndarray of shape (`n_components_`,)
         Variance along each axis (``ddof=1``).
-    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape (`n_components_`,)
         Its fraction of the total variance.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape (`n_components_`,)
         Singular values of the centered data.
     mean_ : ndarray of shape (n_features,)
         Mean of the rows.
@@ -109,7 +114,7 @@ class OOCPCA(
         Rows fitted.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -135,6 +140,7 @@ class OOCPCA(
             None,
         ],
         "whiten": ["boolean"],
+        "svd_solver": [StrOptions({"auto", "full", "covariance_eigh"})],
         **ClosedFormMixin._ooc_parameter_constraints,
     }
 
@@ -143,12 +149,14 @@ class OOCPCA(
         n_components=None,
         *,
         whiten=False,
+        svd_solver="auto",
         batch_size="auto",
         n_jobs=None,
         verbose=0,
     ):
         self.n_components = n_components
         self.whiten = whiten
+        self.svd_solver = svd_solver
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -199,8 +207,27 @@ class OOCPCA(
         """
         return super().partial_fit(X)
 
+    def _prepare(self, source, fresh):
+        if not fresh:
+            return
+        solver = self.svd_solver
+        if solver == "auto":
+            n, d = source.n_samples, source.n_features
+            solver = "covariance_eigh" if d <= 1_000 and n >= 10 * d else "full"
+        self._fit_svd_solver = solver
+
     def _summarize(self, batch):
-        return moments_of_rows(batch.X, sample_weight=None, workspace=batch.workspace)
+        if self._fit_svd_solver == "full":
+            return RootMoments.of_rows(batch.X, workspace=batch.workspace)
+        return moments_of_rows(batch.X, workspace=batch.workspace)
+
+    def _spectrum(self, stats):
+        """Singular values of the centered data and the components."""
+        if isinstance(stats, RootMoments):
+            return stats.spectrum()
+        values, vectors = linalg.eigh(stats.scatter)
+        values = np.clip(values[::-1], 0.0, None)
+        return np.sqrt(values), largest_positive(vectors[:, ::-1].T)
 
     def _from_summaries(self, stats):
         n_samples, n_features = int(stats.count), stats.mean.shape[0]
@@ -219,10 +246,8 @@ class OOCPCA(
                 f"n_components={k} must be between 0 and min(n_samples, "
                 f"n_features)={min(n_samples, n_features)} with svd_solver='full'"
             )
-        covariance = stats.scatter / (n_samples - 1)
-        eigenvalues, eigenvectors = linalg.eigh(covariance)
-        eigenvalues = np.clip(eigenvalues[::-1], 0.0, None)
-        components = _flip_signs(eigenvectors[:, ::-1].T)
+        singular_values, components = self._spectrum(stats)
+        eigenvalues = singular_values**2 / (n_samples - 1)
         rank = min(n_samples, n_features)
         eigenvalues, components = eigenvalues[:rank], components[:rank]
         ratio = eigenvalues / eigenvalues.sum()
@@ -239,7 +264,7 @@ class OOCPCA(
         self.components_ = components[:k].copy()
         self.explained_variance_ = eigenvalues[:k].copy()
         self.explained_variance_ratio_ = ratio[:k].copy()
-        self.singular_values_ = np.sqrt(eigenvalues[:k] * (n_samples - 1))
+        self.singular_values_ = singular_values[:k].copy()
 
     @property
     def _n_features_out(self):
@@ -262,7 +287,7 @@ class OOCPCA(
 
         Returns
         -------
-        ndarray or LazyArray of shape (n_samples, n_components_)
+        ndarray or LazyArray of shape (n_samples, `n_components_`)
             Projections.
         """
         check_is_fitted(self)
@@ -276,7 +301,7 @@ class OOCPCA(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components_)
+        X : array-like of shape (n_samples, `n_components_`)
             Projections.
 
         Returns
@@ -306,6 +331,35 @@ class OOCPCA(
         cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
         return cov
 
+    def get_precision(self):
+        """Precision (inverse covariance) of the probabilistic PCA model.
+
+        With discarded axes, the inverse comes from the matrix inversion
+        lemma on the kept components, an ``n_components_`` square inverse.
+
+        Returns
+        -------
+        ndarray of shape (n_features, n_features)
+        """
+        check_is_fitted(self)
+        d = self.components_.shape[1]
+        noise = self.noise_variance_
+        if self.n_components_ == 0:
+            return np.eye(d) / noise
+        if noise == 0.0:
+            return linalg.inv(self.get_covariance())
+        components = self.components_
+        variance = self.explained_variance_
+        if self.whiten:
+            components = components * np.sqrt(variance[:, None])
+        excess = np.where(variance > noise, variance - noise, 0.0)
+        with np.errstate(divide="ignore"):
+            inner = components @ components.T / noise
+            inner.flat[:: inner.shape[0] + 1] += 1.0 / excess
+        precision = -(components.T @ linalg.inv(inner) @ components) / noise**2
+        precision.flat[:: d + 1] += 1.0 / noise
+        return precision
+
     def score_samples(self, X):
         """Log-likelihood of every row under the probabilistic PCA model.
 
@@ -320,8 +374,10 @@ class OOCPCA(
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        precision = linalg.pinvh(self.get_covariance())
-        _, log_det = np.linalg.slogdet(precision)
+        precision = self.get_precision()
+        sign, log_det = np.linalg.slogdet(precision)
+        if sign <= 0:
+            log_det = -np.inf
         d = self.mean_.shape[0]
 
         def rows(batch):

@@ -13,7 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .._stats import GroupedMoments
+from .._stats import GroupedMoments, RootMoments, largest_positive
 from ..base import ClosedFormMixin, StreamingClassifierMixin
 
 
@@ -287,8 +287,20 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
         self.covariance_ = sum(
             p * c for p, c in zip(self.priors_, covariances, strict=True)
         )
+        # coef_k = A mu_k (A the inverse covariance, or the projection on the
+        # discriminant axes) and intercept_k = -mu_k A mu_k / 2 + log p_k are
+        # taken about the data mean c: with mu_k = c + delta_k, the parts
+        # c A c and A c common to all classes stay apart, so data far from
+        # the origin lose no digits to them (and two classes none at all).
+        # The means' rounding errors join the differences: far from the
+        # origin, means rounded to float64 would blur the classes' offsets.
+        center = counts @ self.means_ / counts.sum()
+        deltas = np.array([(m.mean - center) + m.mean_error for m in moments])
         if self.solver == "lsqr":
-            coef = linalg.lstsq(self.covariance_, self.means_.T)[0].T
+            solved = linalg.lstsq(
+                self.covariance_, np.column_stack([deltas.T, center])
+            )[0]
+            coef_deltas, coef_center = solved[:, :-1].T, solved[:, -1]
         else:
             total = moments[0].copy()
             for m in moments[1:]:
@@ -298,18 +310,28 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
             self.explained_variance_ratio_ = np.sort(evals / np.sum(evals))[::-1][
                 : self._max_components
             ]
-            evecs = evecs[:, np.argsort(evals)[::-1]]
+            evecs = largest_positive(evecs[:, np.argsort(evals)[::-1]].T).T
             self.scalings_ = evecs
-            coef = self.means_ @ evecs @ evecs.T
-        intercept = -0.5 * np.diag(self.means_ @ coef.T) + np.log(self.priors_)
+            coef_deltas = deltas @ evecs @ evecs.T
+            coef_center = center @ evecs @ evecs.T
+        # The intercepts about the center: decision_k(x) = (x - c) coef_k +
+        # local_k, with local_k = intercept_k + c coef_k.
+        local = np.log(self.priors_) - 0.5 * np.einsum("kj,kj->k", deltas, coef_deltas)
+        crossed = deltas @ coef_center
+        common = 0.5 * center @ coef_center
         if len(self.classes_) == 2:
-            coef = np.array(coef[1, :] - coef[0, :], ndmin=2)
-            intercept = np.array(intercept[1] - intercept[0], ndmin=1)
-        self.coef_ = coef
-        self.intercept_ = intercept
+            self.coef_ = (coef_deltas[1] - coef_deltas[0])[None, :]
+            self._local_intercept = np.array([local[1] - local[0]])
+            self.intercept_ = self._local_intercept - (crossed[1] - crossed[0])
+        else:
+            self.coef_ = coef_deltas + coef_center
+            self._local_intercept = local + common
+            self.intercept_ = local - crossed - common
+        self._center = center
 
     def _decision(self, X):
-        scores = X @ self.coef_.T + self.intercept_
+        # About the center, the products stay the size of the data's spread.
+        scores = (X - self._center) @ self.coef_.T + self._local_intercept
         if scores.shape[1] == 1:
             return np.column_stack([np.zeros(len(X)), scores[:, 0]])
         return scores
@@ -453,6 +475,11 @@ class OOCQuadraticDiscriminantAnalysis(_DiscriminantBase):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
+    def _summarize(self, batch):
+        return GroupedMoments.of_batch(
+            batch.X, batch.y, batch.workspace, of_rows=RootMoments.of_rows
+        )
+
     def _from_summaries(self, stats):
         if self.solver == "svd" and self.shrinkage is not None:
             raise NotImplementedError("shrinkage not supported with 'svd' solver.")
@@ -464,15 +491,26 @@ class OOCQuadraticDiscriminantAnalysis(_DiscriminantBase):
                 raise ValueError(
                     f"y has only 1 sample in class {label}, covariance is ill defined."
                 )
-            covariance = m.scatter / count
-            if self.solver == "eigen":
-                covariance = _shrunk(covariance, self.shrinkage)
-            values, vectors = linalg.eigh(covariance)
-            order = np.argsort(values)[::-1]
-            scaling, rotation = np.clip(values[order], 0.0, None), vectors[:, order]
             if self.solver == "svd":
+                # The SVD of the class's centered rows, from their R factor.
+                singular_values, vectors = m.spectrum()
+                scaling = singular_values**2 / count
                 scaling = (1 - self.reg_param) * scaling + self.reg_param
+                rotation = vectors.T
+            else:
+                covariance = _shrunk(m.scatter / count, self.shrinkage)
+                values, vectors = linalg.eigh(covariance)
+                order = np.argsort(values)[::-1]
+                scaling = np.clip(values[order], 0.0, None)
+                rotation = largest_positive(vectors[:, order].T).T
             if np.sum(scaling > self.tol) < n_features:
+                if self.solver == "svd" and count <= n_features:
+                    raise linalg.LinAlgError(
+                        f"The covariance matrix of class {label} is not full rank: "
+                        f"with solver='svd' each class needs more samples than "
+                        f"features, and class {label} has {int(count)} samples for "
+                        f"{n_features} features. Try solver='eigen' with shrinkage."
+                    )
                 param = "shrinkage" if self.solver == "eigen" else "reg_param"
                 raise linalg.LinAlgError(
                     f"The covariance matrix of class {label} is not full rank. "

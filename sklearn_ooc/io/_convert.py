@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ._npy_writer import NpyWriter
+from ._npy_writer import npy_writers
 
 _SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 
@@ -117,23 +117,15 @@ def _convert_csv(path, prefix, target, dtype, chunk_rows, delimiter):
     delimiter, header, n_columns, n_rows = _csv_layout(path, delimiter)
     column = _target_column(target, header, n_columns, path)
     n_features = n_columns - (column is not None)
-    writers = [NpyWriter(f"{prefix}_X.npy", (n_rows, n_features), dtype)]
+    specs = [(f"{prefix}_X.npy", (n_rows, n_features), dtype)]
     if column is not None:
-        writers.append(NpyWriter(f"{prefix}_y.npy", (n_rows,)))
+        specs.append((f"{prefix}_y.npy", (n_rows,)))
     keep = [j for j in range(n_columns) if j != column]
-    try:
+    with npy_writers(*specs) as writers:
         for block in _csv_chunks(path, delimiter, header, n_columns, chunk_rows):
             writers[0].write(block[:, keep])
             if column is not None:
                 writers[1].write(block[:, column])
-        for writer in writers:
-            writer.finish()
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
-    for writer in writers:
-        writer.commit()
     return [w.path for w in writers] + [None] * (2 - len(writers))
 
 
@@ -180,42 +172,35 @@ def _svmlight_layout(path):
 def _convert_svmlight(path, prefix, n_features, dtype, chunk_rows):
     n_rows, offset, found = _svmlight_layout(path)
     n_features = found if n_features is None else n_features
-    writers = [
-        NpyWriter(f"{prefix}_X.npy", (n_rows, n_features), dtype),
-        NpyWriter(f"{prefix}_y.npy", (n_rows,)),
-    ]
-    try:
-        with open(path) as f:
-            rows, labels = np.zeros((chunk_rows, n_features)), np.empty(chunk_rows)
-            filled = 0
-            for line_no, line in enumerate(f, start=1):
-                fields = _svmlight_fields(line, path, line_no)
-                if fields is None:
-                    continue
-                labels[filled], pairs = fields
-                for index, value in pairs:
-                    if index - offset >= n_features:
-                        raise ConversionError(
-                            f"{path}:{line_no}: feature {index} beyond n_features="
-                            f"{n_features}"
-                        )
-                    rows[filled, index - offset] = value
-                filled += 1
-                if filled == chunk_rows:
-                    writers[0].write(rows)
-                    writers[1].write(labels)
-                    rows[:] = 0.0
-                    filled = 0
-            writers[0].write(rows[:filled])
-            writers[1].write(labels[:filled])
-        for writer in writers:
-            writer.finish()
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
-    for writer in writers:
-        writer.commit()
+    with (
+        npy_writers(
+            (f"{prefix}_X.npy", (n_rows, n_features), dtype),
+            (f"{prefix}_y.npy", (n_rows,)),
+        ) as writers,
+        open(path) as f,
+    ):
+        rows, labels = np.zeros((chunk_rows, n_features)), np.empty(chunk_rows)
+        filled = 0
+        for line_no, line in enumerate(f, start=1):
+            fields = _svmlight_fields(line, path, line_no)
+            if fields is None:
+                continue
+            labels[filled], pairs = fields
+            for index, value in pairs:
+                if index - offset >= n_features:
+                    raise ConversionError(
+                        f"{path}:{line_no}: feature {index} beyond n_features="
+                        f"{n_features}"
+                    )
+                rows[filled, index - offset] = value
+            filled += 1
+            if filled == chunk_rows:
+                writers[0].write(rows)
+                writers[1].write(labels)
+                rows[:] = 0.0
+                filled = 0
+        writers[0].write(rows[:filled])
+        writers[1].write(labels[:filled])
     return writers[0].path, writers[1].path
 
 

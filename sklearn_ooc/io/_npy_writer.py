@@ -1,5 +1,6 @@
 """Writing ``.npy`` files chunk by chunk, atomically."""
 
+import contextlib
 import itertools
 import os
 
@@ -84,28 +85,49 @@ class NpyWriter:
                 f"{self.path!r}: {self.rows_written} rows written of the "
                 f"{self.shape[0]} announced; nothing was saved"
             )
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            # A full disk may surface only here, when the buffered rows reach
+            # the disk: the file is then incomplete and goes.
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except BaseException:
+            self.abort()
+            raise
         self._file = None
 
     def commit(self):
-        """Move the finished file into place."""
+        """Move the finished file into place (on an error, drop it)."""
         self.finish()
         if os.path.exists(self.tmp_path):
-            os.replace(self.tmp_path, self.path)
+            try:
+                os.replace(self.tmp_path, self.path)
+            except BaseException:
+                self.abort()
+                raise
 
     def close(self):
         """Check the row count, flush to disk and move the file into place."""
         self.commit()
 
     def abort(self):
-        """Drop the temporary file; ``path`` is left as it was."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if os.path.exists(self.tmp_path):
-            os.remove(self.tmp_path)
+        """Drop the temporary file; ``path`` is left as it was.
+
+        Never fails for the file's sake: closing it may raise on a full disk
+        (buffered rows that cannot be written), and the rows are dropped
+        anyway.
+        """
+        file, self._file = self._file, None
+        try:
+            if file is not None:
+                file.close()
+        except OSError:
+            pass
+        finally:
+            try:
+                os.remove(self.tmp_path)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self):
         return self
@@ -115,3 +137,29 @@ class NpyWriter:
             self.close()
         else:
             self.abort()
+
+
+@contextlib.contextmanager
+def npy_writers(*specs):
+    """Several :class:`NpyWriter` that succeed or fail together.
+
+    Opens one writer per ``(path, shape[, dtype])`` of ``specs`` and yields
+    the list. Leaving the block normally checks and flushes every file, and
+    only then moves them all into place, so that no output appears before
+    all are complete. Any error, including one opening a later writer (an
+    unwritable directory, a full disk at its header), removes the temporary
+    files of all of them.
+    """
+    writers = []
+    try:
+        for spec in specs:
+            writers.append(NpyWriter(*spec))
+        yield writers
+        for writer in writers:
+            writer.finish()
+        for writer in writers:
+            writer.commit()
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..data import open_rows
-from ._npy_writer import NpyWriter
+from ._npy_writer import npy_writers
 
 MB = 1 << 20
 
@@ -121,7 +121,6 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     directory = os.path.dirname(os.path.abspath(out))
     X_path, y_path = f"{out}_X.npy", f"{out}_y.npy" if Y is not None else None
     tmpdir = tempfile.mkdtemp(prefix=".sklearn_ooc_shuffle_", dir=directory)
-    writers = []
     parts = [X] + ([Y] if Y is not None else [])
 
     def bucket_path(j, b):
@@ -145,30 +144,23 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
         # Pass 2: read each bucket, shuffle it in memory, append it to the
         # output; the bucket file goes at once (before the system spends time
         # writing it to disk).
-        writers = [
-            NpyWriter(path, arr.shape, arr.dtype)
+        specs = [
+            (path, arr.shape, arr.dtype)
             for arr, path in zip(parts, [X_path, y_path], strict=False)
         ]
         permute = np.random.default_rng(np.random.SeedSequence([seed, 1 << 20]))
-        for b in range(n_buckets):
-            perm = permute.permutation(counts[b])
-            for j, (arr, writer) in enumerate(zip(parts, writers, strict=True)):
-                if counts[b] == 0:
-                    continue
-                path = bucket_path(j, b)
-                bucket = np.fromfile(path, dtype=arr.dtype).reshape(
-                    (int(counts[b]),) + arr.shape[1:]
-                )
-                os.remove(path)
-                writer.write(bucket[perm])
-        for writer in writers:
-            writer.finish()
-        for writer in writers:
-            writer.commit()
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
+        with npy_writers(*specs) as writers:
+            for b in range(n_buckets):
+                perm = permute.permutation(counts[b])
+                for j, (arr, writer) in enumerate(zip(parts, writers, strict=True)):
+                    if counts[b] == 0:
+                        continue
+                    path = bucket_path(j, b)
+                    bucket = np.fromfile(path, dtype=arr.dtype).reshape(
+                        (int(counts[b]),) + arr.shape[1:]
+                    )
+                    os.remove(path)
+                    writer.write(bucket[perm])
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return X_path, y_path

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._npy_writer import NpyWriter
+from ._npy_writer import NpyWriter, npy_writers
 
 
 def _chunks(n_samples, chunk_rows):
@@ -66,9 +66,10 @@ def write_regression(
     rng = check_random_state(random_state)
     coef = rng.uniform(-2, 2, size=n_features)
     intercept = float(rng.uniform(-1, 1))
-    X_out = NpyWriter(X_path, (n_samples, n_features), dtype)
-    y_out = NpyWriter(y_path, (n_samples,))
-    try:
+    # Both files are complete before either appears.
+    with npy_writers(
+        (X_path, (n_samples, n_features), dtype), (y_path, (n_samples,))
+    ) as (X_out, y_out):
         for start, stop in _chunks(n_samples, chunk_rows):
             X = rng.standard_normal((stop - start, n_features)) + offset
             X = X.astype(dtype, copy=False)
@@ -76,15 +77,6 @@ def write_regression(
             y += noise * rng.standard_normal(stop - start)
             X_out.write(X)
             y_out.write(y)
-        # Both files are complete before either appears.
-        X_out.finish()
-        y_out.finish()
-    except BaseException:
-        X_out.abort()
-        y_out.abort()
-        raise
-    X_out.commit()
-    y_out.commit()
     return coef, intercept
 
 

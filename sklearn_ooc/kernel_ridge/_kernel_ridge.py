@@ -44,10 +44,19 @@ _AUTO_DISK_FEATURES = 30
 
 
 class _Kernel:
-    """A kernel of two blocks of rows, with scikit-learn's parameters."""
+    """A kernel of two blocks of rows, with scikit-learn's parameters.
 
-    def __init__(self, kernel, gamma, degree, coef0, kernel_params, n_features):
+    ``center``, a row near the data, is subtracted from both blocks of the
+    rbf kernel (which does not change under a translation): its squared
+    distances come from ``|a|^2 + |b|^2 - 2 a.b``, which far from the origin
+    (a mean of 1e8) would cancel every digit.
+    """
+
+    def __init__(
+        self, kernel, gamma, degree, coef0, kernel_params, n_features, center=None
+    ):
         self.kernel = kernel
+        self.center = center
         self.params = dict(kernel_params or {})
         if gamma is None:
             # chi2_kernel's own default; the others take 1 / n_features.
@@ -89,6 +98,8 @@ class _Kernel:
             return out
         if kernel == "cosine":
             A, B = _normalized(A), _normalized(B)
+        if kernel == "rbf" and self.center is not None:
+            A, B = A - self.center, B - self.center
         D = A @ B.T
         if kernel == "rbf":
             a_norms = np.einsum("ij,ij->i", A, A)
@@ -212,8 +223,13 @@ class _DiskStore:
     The fingerprint covers the training rows (a hash of their bytes) and the
     kernel with its parameters. A later fit on the same data with the same
     kernel (another ``alpha``, another solver) reads the file instead of
-    recomputing it. A file that is missing or truncated is rebuilt; a file
-    whose record names other data or another kernel is refused.
+    recomputing it. A matrix that is missing or truncated, or a record that
+    cannot be read (a write cut short), is a damaged store and is rebuilt; a
+    store whose record names other data or another kernel is refused.
+
+    The record is written after the matrix, each atomically (a temporary
+    file, synced, then renamed): a store with a record is complete, and a
+    build that fails leaves neither file.
     """
 
     def __init__(self, directory, fingerprint, n):
@@ -228,8 +244,14 @@ class _DiskStore:
         """Whether a complete store for this fingerprint is on disk."""
         if not os.path.exists(self.record):
             return False
-        with open(self.record) as f:
-            recorded = json.load(f).get("fingerprint")
+        try:
+            with open(self.record, encoding="utf-8") as f:
+                record = json.load(f)
+        except ValueError:  # not JSON (or not text): damaged, rebuilt
+            return False
+        recorded = record.get("fingerprint") if isinstance(record, dict) else None
+        if not isinstance(recorded, str):
+            return False  # damaged: rebuilt
         if recorded != self.fingerprint:
             raise ValueError(
                 f"kernel store {self.path!r} was built for other data or another "
@@ -264,9 +286,36 @@ class _DiskStore:
         with NpyWriter(self.path, (self.n, self.n)) as out:
             for _, rows in kernel_matrix.row_blocks(desc="kernel store"):
                 out.write(rows)
-        with open(self.record, "w") as f:
-            json.dump({"fingerprint": self.fingerprint, "n": self.n}, f)
-        self._matrix = open_npy(self.path, name="kernel store")
+        try:
+            self._write_record({"fingerprint": self.fingerprint, "n": self.n})
+            self._matrix = open_npy(self.path, name="kernel store")
+        except BaseException:
+            # A matrix without its record is never read: it goes.
+            for partial in (self.record, self.path):
+                try:
+                    os.remove(partial)
+                except FileNotFoundError:
+                    pass
+            raise
+
+    def _write_record(self, record):
+        """Write the JSON ``record`` atomically: whole, or not at all."""
+        directory, name = os.path.split(self.record)
+        tmp = os.path.join(
+            directory, f".{name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+        )
+        try:
+            with open(tmp, "x", encoding="utf-8") as f:
+                json.dump(record, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.record)
+        except BaseException:
+            try:
+                os.remove(tmp)
+            except FileNotFoundError:
+                pass
+            raise
 
     def rows(self, start, stop):
         return self._matrix[start:stop]
@@ -637,6 +686,7 @@ class OOCKernelRidge(
             self.coef0,
             self.kernel_params,
             n_features,
+            getattr(self, "_kernel_center", None),
         )
 
     def _block_rows(self, n_samples, n_features, store, solver):
@@ -738,6 +788,8 @@ class OOCKernelRidge(
                     "Sample weights must contain at least one non-zero number"
                 )
             sqrt_w = None if weights is None else np.sqrt(weights)
+            # The first training row centers the rbf kernel (see _Kernel).
+            self._kernel_center = np.asarray(source.take([0])[0], dtype=np.float64)
             kernel = self._kernel_of(d)
             engine = self._engine()
             tmpdir = None
@@ -809,11 +861,24 @@ class OOCKernelRidge(
             )
         return coef, n_iter, residual
 
+    def _predict_rows(self):
+        """Rows of the square blocks of ``predict``: with their temporary,
+        two of them fill ``memory_limit_mb``."""
+        return max(1, int(np.sqrt(self.memory_limit_mb * MB / 16)))
+
+    def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None, **kw):
+        # predict and score read the rows to predict in blocks of the limit.
+        if batch_size is None:
+            batch_size = self._predict_rows()
+        return super()._source(
+            X, y, sample_weight, reset=reset, batch_size=batch_size, **kw
+        )
+
     def _batch_predictor(self):
         """Predictions of a batch: the kernel against the training rows,
         block by block."""
         n = self.dual_coef_.shape[0]
-        rows = max(1, int(np.sqrt(self.memory_limit_mb * MB / 16)))
+        rows = self._predict_rows()
         fit_source = BatchSource(self.X_fit_, batch_size=min(n, rows))
         kernel = self._kernel_of(self.n_features_in_)
         coef = self.dual_coef_.reshape(n, -1)

@@ -137,7 +137,7 @@ class StreamingRidge(
         ``fit_intercept=False``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_samples_seen_ : int
         Rows learned from (by ``fit``, or by all ``partial_fit`` calls).

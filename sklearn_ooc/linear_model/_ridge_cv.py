@@ -114,7 +114,7 @@ class StreamingRidgeCV(
         Its intercept.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_samples_seen_ : int
         Rows read.

@@ -214,26 +214,28 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
                 )
         return n_iter
 
-    def _fit(self, X, y, reset, classes=None):
+    def _fit(self, X, y, reset, classes=None, whole=True):
+        """``whole``: a fit of ``max_iter`` epochs (with the disk shuffle,
+        early stopping and checkpoints); else one epoch, ``partial_fit``'s.
+        ``reset`` starts from zero weights."""
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         checkpoint = None
-        if reset and self.checkpoint is not None:
+        if whole and self.checkpoint is not None:
             # The fingerprint is of the data as given, before any shuffle; a
             # resumed fit shuffles with the seed of the first.
             checkpoint = self._checkpoint_of(self._source(X, y, reset=True))
             saved = checkpoint.load()
             seed = seed if saved is None else saved["seed"]
-        with self._shuffled(X, y, seed) if reset else nullcontext((X, y)) as (X, y):
+        with self._shuffled(X, y, seed) if whole else nullcontext((X, y)) as (X, y):
             source = self._source(X, y, reset=reset, fitting=True)
             self._prepare_targets(source, reset, classes)
             if reset:
                 state = self._new_state(source.n_features)
-                max_iter, stop_early = self.max_iter, True
             else:
                 state = _SGDState(self._coef, self._intercept, self.t_)
                 state.coef_velocity = self._coef_velocity.copy()
                 state.intercept_velocity = self._intercept_velocity.copy()
-                max_iter, stop_early = 1, False
+            max_iter, stop_early = (self.max_iter, True) if whole else (1, False)
             n_iter = self._run(
                 source,
                 state,
@@ -294,7 +296,7 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
         if first:
             self._validate_params()
         with self._transaction():
-            return self._fit(X, y, reset=first, classes=classes)
+            return self._fit(X, y, reset=first, classes=classes, whole=False)
 
 
 class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStreamingSGD):
@@ -373,7 +375,7 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
         Rows seen plus one, as in scikit-learn.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -493,7 +495,11 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
         return super().fit(X, y)
 
     def partial_fit(self, X, y):
-        """One epoch over ``X`` (rows in random order if ``shuffle``).
+        """One epoch over ``X``, from the current weights (zero at first).
+
+        The blocks and their rows are visited in random order if
+        ``shuffle``; ``shuffle='disk'`` shuffles only in ``fit`` (the rows
+        given to each call are read as blocks).
 
         Parameters
         ----------
@@ -581,7 +587,7 @@ class StreamingSGDClassifier(
         Rows seen plus one.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -793,6 +799,10 @@ class StreamingSGDClassifier(
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over ``X``; ``classes`` is required on the first call.
+
+        From the current weights (zero at first), the blocks and their rows
+        visited in random order if ``shuffle``; ``shuffle='disk'`` shuffles
+        only in ``fit``.
 
         Parameters
         ----------

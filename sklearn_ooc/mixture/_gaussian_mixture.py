@@ -468,7 +468,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         The lower bound at every iteration of the best run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_samples_seen_ : int
         Rows of the data fitted.

@@ -237,11 +237,38 @@ class OOCMixture(IterativeMixin, DensityMixin, BaseEstimator):
             stats = engine.reduce(
                 source, range(source.n_batches), summarize, desc="init"
             )
-            for component, part in zip(components, stats.parts, strict=True):
+            totals = np.array([_weight_of(p) for p in stats.parts])
+            parts = list(stats.parts)
+            empty = [
+                j
+                for j, component in enumerate(components)
+                if not component.fitted and not totals[j] > 0
+            ]
+            if empty:
+                # Identical rows give fewer distinct k-means centers than
+                # components: a component with no rows has no statistics to
+                # take parameters from (its update would divide by a zero
+                # weight). It takes those of all the rows instead, in one more
+                # pass, and keeps its zero weight, as EM then leaves it (see
+                # _from_summaries).
+                def summarize_all(batch):
+                    X = batch.X.astype(np.float64)
+                    ones = np.ones(batch.n_samples)
+                    return _MixtureSums(
+                        batch.n_samples,
+                        0.0,
+                        tuple(components[j]._stats(X, ones) for j in empty),
+                    )
+
+                pooled = engine.reduce(
+                    source, range(source.n_batches), summarize_all, desc="init"
+                )
+                for j, part in zip(empty, pooled.parts, strict=True):
+                    parts[j] = part
+            for component, part in zip(components, parts, strict=True):
                 if not component.fitted:
                     component._update(part)
             if self.weights_init is None:
-                totals = np.array([_weight_of(p) for p in stats.parts])
                 weights = totals / totals.sum()
         self.distributions_ = components
         self.weights_ = weights

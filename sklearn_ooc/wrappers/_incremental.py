@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import copy
+from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -63,7 +64,7 @@ class Incremental(MetaEstimatorMixin, SequentialMixin, BaseEstimator):
         Epochs run (``partial_fit`` counts one each).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     Examples
@@ -214,13 +215,35 @@ class Incremental(MetaEstimatorMixin, SequentialMixin, BaseEstimator):
                 raise ValueError(
                     "classes must be passed on the first call to partial_fit."
                 )
-        with self._transaction():
+        with self._transaction(), self._restoring(None if first else self.estimator_):
             estimator = clone(self.estimator) if first else self.estimator_
             if classes is None and not first:
                 classes = getattr(self, "classes_", None)
             classes = self._epochs(X, y, estimator, classes, 1, first)
             self._publish(estimator, classes, 1 if first else self.n_iter_ + 1)
         return self
+
+    @staticmethod
+    @contextmanager
+    def _restoring(estimator):
+        """Put ``estimator`` back as it was if the block fails.
+
+        The wrapped ``partial_fit`` updates the estimator's arrays in place,
+        block after block, which the wrapper's transaction (a shallow
+        snapshot of its own attributes) cannot undo. A deep copy of the
+        estimator's attributes (its parameters, not data) can; restoring it
+        in place keeps ``estimator_`` the same object across calls.
+        """
+        if estimator is None:
+            yield
+            return
+        saved = copy.deepcopy(estimator.__dict__)
+        try:
+            yield
+        except BaseException:
+            estimator.__dict__.clear()
+            estimator.__dict__.update(saved)
+            raise
 
     def _publish(self, estimator, classes, epochs):
         self.n_iter_ = epochs
