@@ -63,6 +63,19 @@ def em_sums(X, resp, shifts):
     return counts, sums, scatter
 
 
+def lloyd_step(X, w, centers):
+    """Labels (first nearest center), squared distances, weighted sums and
+    weights per center, by explicit distances."""
+    gaps = X[:, None, :] - centers[None, :, :]
+    squared = (gaps**2).sum(axis=2)
+    labels = squared.argmin(axis=1)
+    distances = squared[np.arange(len(X)), labels]
+    k = len(centers)
+    sums = np.stack([w[labels == c] @ X[labels == c] for c in range(k)])
+    weights = np.array([w[labels == c].sum() for c in range(k)])
+    return labels, distances, sums, weights
+
+
 def sgd_minibatch(
     X, Y, order, coef, intercept, *, loss, alpha, eta, batch_size, momentum, epsilon=0.1
 ):

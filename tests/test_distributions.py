@@ -146,6 +146,29 @@ def test_bad_input_is_named():
         Normal().from_summaries()
 
 
+def test_gamma_refuses_constant_data_and_keeps_its_state():
+    message = (
+        r"Gamma: the rows \(of non-zero weight\) are constant, or too close to "
+        r"constant for float64, about 2.5: log\(mean\) - mean\(log x\) = 0, and "
+        "the maximum-likelihood shape is infinite"
+    )
+    with pytest.raises(ValueError, match=message):
+        Gamma().fit(np.full(7, 2.5))
+    # Weights of zero leave the other rows constant.
+    with pytest.raises(ValueError, match=message):
+        Gamma().fit(np.array([2.5, 9.0, 2.5]), sample_weight=[1.0, 0.0, 3.0])
+    gamma = Gamma().fit(np.array([1.0, 2.0, 4.0]))
+    before = gamma.get_params()
+    gamma.summarize(np.full(4, 2.5))
+    with pytest.raises(ValueError, match=message):
+        gamma.from_summaries()
+    assert gamma.get_params() == before
+    # The statistics are kept: more rows make them fit.
+    gamma.summarize(np.array([1.0, 6.0])).from_summaries()
+    reference = Gamma().fit(np.array([2.5, 2.5, 2.5, 2.5, 1.0, 6.0]))
+    assert gamma.get_params() == reference.get_params()
+
+
 # -- the general mixture ------------------------------------------------------
 
 

@@ -6,8 +6,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans
 
 from sklearn_ooc import open_array
+from sklearn_ooc._kernels import lloyd_rows
 from sklearn_ooc.cluster import OOCKMeans
 
+from . import _naive
 from .conftest import file_digest, fitted_state
 
 
@@ -33,6 +35,32 @@ def test_equals_sklearn_lloyd_from_the_same_centers(
     assert ours.n_iter_ == ref.n_iter_
     assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
     assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_kernel_equals_explicit_distances(rng, weighted):
+    X = rng.normal(size=(300, 5))
+    centers = rng.normal(size=(6, 5))
+    w = rng.uniform(0.5, 2.0, 300) if weighted else np.ones(300)
+    labels, distances = np.empty(300, dtype=np.intp), np.empty(300)
+    sums, weights = np.zeros((6, 5)), np.zeros(6)
+    inertia = lloyd_rows(
+        X,
+        X @ centers.T,
+        centers,
+        (centers**2).sum(axis=1),
+        w if weighted else np.empty(0),
+        labels,
+        distances,
+        sums,
+        weights,
+    )
+    want = _naive.lloyd_step(X, w, centers)
+    assert_array_equal(labels, want[0])
+    assert_allclose(distances, want[1], rtol=1e-13)
+    assert_allclose(sums, want[2], rtol=1e-13)
+    assert_allclose(weights, want[3], rtol=1e-14)
+    assert_allclose(inertia, w @ want[1], rtol=1e-13)
 
 
 def test_float32_and_files(rng, npy):

@@ -113,6 +113,71 @@ def test_estimators_stream_views(data, rng):
 
 
 def test_open_array_refuses_what_is_not_rows(tmp_path):
-    np.save(tmp_path / "v.npy", np.arange(3.0))
-    with pytest.raises(ValueError, match="a LazyArray holds 2-D rows"):
-        open_array(tmp_path / "v.npy")
+    np.save(tmp_path / "cube.npy", np.zeros((3, 2, 2)))
+    with pytest.raises(
+        ValueError,
+        match=r"a LazyArray holds rows of a 2-D array \(X\) or the values of a "
+        r"1-D one \(y, sample_weight\), got shape \(3, 2, 2\)",
+    ):
+        open_array(tmp_path / "cube.npy")
+
+
+def test_a_1d_lazy_array_holds_targets(rng, npy):
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=60)
+    lazy_X, lazy_y = open_array(npy(X)), open_array(npy(y))
+    assert lazy_y.shape == (60,) and lazy_y.ndim == 1 and lazy_y.size == 60
+    idx = np.array([59, 2, 30])
+    assert isinstance(lazy_y[idx, ...], LazyArray)
+    assert_array_equal(np.asarray(lazy_y[idx, ...]), y[idx])
+    assert lazy_y[4] == y[4]
+    with pytest.raises(IndexError, match="too many indices for a 1-D LazyArray"):
+        lazy_y[idx, 0]
+    assert len(pickle.dumps(lazy_y[10:50])) < 1000
+    model = StreamingRidge(batch_size=7).fit(lazy_X[::2], lazy_y[::2])
+    reference = StreamingRidge().fit(X[::2], y[::2])
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-12)
+    assert_allclose(
+        model.score(lazy_X[1::2], lazy_y[1::2]),
+        reference.score(X[1::2], y[1::2]),
+        rtol=1e-12,
+    )
+
+
+def test_a_fold_is_kept_as_runs_and_read_by_slices(rng, npy):
+    X = rng.normal(size=(1000, 3))
+    path = npy(X)
+    train = np.concatenate([np.arange(0, 400), np.arange(600, 1000)])
+    view = open_array(path)[train]
+    # Two runs: the selection pickles as a handful of numbers, not 800 indices.
+    assert len(pickle.dumps(view)) < 1000
+    store = CountingStore(np.load(path, mmap_mode="r"))
+    source = BatchSource(LazyArray(store)[train], batch_size=300)
+    batches = [source.read(i).X for i in range(source.n_batches)]
+    assert_array_equal(np.vstack(batches), X[train])
+    assert all(isinstance(key, slice) for key in store.keys)
+    # A batch inside one run is a view of the memory map: nothing copied.
+    assert np.shares_memory(batches[0], store._array)
+    assert not np.shares_memory(batches[1], store._array)  # rows 300-599 straddle
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_views_of_runs_compose_like_numpy(seed, data):
+    X, path = data
+    r = np.random.default_rng(seed)
+    # Increasing rows in runs of random lengths.
+    keep = np.repeat(r.random(10) < 0.5, 5)
+    rows = np.flatnonzero(keep)
+    view, want = open_array(path)[rows], X[rows]
+    n = len(rows)
+    for key in [
+        slice(None),
+        slice(1, max(1, n - 2)),
+        slice(None, None, 3),
+        slice(n, n),
+        r.permutation(n)[: max(1, n // 2)],
+        np.array([-1, 0]) if n else np.array([], dtype=int),
+    ]:
+        assert_array_equal(np.asarray(view[key]), want[key])
+        assert_array_equal(np.asarray(view[key][::-1]), want[key][::-1])
+        assert_array_equal(np.asarray(pickle.loads(pickle.dumps(view[key]))), want[key])

@@ -112,12 +112,13 @@ def test_ridge_cv_refuses_splits_that_are_not_folds(rng):
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_grid_search_over_a_lazy_array_equals_memory(rng, npy, n_jobs):
+@pytest.mark.parametrize("y_on_disk", [False, True])
+def test_grid_search_over_a_lazy_array_equals_memory(rng, npy, n_jobs, y_on_disk):
     X, y = _regression(rng, n=600)
     lazy = open_array(npy(X))
     grid = {"alpha": [0.1, 10.0, 1e4]}
     on_disk = GridSearchCV(StreamingRidge(batch_size=64), grid, cv=5, n_jobs=n_jobs)
-    on_disk.fit(lazy, y)
+    on_disk.fit(lazy, open_array(npy(y)) if y_on_disk else y)
     in_memory = GridSearchCV(StreamingRidge(), grid, cv=5).fit(X, y)
     assert on_disk.best_params_ == in_memory.best_params_
     assert_allclose(

@@ -36,6 +36,7 @@ class KMeansIteration:
 
     def setup(self, path, n_jobs):
         self.X = page_cached(path)
+        self.X_memory = np.load(path)
         self.init = np.asarray(self.X[:8], dtype=np.float64)
         warnings.simplefilter("ignore")
         OOCKMeans(8, init=self.init, max_iter=1).fit(self.X[:1000])
@@ -45,7 +46,7 @@ class KMeansIteration:
 
     def time_sklearn_5_iterations(self, path, n_jobs):
         KMeans(8, init=self.init, n_init=1, max_iter=5, tol=0.0, algorithm="lloyd").fit(
-            np.asarray(self.X)
+            self.X_memory
         )
 
 

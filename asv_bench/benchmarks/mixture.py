@@ -118,3 +118,49 @@ class SeedBlobs:
             "precisions_init": np.array([np.eye(25) * 1e6] * 4),
         }
         GaussianMixture(4, max_iter=5, tol=0.0, **start).fit(self.X_memory)
+
+
+class PomegranateSeedBlobs:
+    """pomegranate 1.x on the seed's blobs, in its batched form: 5 iterations
+    of ``summarize`` over 10,000-row batches and ``from_summaries``, from the
+    first 4 rows as means. Skipped where pomegranate is not installed (it
+    needs torch, which sklearn_ooc does not depend on)."""
+
+    timeout = 600
+    processes = 1
+    number = 1
+    repeat = 3
+
+    def setup_cache(self):
+        return blobs_file(557_100, 25, 4, 4.0)
+
+    def setup(self, path):
+        try:
+            import torch
+            from pomegranate.distributions import Normal
+            from pomegranate.gmm import GeneralMixtureModel
+        except ImportError as exc:
+            raise NotImplementedError("pomegranate is not installed") from exc
+        torch.set_num_threads(2)
+        self.X = torch.from_numpy(np.load(path))
+
+        def model():
+            components = [
+                Normal(
+                    means=self.X[i].clone(),
+                    covs=torch.eye(25, dtype=torch.float64),
+                    covariance_type="full",
+                )
+                for i in range(4)
+            ]
+            priors = torch.full((4,), 0.25, dtype=torch.float64)
+            return GeneralMixtureModel(components, priors=priors, max_iter=5, tol=0.0)
+
+        self.model = model
+
+    def time_pomegranate_batched_5_iterations(self, path):
+        model = self.model()
+        for _ in range(5):
+            for start in range(0, self.X.shape[0], 10_000):
+                model.summarize(self.X[start : start + 10_000])
+            model.from_summaries()

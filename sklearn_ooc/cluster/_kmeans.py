@@ -26,7 +26,7 @@ from ..base import IterativeMixin
 from ..mixture._gaussian_mixture import _draw_rows
 
 # Rows of a batch whose distances to the centers come from one GEMM.
-_CHUNK_ROWS = 4096
+_CHUNK_ROWS = 8192
 
 
 @dataclass
@@ -38,7 +38,8 @@ class _LloydStats:
     to the nearest centers; ``far``: the rows farthest from their centers
     (candidates to reseed empty clusters, as scikit-learn does); ``labels``:
     a digest of every batch's labels (strict convergence); ``features``: the
-    variance of each feature (scikit-learn scales ``tol`` by its mean).
+    variance of each feature (scikit-learn scales ``tol`` by its mean),
+    summarized only until the scaled tolerance is known.
     """
 
     count: int
@@ -57,7 +58,7 @@ class _LloydStats:
             self.inertia * factor,
             self.far,
             self.labels,
-            self.features.scaled(factor),
+            None if self.features is None else self.features.scaled(factor),
         )
 
     def __add__(self, other):
@@ -68,7 +69,9 @@ class _LloydStats:
             self.inertia + other.inertia,
             _farthest(self.far, other.far, len(self.weights)),
             {**self.labels, **other.labels},
-            self.features + other.features,
+            None
+            if self.features is None or other.features is None
+            else self.features + other.features,
         )
 
 
@@ -84,6 +87,19 @@ def _farthest(a, b, k):
         np.concatenate([a[3], b[3]])[order],
         np.concatenate([a[4], b[4]])[order],
     )
+
+
+def _farthest_rows(distances, k):
+    """Indices of the ``k`` largest ``distances``, largest first, ties in row
+    order: ``np.argsort(-distances, kind="stable")[:k]`` without sorting."""
+    n = distances.shape[0]
+    if n > k:
+        kth = np.partition(distances, n - k)[n - k]
+        candidates = np.flatnonzero(distances >= kth)
+    else:
+        candidates = np.arange(n)
+    order = np.lexsort((candidates, -distances[candidates]))
+    return candidates[order][:k]
 
 
 def _assign(X, w, centers, shift, workspace):
@@ -110,6 +126,7 @@ def _assign(X, w, centers, shift, workspace):
         inertia += lloyd_rows(
             xs,
             dots,
+            shifted_centers,
             center_norms,
             weight[rows] if w is not None else weight,
             labels[rows],
@@ -312,7 +329,8 @@ class OOCKMeans(
             )
         self._centers = np.asarray(centers, dtype=np.float64).copy()
         self._previous_labels = None
-        self._tolerance = None
+        # Known at once without a tolerance; else from the first pass.
+        self._tolerance = None if self.tol else 0.0
 
     # -- one iteration --------------------------------------------------------
 
@@ -324,20 +342,19 @@ class OOCKMeans(
             batch.X, batch.sample_weight, self._centers, self._shift, batch.workspace
         )
         k = self.n_clusters
-        top = np.argsort(-distances, kind="stable")[:k]
-        w = (
-            np.ones(batch.n_samples)
-            if batch.sample_weight is None
-            else (batch.sample_weight)
-        )
+        top = _farthest_rows(distances, k)
         far = (
             distances[top],
             batch.start + top,
             batch.X[top].astype(np.float64),
-            w[top],
+            np.ones(len(top))
+            if batch.sample_weight is None
+            else batch.sample_weight[top],
             labels[top],
         )
-        digest = hashlib.blake2b(labels.astype(np.int32).tobytes(), digest_size=16)
+        # The narrowest integers that hold every label: less to hash.
+        narrow = np.min_scalar_type(k - 1)
+        digest = hashlib.blake2b(labels.astype(narrow).tobytes(), digest_size=16)
         return _LloydStats(
             batch.n_samples,
             sums,
@@ -345,7 +362,8 @@ class OOCKMeans(
             inertia,
             far,
             {batch.index: digest.digest()},
-            diagonal_moments_of_rows(batch.X),
+            # Every pass reads the same rows: their variances are needed once.
+            diagonal_moments_of_rows(batch.X) if self._tolerance is None else None,
         )
 
     def _objective(self, stats):
@@ -377,7 +395,7 @@ class OOCKMeans(
         self._previous_labels = stats.labels
         if self._tolerance is None:
             variance = stats.features.scatter / max(stats.features.weight, 1)
-            self._tolerance = float(np.mean(variance) * self.tol) if self.tol else 0.0
+            self._tolerance = float(np.mean(variance) * self.tol)
         self._centers = centers
 
     def _has_converged(self, change):

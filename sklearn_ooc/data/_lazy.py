@@ -42,8 +42,84 @@ def _reference(base, path):
     return "array", base
 
 
+class _Runs:
+    """Increasing row numbers kept as runs of consecutive rows.
+
+    The training rows of a K-fold split are two runs: kept as such, the
+    selection takes a few numbers instead of 8 bytes a row, pickles small,
+    and reads its rows by slices (views of a memory map, no copy) rather
+    than by fancy indexing.
+    """
+
+    def __init__(self, starts, stops):
+        self.starts = np.asarray(starts, dtype=np.intp)
+        self.stops = np.asarray(stops, dtype=np.intp)
+        self.offsets = np.concatenate([[0], np.cumsum(self.stops - self.starts)])
+
+    # Fewer runs than this fraction of the rows: worth keeping as runs.
+    DENSITY = 1 / 16
+
+    @classmethod
+    def of(cls, index):
+        """``index`` (increasing) as runs, a range, or itself when it has too
+        many runs to gain anything."""
+        if index.shape[0] == 0:
+            return index
+        breaks = np.flatnonzero(index[1:] != index[:-1] + 1) + 1
+        if breaks.shape[0] == 0:
+            return range(int(index[0]), int(index[-1]) + 1)
+        if breaks.shape[0] + 1 > max(1, cls.DENSITY * index.shape[0]):
+            return index
+        starts = index[np.concatenate([[0], breaks])]
+        stops = index[np.concatenate([breaks - 1, [index.shape[0] - 1]])] + 1
+        return cls(starts, stops)
+
+    def __len__(self):
+        return int(self.offsets[-1])
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            stop = max(start, stop)
+            first = int(np.searchsorted(self.offsets, start, side="right")) - 1
+            last = int(np.searchsorted(self.offsets, stop, side="left"))
+            starts = self.starts[first:last].copy()
+            stops = self.stops[first:last].copy()
+            if starts.shape[0] == 0:
+                return range(0)
+            starts[0] += start - self.offsets[first]
+            stops[-1] -= self.offsets[last] - stop
+            if starts.shape[0] == 1:
+                return range(int(starts[0]), int(stops[0]))
+            return _Runs(starts, stops)
+        key = np.asarray(key, dtype=np.intp)
+        run = np.searchsorted(self.offsets, key, side="right") - 1
+        return self.starts[run] + (key - self.offsets[run])
+
+    def read(self, base):
+        """The rows of ``base`` in these runs, one slice each."""
+        return np.concatenate(
+            [
+                np.asarray(base[a:b])
+                for a, b in zip(self.starts, self.stops, strict=True)
+            ]
+        )
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, _Runs)
+            and np.array_equal(self.starts, other.starts)
+            and np.array_equal(self.stops, other.stops)
+        )
+
+
 class LazyArray:
     """A lazy array of rows from a ``.npy`` file, a memory map or a store.
+
+    The rows of a 2-D array (``X``), or the values of a 1-D one (``y``,
+    ``sample_weight``), so that all of a fit's inputs can stay on disk.
 
     Indexing returns another LazyArray and reads nothing: slices, integer
     arrays, boolean masks, scikit-learn's ``X[indices, ...]``, and column
@@ -83,8 +159,11 @@ class LazyArray:
         if isinstance(base, (str, os.PathLike)):
             _path = os.fspath(base)
             base = open_npy(base)
-        if len(base.shape) != 2:
-            raise ValueError(f"a LazyArray holds 2-D rows, got shape {base.shape}")
+        if len(base.shape) not in (1, 2):
+            raise ValueError(
+                "a LazyArray holds rows of a 2-D array (X) or the values of a "
+                f"1-D one (y, sample_weight), got shape {tuple(base.shape)}"
+            )
         self._base = base
         self._path = _path
         self._rows_sel = range(base.shape[0]) if _rows is None else _rows
@@ -94,12 +173,12 @@ class LazyArray:
 
     @property
     def _out(self):
-        """Width and dtype of mapped rows (one row is read to find them)."""
+        """Shape of a mapped row and dtype (one row is read to find them)."""
         if not self._maps:
             return None
         if self._mapped_shape is None:
             probe = self.rows(0, 1) if len(self) else self._probe()
-            self._mapped_shape = (probe.shape[1], probe.dtype)
+            self._mapped_shape = (probe.shape[1:], probe.dtype)
         return self._mapped_shape
 
     # -- what it looks like ---------------------------------------------------
@@ -110,9 +189,9 @@ class LazyArray:
     @property
     def shape(self):
         if self._out is not None:
-            return (len(self), self._out[0])
+            return (len(self),) + tuple(self._out[0])
         if self._columns is None:
-            return (len(self), self._base.shape[1])
+            return (len(self),) + tuple(self._base.shape[1:])
         return (
             len(self),
             len(range(self._base.shape[1])[self._columns])
@@ -122,11 +201,11 @@ class LazyArray:
 
     @property
     def ndim(self):
-        return 2
+        return len(self.shape)
 
     @property
     def size(self):
-        return self.shape[0] * self.shape[1]
+        return int(np.prod(self.shape))
 
     @property
     def dtype(self):
@@ -169,19 +248,26 @@ class LazyArray:
             raise IndexError(f"rows must be indexed by integers, got {key.dtype}")
         if key.size and (key.min() < -len(current) or key.max() >= len(current)):
             raise IndexError(f"row index out of range for {len(current)} rows")
-        key = np.where(key < 0, key + len(current), key)
+        key = np.where(key < 0, key + len(current), key).astype(np.intp, copy=False)
         if isinstance(current, range):
-            return current.start + current.step * key.astype(np.intp)
-        return current[key]
+            index = current.start + current.step * key
+        else:
+            index = current[key]
+        if index.shape[0] > 1 and (index[1:] > index[:-1]).all():
+            return _Runs.of(index)
+        return index
 
     def __getitem__(self, key):
         columns = None
         if isinstance(key, tuple):
+            whole = key
             parts = [k for k in key if k is not Ellipsis]
             if len(parts) > 2 or (len(parts) == 2 and key[0] is Ellipsis):
                 raise IndexError(f"unsupported index {key!r}")
             key = parts[0] if parts else slice(None)
             if len(parts) == 2:
+                if len(self._base.shape) == 1:
+                    raise IndexError(f"too many indices for a 1-D LazyArray: {whole!r}")
                 columns = parts[1]
         if isinstance(key, Integral):
             row = self._select_rows(np.array([key]))
@@ -211,12 +297,18 @@ class LazyArray:
 
     def _read_base(self, index):
         """Rows ``index`` (any order, repeats allowed) of the base, read sorted."""
-        unique, back = np.unique(index, return_inverse=True)
+        index = np.asarray(index, dtype=np.intp)
+        if index.shape[0] < 2 or (index[1:] > index[:-1]).all():
+            # Already in file order (a fold of KFold): one copy, not two.
+            unique, back = index, None
+        else:
+            unique, back = np.unique(index, return_inverse=True)
         if hasattr(self._base, "oindex"):  # zarr
             block = self._base.oindex[unique]
         else:
             block = self._base[unique]
-        return np.asarray(block)[back]
+        block = np.asarray(block)
+        return block if back is None else block[back]
 
     def _finish(self, block):
         if self._columns is not None:
@@ -233,7 +325,9 @@ class LazyArray:
     def rows(self, start, stop):
         """Rows ``start:stop`` of the view, read now."""
         selected = self._rows_sel[start:stop]
-        if isinstance(selected, range):
+        if isinstance(selected, _Runs):
+            block = selected.read(self._base)
+        elif isinstance(selected, range):
             if selected.step == 1:
                 block = np.asarray(self._base[selected.start : selected.stop])
             else:
@@ -250,7 +344,7 @@ class LazyArray:
         if isinstance(self._rows_sel, range):
             index = self._rows_sel.start + self._rows_sel.step * rows
         else:
-            index = self._rows_sel[rows]
+            index = np.asarray(self._rows_sel[rows])
         return self._finish(self._read_base(index))
 
     def __array__(self, dtype=None, copy=None):

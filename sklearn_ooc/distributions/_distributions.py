@@ -107,6 +107,15 @@ class _RatioSums:
         """``log(mean x) - mean(log x)``."""
         return self.gap / self.weight - _log1p_gap(self.linear / self.weight)
 
+    def log_mean_gap_error(self):
+        """A bound on the rounding error of :meth:`log_mean_gap`."""
+        t = self.linear / self.weight
+        return (
+            64
+            * np.finfo(np.float64).eps
+            * (abs(self.gap / self.weight) + abs(float(_log1p_gap(t))))
+        )
+
     def mean(self):
         return self.ref * (1 + self.linear / self.weight)
 
@@ -382,6 +391,17 @@ class Gamma(Distribution):
     def _update(self, stats):
         mean = stats.mean()
         s = float(stats.log_mean_gap())
+        if not s > stats.log_mean_gap_error():
+            # log(mean) - mean(log x) is zero only for equal rows, where the
+            # likelihood grows without bound with the shape; below its
+            # rounding error it is not known to be positive at all.
+            raise ValueError(
+                "Gamma: the rows (of non-zero weight) are constant, or too close "
+                f"to constant for float64, about {float(mean):.17g}: log(mean) - "
+                f"mean(log x) = {s:.3g}, and the maximum-likelihood shape is "
+                "infinite or beyond precision. Fit data that vary, or another "
+                "distribution"
+            )
         k = (3 - s + np.sqrt((s - 3) ** 2 + 24 * s)) / (12 * s)
         for _ in range(100):
             value, slope = _log_minus_digamma(k)
