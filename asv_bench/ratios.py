@@ -59,6 +59,11 @@ PAIRS = [
         "mixture.SeedBlobs.time_sklearn_same_start_5_iterations",
     ),
     (
+        "GMM on the seed's blobs vs pomegranate 1.x batched (where installed)",
+        "mixture.SeedBlobs.time_ours_first_k_5_iterations",
+        "mixture.PomegranateSeedBlobs.time_pomegranate_batched_5_iterations",
+    ),
+    (
         "KMeans, 5 Lloyd iterations",
         "cluster_decomposition.KMeansIteration.time_ours_5_iterations",
         "cluster_decomposition.KMeansIteration.time_sklearn_5_iterations",

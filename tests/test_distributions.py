@@ -146,6 +146,30 @@ def test_bad_input_is_named():
         Normal().from_summaries()
 
 
+@pytest.mark.parametrize(
+    "make, X",
+    [
+        (Normal, [1.0, 2.0, 4.0]),
+        (LogNormal, [1.0, 2.0, 4.0]),
+        (Exponential, [1.0, 2.0, 4.0]),
+        (Gamma, [1.0, 2.0, 4.0]),
+        (Poisson, [1.0, 2.0, 4.0]),
+        (Bernoulli, [1.0, 0.0, 1.0]),
+        (Categorical, [1.0, 0.0, 2.0]),
+        (MultivariateNormal, [[1.0, 2.0], [0.0, 1.0], [3.0, 1.0]]),
+        (
+            lambda: IndependentComponents([Normal(), Exponential()]),
+            [[1.0, 2.0], [0.0, 1.0], [3.0, 1.0]],
+        ),
+    ],
+)
+def test_rows_of_zero_weight_only_are_refused(make, X):
+    # Rather than parameters of NaN.
+    X = np.asarray(X)
+    with pytest.raises(ValueError, match="total weight of zero; there is nothing"):
+        make().fit(X, sample_weight=np.zeros(len(X)))
+
+
 def test_gamma_refuses_constant_data_and_keeps_its_state():
     message = (
         r"Gamma: the rows \(of non-zero weight\) are constant, or too close to "

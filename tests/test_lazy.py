@@ -61,6 +61,22 @@ def test_sklearn_indexing_and_columns(data):
         lazy[np.ones(3, dtype=bool)]
 
 
+def test_reversed_views_and_ellipsis_columns(data):
+    X, path = data
+    lazy = open_array(path)
+    # A negative step that reaches row 0 (its stop would read as "last row").
+    assert_array_equal(np.asarray(lazy[::-1]), X[::-1])
+    assert_array_equal(np.asarray(lazy[7::-3]), X[7::-3])
+    assert_array_equal(np.asarray(lazy[10:40][::-2][1:]), X[10:40][::-2][1:])
+    assert_array_equal(np.asarray(lazy[5:5]), X[5:5])
+    # X[..., columns] selects columns of every row.
+    assert_array_equal(np.asarray(lazy[..., 1:]), X[..., 1:])
+    assert_array_equal(np.asarray(lazy[..., [3, 0]]), X[..., [3, 0]])
+    y = open_array(np.load(path, mmap_mode="r")[:, 0].copy())
+    assert_array_equal(np.asarray(y[..., [4, 1]]), X[:, 0][..., [4, 1]])
+    assert_array_equal(np.asarray(y[::-1]), X[::-1, 0])
+
+
 def test_batches_read_selected_rows_in_file_order(data):
     X, _ = data
     store = CountingStore(X)

@@ -89,9 +89,7 @@ class SklearnMixtureIteration(_Big):
         self.model._m_step(self.X, log_resp)
 
 
-class SeedBlobs:
-    """pomegranate's example: make_blobs(557100, 25, 4 centers), 5 iterations."""
-
+class _Blobs:
     timeout = 600
     processes = 1
     number = 1
@@ -99,6 +97,10 @@ class SeedBlobs:
 
     def setup_cache(self):
         return blobs_file(557_100, 25, 4, 4.0)
+
+
+class SeedBlobs(_Blobs):
+    """pomegranate's example: make_blobs(557100, 25, 4 centers), 5 iterations."""
 
     def setup(self, path):
         self.X = page_cached(path)
@@ -120,19 +122,11 @@ class SeedBlobs:
         GaussianMixture(4, max_iter=5, tol=0.0, **start).fit(self.X_memory)
 
 
-class PomegranateSeedBlobs:
+class PomegranateSeedBlobs(_Blobs):
     """pomegranate 1.x on the seed's blobs, in its batched form: 5 iterations
     of ``summarize`` over 10,000-row batches and ``from_summaries``, from the
     first 4 rows as means. Skipped where pomegranate is not installed (it
     needs torch, which sklearn_ooc does not depend on)."""
-
-    timeout = 600
-    processes = 1
-    number = 1
-    repeat = 3
-
-    def setup_cache(self):
-        return blobs_file(557_100, 25, 4, 4.0)
 
     def setup(self, path):
         try:

@@ -95,6 +95,9 @@ class _Runs:
                 return range(int(starts[0]), int(stops[0]))
             return _Runs(starts, stops)
         key = np.asarray(key, dtype=np.intp)
+        key = np.where(key < 0, key + len(self), key)
+        if key.size and (key.min() < 0 or key.max() >= len(self)):
+            raise IndexError(f"row index out of range for {len(self)} rows")
         run = np.searchsorted(self.offsets, key, side="right") - 1
         return self.starts[run] + (key - self.offsets[run])
 
@@ -264,6 +267,9 @@ class LazyArray:
             parts = [k for k in key if k is not Ellipsis]
             if len(parts) > 2 or (len(parts) == 2 and key[0] is Ellipsis):
                 raise IndexError(f"unsupported index {key!r}")
+            if len(parts) == 1 and key[0] is Ellipsis and len(self._base.shape) == 2:
+                # X[..., columns]: every row, those columns.
+                parts = [slice(None), parts[0]]
             key = parts[0] if parts else slice(None)
             if len(parts) == 2:
                 if len(self._base.shape) == 1:
@@ -328,12 +334,18 @@ class LazyArray:
         if isinstance(selected, _Runs):
             block = selected.read(self._base)
         elif isinstance(selected, range):
-            if selected.step == 1:
-                block = np.asarray(self._base[selected.start : selected.stop])
-            else:
+            if len(selected) == 0:
+                block = np.asarray(self._base[0:0])
+            elif selected.step > 0:
                 block = np.asarray(
                     self._base[selected.start : selected.stop : selected.step]
                 )
+            else:
+                # Read upwards (a stop of -1 would mean the last row, and
+                # stores refuse negative steps), then reverse.
+                block = np.asarray(
+                    self._base[selected[-1] : selected[0] + 1 : -selected.step]
+                )[::-1]
         else:
             block = self._read_base(selected)
         return self._finish(block)

@@ -158,6 +158,10 @@ class _Tuple:
     def count(self):
         return self.parts[0].count
 
+    @property
+    def weight(self):
+        return self.parts[0].weight
+
     def scaled(self, factor):
         return _Tuple(tuple(p.scaled(factor) for p in self.parts))
 
@@ -228,9 +232,17 @@ class Distribution:
                 f"{type(self).__name__} has no pending statistics: call "
                 "summarize(X) first"
             )
-        self._update(self._pending)
+        self._update_from(self._pending)
         self._pending = None
         return self
+
+    def _update_from(self, stats):
+        if not np.sum(stats.weight) > 0:
+            raise ValueError(
+                f"{type(self).__name__}: the summarized rows have a total weight "
+                "of zero; there is nothing to fit"
+            )
+        self._update(stats)
 
     def fit(self, X, sample_weight=None, *, batch_size="auto", n_jobs=None):
         """Maximum-likelihood parameters of ``X``, streamed batch by batch.
@@ -260,7 +272,7 @@ class Distribution:
                 b.X.astype(np.float64), _weights(b.sample_weight, b.n_samples)
             ),
         )
-        self._update(stats)
+        self._update_from(stats)
         return self
 
     def log_probability(self, X):
