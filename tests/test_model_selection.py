@@ -20,6 +20,7 @@ from sklearn.preprocessing import (
 
 from sklearn_ooc import LazyArray, open_array
 from sklearn_ooc.linear_model import StreamingRidge, StreamingRidgeCV
+from sklearn_ooc.linear_model._ridge_cv import _fold_ids
 from sklearn_ooc.mixture import OOCGaussianMixture
 from sklearn_ooc.preprocessing import StreamingTransformer
 
@@ -36,6 +37,23 @@ def _regression(rng, n=1003, d=6, n_targets=None, offset=0.0):
 
 
 # -- StreamingRidgeCV ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_samples", [5, 7, 1003])
+@pytest.mark.parametrize("cv", [5, KFold(3), KFold(4, shuffle=True, random_state=0)])
+def test_fold_ids_are_kfolds_test_folds(n_samples, cv):
+    folds, n_folds = _fold_ids(cv, n_samples)
+    splitter = KFold(cv) if isinstance(cv, int) else cv
+    want = np.full(n_samples, -1)
+    for k, (_, test) in enumerate(splitter.split(np.zeros((n_samples, 1)))):
+        want[test] = k
+    assert n_folds == splitter.get_n_splits()
+    assert_array_equal(folds, want)
+
+
+def test_more_folds_than_rows_is_sklearns_error():
+    with pytest.raises(ValueError, match="Cannot have number of splits n_splits=5"):
+        _fold_ids(5, 3)
 
 
 @pytest.mark.parametrize("n_targets", [None, 2])

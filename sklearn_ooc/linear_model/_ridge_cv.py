@@ -19,6 +19,18 @@ def _fold_ids(cv, n_samples):
     """The test fold of every row (the splitter must partition the rows)."""
     if isinstance(cv, Integral):
         cv = KFold(cv)
+    if type(cv) is KFold and not cv.shuffle:
+        # KFold's consecutive folds, the first n % k of them one row larger,
+        # without generating its index arrays (a tenth of a pass on 2M rows).
+        k = cv.n_splits
+        if k > n_samples:
+            raise ValueError(
+                f"Cannot have number of splits n_splits={k} greater than the "
+                f"number of samples: n_samples={n_samples}."
+            )
+        sizes = np.full(k, n_samples // k)
+        sizes[: n_samples % k] += 1
+        return np.repeat(np.arange(k, dtype=np.int32), sizes), k
     if hasattr(cv, "split"):
         cv = cv.split(np.broadcast_to(np.zeros(1), (n_samples, 1)))
     folds = np.full(n_samples, -1, dtype=np.int32)
