@@ -99,6 +99,11 @@ PAIRS = [
         "sgd.Shuffle.time_copyfile",
     ),
     (
+        "shuffle_on_disk vs copying the file and fsync",
+        "sgd.Shuffle.time_shuffle_on_disk",
+        "sgd.Shuffle.time_copyfile_fsync",
+    ),
+    (
         "KernelRidge, Cholesky vs sklearn",
         "kernel_ridge.MediumKernel.time_ours_cholesky",
         "kernel_ridge.MediumKernel.time_sklearn",

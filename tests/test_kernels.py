@@ -56,6 +56,7 @@ def test_kernels_release_the_gil():
         _kernels.nearest_center,
         _kernels.first_nonfinite_row,
         _kernels.first_negative,
+        _kernels.permute_rows_inplace,
     ):
         assert kernel.targetoptions.get("nogil") is True
         assert type(kernel._cache).__name__ == "FunctionCache"
@@ -210,3 +211,13 @@ def test_nearest_center(rng):
     _kernels.nearest_center(X, centers, out)
     expected = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
     assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 37])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int8, "U3"])
+def test_permute_rows_inplace_equals_fancy_indexing(rng, n, dtype):
+    rows = rng.integers(0, 100, size=(n, 5)).astype(dtype)
+    perm = rng.permutation(n)
+    expected = rows[perm]
+    _kernels.permute_rows_inplace(rows.view(np.uint8), perm)
+    assert_array_equal(rows, expected)

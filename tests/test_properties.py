@@ -1208,9 +1208,29 @@ def test_summarize_over_any_partition_is_one_pass(name, data):
     for a, b in pairwise(data.draw(bounds(len(problem.X), nonempty=True))):
         split.summarize(*problem.args(a, b)[0])
     split.from_summaries()
-    _assert_same_value(
-        _as_values(_parameters(split)), _as_values(_parameters(whole)), name
-    )
+    actual, desired = _as_values(_parameters(split)), _as_values(_parameters(whole))
+    if name == "OOCGaussianMixture":
+        # A precision is an inverse covariance: the last-digit roundings in
+        # which the two summations differ grow by the covariance's condition
+        # number (hypothesis found one of 1e7 that way).
+        rtol = RTOL_MODEL * _condition_number(whole)
+        for values in (actual, desired):
+            values["parameters"] = values["parameters"][:3]
+        for key in ("precisions_", "precisions_cholesky_"):
+            what = f"{name}[{key!r}]"
+            _assert_same_value(actual.pop(key), desired.pop(key), what, rtol)
+    _assert_same_value(actual, desired, name)
+
+
+def _condition_number(gmm):
+    covariances = np.asarray(gmm.covariances_)
+    if gmm.covariance_type == "full":
+        return max(np.linalg.cond(c) for c in covariances)
+    if gmm.covariance_type == "tied":
+        return np.linalg.cond(covariances)
+    if gmm.covariance_type == "diag":
+        return (covariances.max(axis=1) / covariances.min(axis=1)).max()
+    return 1.0
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy.stats import binomtest, chisquare
 
-from sklearn_ooc.io import NpyWriter, shuffle_on_disk
+from sklearn_ooc.io import NpyWriter, _shuffle, shuffle_on_disk
 
 
 def _files(tmp_path, n=5000, d=3):
@@ -51,10 +51,10 @@ def test_inputs_as_arrays_and_1d_rows(tmp_path):
 
 
 def test_positions_are_uniform(tmp_path):
-    # Tag 12 rows, shuffle with 600 seeds and a buffer of 16 rows (two
-    # buckets): every row must land in every position equally often, and any
-    # two rows be in either order equally often.
-    n, seeds = 12, 600
+    # Tag 40 rows, shuffle with 600 seeds and a buffer of 16 rows (three
+    # chunks, ten buckets): every row must land in every position equally
+    # often, and any two rows be in either order equally often.
+    n, seeds = 40, 600
     np.save(tmp_path / "X.npy", np.arange(n, dtype=np.float64)[:, None])
     counts = np.zeros((n, n))
     first_before_last = 0
@@ -62,7 +62,7 @@ def test_positions_are_uniform(tmp_path):
         path, _ = shuffle_on_disk(
             tmp_path / "X.npy",
             out=tmp_path / "s",
-            buffer_mb=16 * 16 / 2**20,
+            buffer_mb=16 * (2 * 8 + 16) / 2**20,
             random_state=seed,
         )
         order = np.load(path)[:, 0].astype(int)
@@ -80,6 +80,8 @@ def test_memory_bound_holds(tmp_path):
     np.save(tmp_path / "X.npy", rng.normal(size=(n, d)))
     np.save(tmp_path / "y.npy", np.arange(n, dtype=np.float64))
     buffer_mb = 0.25
+    # Load the compiled permutation kernel first: code is not rows.
+    shuffle_on_disk(np.zeros((4, 2)), out=tmp_path / "warm", random_state=0)
     tracemalloc.start()
     try:
         shuffle_on_disk(
@@ -122,6 +124,37 @@ def test_a_failure_half_way_leaves_no_output_and_no_temporary_files(
     assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.parametrize("step", ["_scatter_through", "_read_rows"])
+def test_a_failure_on_the_io_thread_leaves_no_output_and_no_temporary_files(
+    tmp_path, monkeypatch, step
+):
+    # Scratch rows are written (pass 1) and read back (pass 2) on a thread:
+    # its error reaches the caller, after the thread has stopped, and
+    # everything is cleaned up.
+    _files(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    original = getattr(_shuffle, step)
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(5, "Input/output error")
+        return original(*args)
+
+    monkeypatch.setattr(_shuffle, step, failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        shuffle_on_disk(
+            tmp_path / "X.npy",
+            tmp_path / "y.npy",
+            out=tmp_path / "s",
+            buffer_mb=0.01,
+            random_state=0,
+        )
+    assert len(calls) == 3
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 def test_same_seed_same_permutation(tmp_path):
     _files(tmp_path, n=500)
     a, _ = shuffle_on_disk(tmp_path / "X.npy", out=tmp_path / "a", random_state=7)
@@ -139,4 +172,18 @@ def test_bad_arguments(tmp_path):
         shuffle_on_disk(tmp_path / "X.npy", out=tmp_path / "s", buffer_mb=1e-5)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         shuffle_on_disk(tmp_path / "nope.npy", out=tmp_path / "s")
+    with pytest.raises(TypeError, match="X: rows of Python objects cannot"):
+        shuffle_on_disk(np.array([[1, "a"]], dtype=object), out=tmp_path / "s")
     assert not (tmp_path / "s_X.npy").exists()
+
+
+@pytest.mark.parametrize("evict", [False, True])
+def test_npy_writer_files_equal_numpy_save(tmp_path, evict):
+    X = np.arange(30, dtype=np.float32).reshape(10, 3)
+    with NpyWriter(tmp_path / "X.npy", X.shape, X.dtype, evict=evict) as out:
+        for start in range(0, 10, 4):
+            out.write(X[start : start + 4])
+    loaded = np.load(tmp_path / "X.npy")
+    assert loaded.dtype == X.dtype
+    assert_array_equal(loaded, X)
+    assert sorted(os.listdir(tmp_path)) == ["X.npy"]

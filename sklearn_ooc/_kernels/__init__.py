@@ -22,6 +22,7 @@ from ._pairwise import (
     rbf_from_dot,
     sigmoid_from_dot,
 )
+from ._permute import permute_rows_inplace
 from ._sgd import linear_outputs, sgd_block
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "linear_outputs",
     "lloyd_rows",
     "nearest_center",
+    "permute_rows_inplace",
     "polynomial_from_dot",
     "projected_em_rows",
     "projected_log_prob",

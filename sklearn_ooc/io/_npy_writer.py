@@ -9,6 +9,20 @@ import numpy as np
 _serial = itertools.count()
 
 
+def evict(f):
+    """Send ``f``'s written pages to disk and drop those already there.
+
+    Streaming a file larger than memory through the page cache leaves the
+    system dirty pages to write back later and new pages to find for every
+    chunk. Called after each chunk, this starts the chunk's write-back
+    without waiting for it, and frees the pages of the chunks before it, so
+    the next chunk reuses them. Linux's ``POSIX_FADV_DONTNEED`` does both;
+    where it is missing, the page cache works as usual.
+    """
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 class NpyWriter:
     """Write a 1-D or 2-D ``.npy`` file of known shape, a chunk of rows at a time.
 
@@ -25,6 +39,10 @@ class NpyWriter:
         Shape of the whole array.
     dtype : dtype, default=float64
         Element type; chunks are converted to it.
+    evict : bool, default=False
+        After every chunk, start writing it to disk and drop the chunks
+        already written from the page cache (see :func:`evict`): for files
+        larger than memory, which the cache cannot keep anyway.
 
     Examples
     --------
@@ -38,8 +56,9 @@ class NpyWriter:
     np.float64(2.0)
     """
 
-    def __init__(self, path, shape, dtype=np.float64):
+    def __init__(self, path, shape, dtype=np.float64, *, evict=False):
         self.path = os.fspath(path)
+        self.evict = evict
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
         self.rows_written = 0
@@ -74,6 +93,9 @@ class NpyWriter:
             )
         self._file.write(rows.data)
         self.rows_written += rows.shape[0]
+        if self.evict:
+            self._file.flush()
+            evict(self._file)
 
     def finish(self):
         """Check the row count and flush the rows to disk (still unnamed)."""
@@ -140,7 +162,7 @@ class NpyWriter:
 
 
 @contextlib.contextmanager
-def npy_writers(*specs):
+def npy_writers(*specs, evict=False):
     """Several :class:`NpyWriter` that succeed or fail together.
 
     Opens one writer per ``(path, shape[, dtype])`` of ``specs`` and yields
@@ -153,7 +175,7 @@ def npy_writers(*specs):
     writers = []
     try:
         for spec in specs:
-            writers.append(NpyWriter(*spec))
+            writers.append(NpyWriter(*spec, evict=evict))
         yield writers
         for writer in writers:
             writer.finish()

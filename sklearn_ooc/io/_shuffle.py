@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._kernels import permute_rows_inplace
 from ..data import open_rows
-from ._npy_writer import npy_writers
+from ._npy_writer import evict, npy_writers
 
 MB = 1 << 20
+# Bytes of index arrays per row held: a bucket draw and a sort position.
+_INDEX_BYTES = 16
 
 
 def _row_reader(data, name):
@@ -30,7 +34,11 @@ def _bucket_plan(n_rows, capacity, seed, chunk_rows):
     condition depends on the bucket counts alone, which do not change when
     rows are relabelled.
     """
-    n_buckets = max(1, -(-2 * n_rows // capacity))
+    # As few buckets as keep each within the buffer but for a six-sigma
+    # excess (the mean m with m + 6 sqrt(m) = capacity): the fewer buckets,
+    # the longer the runs pass 2 reads back.
+    mean = ((np.sqrt(36.0 + 4.0 * capacity) - 6.0) / 2.0) ** 2
+    n_buckets = max(1, int(np.ceil(n_rows / mean)))
     for attempt in range(100):
         bucket_seed = np.random.SeedSequence([seed, attempt])
         rng = np.random.default_rng(bucket_seed)
@@ -49,14 +57,20 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     """Write a uniformly random permutation of the rows of ``X`` (and ``y``).
 
     An external shuffle in two sequential passes, holding at most about
-    ``buffer_mb`` megabytes of rows in memory: the first pass reads ``X``
-    chunk by chunk and scatters each row to a random bucket, the buckets being
-    regions of one temporary file; the second reads each bucket, shuffles it
-    in memory and appends it to the output. Every row lands exactly once, and
-    every permutation is equally likely. ``y`` is permuted with ``X``.
+    ``buffer_mb`` megabytes of rows and their indices in memory: the first
+    pass reads ``X`` chunk by chunk and scatters each row to a random bucket,
+    the buckets being consecutive regions of a scratch file; the second reads
+    each bucket, shuffles it in memory and appends it to the output. Every
+    row lands exactly once, and every permutation is equally likely. ``y`` is
+    permuted with ``X``.
 
-    The outputs are written under temporary names and renamed when complete;
-    on any error they are not created and every temporary file is removed.
+    The buffer is split in two halves that take turns, so that one thread
+    reads or writes the disk while the other sorts or permutes rows. Scratch
+    and output pages are sent to disk as they are written and dropped from
+    the page cache (on Linux), as for a file larger than memory the cache
+    could not keep them. The outputs are written under temporary names and
+    renamed when complete; on any error they are not created and every
+    temporary file is removed.
 
     Parameters
     ----------
@@ -94,19 +108,24 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     if not buffer_mb > 0:
         raise ValueError(f"buffer_mb must be positive, got {buffer_mb}")
     X = _row_reader(X, "X")
+    if X.dtype.hasobject:
+        raise TypeError("X: rows of Python objects cannot be shuffled on disk")
     if len(X.shape) not in (1, 2):
         raise ValueError(f"X must be 1-D or 2-D, got shape {X.shape}")
     n_rows = X.shape[0]
     Y = None
     if y is not None:
         Y = _row_reader(y, "y")
+        if Y.dtype.hasobject:
+            raise TypeError("y: rows of Python objects cannot be shuffled on disk")
         if Y.shape[0] != n_rows:
             raise ValueError(f"y has {Y.shape[0]} rows but X has {n_rows}")
     row_bytes = X.dtype.itemsize * int(np.prod(X.shape[1:], dtype=np.int64))
     if Y is not None:
         row_bytes += Y.dtype.itemsize * int(np.prod(Y.shape[1:], dtype=np.int64))
-    # Half the buffer for the rows read, half for their copy in bucket order.
-    capacity = int(buffer_mb * MB) // (2 * max(1, row_bytes))
+    # The buffer holds two row buffers that take turns, and the per-row
+    # indices (bucket draws and sort order, or a bucket's permutation).
+    capacity = int(buffer_mb * MB) // (2 * row_bytes + _INDEX_BYTES)
     if capacity < 16 and n_rows > capacity:
         raise ValueError(
             f"buffer_mb={buffer_mb} holds {capacity} rows of {row_bytes} bytes; "
@@ -120,47 +139,112 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     out = os.fspath(out)
     directory = os.path.dirname(os.path.abspath(out))
     X_path, y_path = f"{out}_X.npy", f"{out}_y.npy" if Y is not None else None
-    tmpdir = tempfile.mkdtemp(prefix=".sklearn_ooc_shuffle_", dir=directory)
     parts = [X] + ([Y] if Y is not None else [])
+    # The two halves of the buffer take turns: in pass 1 one is filled with
+    # a chunk sorted by bucket while the other is written out; in pass 2 one
+    # is read into while the other is permuted in place and written out.
+    rows_held = min(capacity, n_rows)
+    halves = [
+        [np.empty((rows_held,) + arr.shape[1:], dtype=arr.dtype) for arr in parts]
+        for _ in range(2)
+    ]
+    # Bucket b fills rows first[b]:first[b + 1] of the scratch files, in the
+    # order its rows come in pass 1.
+    first = np.concatenate([[0], np.cumsum(counts)])
+    permute = np.random.default_rng(np.random.SeedSequence([seed, 1 << 20]))
+    specs = [
+        (path, arr.shape, arr.dtype)
+        for arr, path in zip(parts, [X_path, y_path], strict=False)
+    ]
 
-    def bucket_path(j, b):
-        return os.path.join(tmpdir, f"{j}_{b}")
-
-    try:
-        # Pass 1: read in order and append every row to its bucket's file.
+    # Exits run in reverse: the I/O thread stops before the files close.
+    with (
+        tempfile.TemporaryDirectory(
+            prefix=".sklearn_ooc_shuffle_", dir=directory
+        ) as tmpdir,
+        contextlib.ExitStack() as files,
+        ThreadPoolExecutor(1, thread_name_prefix="sklearn_ooc-shuffle") as io,
+    ):
+        scratch = [
+            files.enter_context(open(os.path.join(tmpdir, str(j)), "w+b", buffering=0))
+            for j in range(len(parts))
+        ]
+        # Pass 1: read in order, sort every chunk's rows by bucket (stably)
+        # and append each bucket's run to that bucket's region.
         rng = np.random.default_rng(bucket_seed)
-        for start in range(0, n_rows, chunk_rows):
+        filled = first[:-1].copy()
+        writing = None
+        for k, start in enumerate(range(0, n_rows, chunk_rows)):
             stop = min(start + chunk_rows, n_rows)
             buckets = rng.integers(n_buckets, size=stop - start)
             order = np.argsort(buckets, kind="stable")
-            bounds = np.concatenate(
-                [[0], np.cumsum(np.bincount(buckets, minlength=n_buckets))]
+            sizes = np.bincount(buckets, minlength=n_buckets)
+            sorted_rows = [rows[: stop - start] for rows in halves[k % 2]]
+            for arr, rows in zip(parts, sorted_rows, strict=True):
+                np.take(
+                    np.asarray(arr[start:stop]), order, axis=0, out=rows, mode="clip"
+                )
+            if writing is not None:
+                writing.result()
+            writing = io.submit(
+                _scatter_through, scratch, sorted_rows, filled.copy(), sizes
             )
-            for j, arr in enumerate(parts):
-                rows = np.ascontiguousarray(np.asarray(arr[start:stop])[order])
-                for b in np.flatnonzero(np.diff(bounds)):
-                    with open(bucket_path(j, b), "ab") as f:
-                        f.write(rows[bounds[b] : bounds[b + 1]].data)
-        # Pass 2: read each bucket, shuffle it in memory, append it to the
-        # output; the bucket file goes at once (before the system spends time
-        # writing it to disk).
-        specs = [
-            (path, arr.shape, arr.dtype)
-            for arr, path in zip(parts, [X_path, y_path], strict=False)
-        ]
-        permute = np.random.default_rng(np.random.SeedSequence([seed, 1 << 20]))
-        with npy_writers(*specs) as writers:
+            filled += sizes
+        if writing is not None:
+            writing.result()
+
+        # Pass 2: read each bucket, permute it in memory and append it to the
+        # output. The next bucket is read meanwhile.
+        def read_bucket(b):
+            rows = [rows[: counts[b]] for rows in halves[b % 2]]
+            for f, bucket in zip(scratch, rows, strict=True):
+                _read_rows(f, bucket, first[b])
+            return rows
+
+        with npy_writers(*specs, evict=True) as writers:
+            reading = io.submit(read_bucket, 0)
             for b in range(n_buckets):
                 perm = permute.permutation(counts[b])
-                for j, (arr, writer) in enumerate(zip(parts, writers, strict=True)):
-                    if counts[b] == 0:
-                        continue
-                    path = bucket_path(j, b)
-                    bucket = np.fromfile(path, dtype=arr.dtype).reshape(
-                        (int(counts[b]),) + arr.shape[1:]
-                    )
-                    os.remove(path)
-                    writer.write(bucket[perm])
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+                buckets = reading.result()
+                if b + 1 < n_buckets:
+                    reading = io.submit(read_bucket, b + 1)
+                for rows, writer in zip(buckets, writers, strict=True):
+                    permute_rows_inplace(_byte_rows(rows), perm)
+                    writer.write(rows)
     return X_path, y_path
+
+
+def _byte_rows(rows):
+    """``rows`` (C-contiguous, any dtype but object) as ``(n, row_bytes)`` uint8."""
+    items = int(np.prod(rows.shape[1:], dtype=np.int64))
+    return rows.reshape(len(rows), items).view(np.uint8)
+
+
+def _scatter_through(files, chunks, at, sizes):
+    """Write the runs of ``sizes[b]`` rows of each chunk at rows ``at[b]``.
+
+    Each array of ``chunks`` goes to its unbuffered file; the file is then
+    evicted. Scratch rows are read back only once, in pass 2: kept in the
+    page cache they would take fresh memory and be written back anyway.
+    """
+    for f, rows in zip(files, chunks, strict=True):
+        data = memoryview(_byte_rows(rows).reshape(-1))
+        row_bytes = data.nbytes // max(1, len(rows))
+        for offset, size in zip(at.tolist(), sizes.tolist(), strict=True):
+            run, data = data[: size * row_bytes], data[size * row_bytes :]
+            f.seek(offset * row_bytes)
+            while run:
+                run = run[f.write(run) :]
+        evict(f)
+
+
+def _read_rows(f, rows, at):
+    """Fill ``rows`` from row ``at`` of the unbuffered file ``f``, then evict it."""
+    data = memoryview(_byte_rows(rows).reshape(-1))
+    f.seek(int(at) * (data.nbytes // max(1, len(rows))))
+    while data:
+        got = f.readinto(data)
+        if not got:
+            raise OSError(f"scratch file {f.name!r} ended early at byte {f.tell()}")
+        data = data[got:]
+    evict(f)
