@@ -7,7 +7,9 @@ from sklearn.cluster import KMeans
 
 from sklearn_ooc import open_array
 from sklearn_ooc._kernels import lloyd_rows
+from sklearn_ooc._stats import Workspace
 from sklearn_ooc.cluster import OOCKMeans
+from sklearn_ooc.cluster._kmeans import _assign, _origin_for
 
 from . import _naive
 from .conftest import file_digest, fitted_state
@@ -38,29 +40,61 @@ def test_equals_sklearn_lloyd_from_the_same_centers(
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_lloyd_kernel_equals_explicit_distances(rng, weighted):
+@pytest.mark.parametrize("labels_dtype", [np.intp, np.uint8])
+def test_lloyd_kernel_equals_explicit_distances(rng, weighted, labels_dtype):
     X = rng.normal(size=(300, 5))
+    # Repeated rows tie in distance: the earlier one must be kept.
+    X[200:210] = X[100:110]
     centers = rng.normal(size=(6, 5))
     w = rng.uniform(0.5, 2.0, 300) if weighted else np.ones(300)
-    labels, distances = np.empty(300, dtype=np.intp), np.empty(300)
+    labels = np.empty(300, dtype=labels_dtype)
     sums, weights = np.zeros((6, 5)), np.zeros(6)
-    inertia = lloyd_rows(
-        X,
-        X @ centers.T,
-        centers,
-        (centers**2).sum(axis=1),
-        w if weighted else np.empty(0),
-        labels,
-        distances,
-        sums,
-        weights,
-    )
+    far = np.full((2, 40), -np.inf)
+    inertia = 0.0
+    # In two calls, as over the chunks of a batch.
+    for rows in (slice(0, 170), slice(170, 300)):
+        inertia += lloyd_rows(
+            X[rows],
+            X[rows] @ centers.T,
+            centers,
+            (centers**2).sum(axis=1),
+            w[rows] if weighted else np.empty(0),
+            labels[rows],
+            sums,
+            weights,
+            far,
+            rows.start,
+        )
     want = _naive.lloyd_step(X, w, centers)
     assert_array_equal(labels, want[0])
-    assert_allclose(distances, want[1], rtol=1e-13)
     assert_allclose(sums, want[2], rtol=1e-13)
     assert_allclose(weights, want[3], rtol=1e-14)
     assert_allclose(inertia, w @ want[1], rtol=1e-13)
+    # The 40 farthest rows, as a stable sort by decreasing distance finds
+    # them (kept in no particular order).
+    top = np.argsort(-want[1], kind="stable")[:40]
+    assert_array_equal(np.sort(far[1]), np.sort(top))
+    assert_allclose(np.sort(far[0]), np.sort(want[1][top]), rtol=1e-13)
+
+
+def test_lloyd_kernel_ties_keep_the_earlier_rows():
+    # All rows at the same distance: the first ones stay.
+    X = np.zeros((50, 2))
+    far = np.full((2, 3), -np.inf)
+    lloyd_rows(
+        X,
+        np.zeros((50, 1)),
+        np.ones((1, 2)),
+        np.ones(1),
+        np.empty(0),
+        np.empty(50, dtype=np.intp),
+        np.zeros((1, 2)),
+        np.zeros(1),
+        far,
+        0,
+    )
+    assert_array_equal(np.sort(far[1]), [0, 1, 2])
+    assert_array_equal(far[0], [2.0, 2.0, 2.0])
 
 
 def test_float32_and_files(rng, npy):
@@ -121,3 +155,20 @@ def test_bad_input_leaves_the_model_and_file_unchanged(rng, npy):
     with pytest.raises(ValueError, match="non-zero"):
         OOCKMeans(2).fit(X, sample_weight=np.zeros(len(X)))
     assert fitted_state(model) == before and file_digest(path) == digest
+
+
+def test_rows_near_the_origin_are_used_in_place(rng):
+    # Centers about the origin keep it (rows read without a copy); centers
+    # far from it move it to their mean, where the distances keep their
+    # digits. Either way a batch gets the labels and sums of the other.
+    X = rng.normal(size=(500, 4))
+    centers = X[:5].copy()
+    assert not _origin_for(centers).any()
+    assert_array_equal(_origin_for(centers + 1e6), (centers + 1e6).mean(axis=0))
+    kept = _assign(X, None, centers, _origin_for(centers), Workspace())
+    moved = _assign(X, None, centers, centers.mean(axis=0), Workspace())
+    assert_array_equal(kept[0], moved[0])
+    shift = centers.mean(axis=0)
+    assert_allclose(kept[1], moved[1] + kept[2][:, None] * shift, rtol=1e-12)
+    assert_allclose(kept[3], moved[3], rtol=1e-12)
+    assert_array_equal(kept[4][1], moved[4][1])

@@ -153,7 +153,7 @@ def nearest_center(X, centers, out):
 # Reassociation lets the row loops run in SIMD lanes (twice as fast): the
 # sums are then added in another fixed order, still the same on every run.
 @njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
-def lloyd_rows(Xs, D, centers, center_norms, w, labels, distances, sums, weights):
+def lloyd_rows(Xs, D, centers, center_norms, w, labels, sums, weights, far, row0):
     """Assign rows to their nearest center and sum them per center.
 
     ``Xs`` are rows shifted near the ``centers``, ``D = Xs @ centers.T``
@@ -162,14 +162,21 @@ def lloyd_rows(Xs, D, centers, center_norms, w, labels, distances, sums, weights
     first center with the least ``||c||^2 - 2 x.c`` (the row's own norm
     changes no comparison), and the squared distance to it is then computed
     directly, ``sum_j (x_j - c_j)^2``, in the same loop that adds the row to
-    its center's sum. ``w`` may be empty (unit weights). Writes labels and
-    squared distances; adds ``w x`` and ``w`` to ``sums`` and ``weights``;
+    its center's sum. ``w`` may be empty (unit weights). Writes labels (any
+    integer type); adds ``w x`` and ``w`` to ``sums`` and ``weights``;
     returns the weighted sum of squared distances (the inertia).
+
+    ``far`` (shape ``(2, m)``) keeps the ``m`` rows farthest from their
+    centers seen so far, across calls: squared distances in ``far[0]``,
+    row numbers (``row0`` + position in ``Xs``) in ``far[1]``, unused slots
+    at ``-inf``. Of equal distances the earlier rows are kept, so the set is
+    ``argsort(-distances, kind="stable")[:m]`` of all the rows seen.
     """
     n, d = Xs.shape
     k_count = D.shape[1]
     weighted = w.shape[0] > 0
     inertia = 0.0
+    weakest = _weakest(far)
     for i in range(n):
         best = np.inf
         label = 0
@@ -186,7 +193,22 @@ def lloyd_rows(Xs, D, centers, center_norms, w, labels, distances, sums, weights
             gap = v - centers[label, j]
             dist += gap * gap
         labels[i] = label
-        distances[i] = dist
         weights[label] += wi
         inertia += wi * dist
+        if dist > far[0, weakest]:
+            far[0, weakest] = dist
+            far[1, weakest] = row0 + i
+            weakest = _weakest(far)
     return inertia
+
+
+@njit(nogil=True, cache=True)
+def _weakest(far):
+    """The slot of ``far`` to give up first: least distance, then latest row."""
+    weakest = 0
+    for slot in range(1, far.shape[1]):
+        if far[0, slot] < far[0, weakest] or (
+            far[0, slot] == far[0, weakest] and far[1, slot] > far[1, weakest]
+        ):
+            weakest = slot
+    return weakest

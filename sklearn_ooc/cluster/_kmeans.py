@@ -89,38 +89,54 @@ def _farthest(a, b, k):
     )
 
 
-def _farthest_rows(distances, k):
-    """Indices of the ``k`` largest ``distances``, largest first, ties in row
-    order: ``np.argsort(-distances, kind="stable")[:k]`` without sorting."""
-    n = distances.shape[0]
-    if n > k:
-        kth = np.partition(distances, n - k)[n - k]
-        candidates = np.flatnonzero(distances >= kth)
-    else:
-        candidates = np.arange(n)
-    order = np.lexsort((candidates, -distances[candidates]))
-    return candidates[order][:k]
+def _origin_for(centers):
+    """The origin of a pass's arithmetic: zero, or the centers' mean.
+
+    Distances come from ``||c||^2 - 2 x.c``, whose rounding grows with the
+    distance of rows and centers from the origin: about data far from it
+    (an offset of 1e6, say) every digit of the spread would go. Rows are
+    then shifted by the centers' mean. Data whose centers lie no farther
+    from the origin than four times their spread lose at most a few bits
+    unshifted, and are used as they are, without a copy.
+    """
+    mean = centers.mean(axis=0)
+    spread = ((centers - mean) ** 2).sum(axis=1).mean()
+    if mean @ mean <= 16.0 * spread:
+        return np.zeros_like(mean)
+    return mean
 
 
-def _assign(X, w, centers, shift, workspace):
-    """Labels, squared distances and cluster sums of a batch (chunked GEMMs)."""
+def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
+    """Labels, cluster sums, inertia and farthest rows of a batch.
+
+    Distances come from chunked GEMMs on rows shifted by ``shift``. Returns
+    ``labels, sums, weights, inertia, far``, where ``far`` holds the squared
+    distances and row numbers of the ``len(centers)`` rows farthest from
+    their centers, farthest first, ties in row order (scikit-learn's
+    candidates to reseed an empty cluster).
+    """
     n, d = X.shape
     k = centers.shape[0]
     shifted_centers = centers - shift
     center_norms = np.einsum("ij,ij->i", shifted_centers, shifted_centers)
-    labels = np.empty(n, dtype=np.intp)
-    distances = np.empty(n)
+    labels = np.empty(n, dtype=labels_dtype)
     sums = np.zeros((k, d))
     weights = np.zeros(k)
+    far = np.full((2, k), -np.inf)
     inertia = 0.0
     m = min(n, _CHUNK_ROWS)
-    xs_buf = workspace.get("kmeans_shifted", m, d)
+    # float64 rows in place when the origin stays; else a shifted copy.
+    in_place = not shift.any() and X.dtype == np.float64 and X.flags.c_contiguous
+    xs_buf = None if in_place else workspace.get("kmeans_shifted", m, d)
     d_buf = workspace.get("kmeans_dot", m, k)
     weight = np.empty(0) if w is None else w
     for start in range(0, n, m):
         rows = slice(start, min(start + m, n))
-        xs = xs_buf[: rows.stop - start]
-        np.subtract(X[rows], shift, out=xs)
+        if in_place:
+            xs = X[rows]
+        else:
+            xs = xs_buf[: rows.stop - start]
+            np.subtract(X[rows], shift, out=xs)
         dots = d_buf[: rows.stop - start]
         np.matmul(xs, shifted_centers.T, out=dots)
         inertia += lloyd_rows(
@@ -130,11 +146,20 @@ def _assign(X, w, centers, shift, workspace):
             center_norms,
             weight[rows] if w is not None else weight,
             labels[rows],
-            distances[rows],
             sums,
             weights,
+            far,
+            start,
         )
-    return labels, distances, sums, weights, inertia
+    far = far[:, far[0] > -np.inf]
+    order = np.lexsort((far[1], -far[0]))
+    return (
+        labels,
+        sums,
+        weights,
+        inertia,
+        (far[0, order], far[1, order].astype(np.intp)),
+    )
 
 
 class OOCKMeans(
@@ -335,26 +360,29 @@ class OOCKMeans(
     # -- one iteration --------------------------------------------------------
 
     def _prepare_pass(self):
-        self._shift = self._centers.mean(axis=0)
+        self._shift = _origin_for(self._centers)
 
     def _summarize(self, batch):
-        labels, distances, sums, weights, inertia = _assign(
-            batch.X, batch.sample_weight, self._centers, self._shift, batch.workspace
+        # The narrowest integers that hold every label: less to write and
+        # to hash.
+        labels, sums, weights, inertia, (far_dist, top) = _assign(
+            batch.X,
+            batch.sample_weight,
+            self._centers,
+            self._shift,
+            batch.workspace,
+            labels_dtype=np.min_scalar_type(self.n_clusters - 1),
         )
-        k = self.n_clusters
-        top = _farthest_rows(distances, k)
         far = (
-            distances[top],
+            far_dist,
             batch.start + top,
             batch.X[top].astype(np.float64),
             np.ones(len(top))
             if batch.sample_weight is None
             else batch.sample_weight[top],
-            labels[top],
+            labels[top].astype(np.intp),
         )
-        # The narrowest integers that hold every label: less to hash.
-        narrow = np.min_scalar_type(k - 1)
-        digest = hashlib.blake2b(labels.astype(narrow).tobytes(), digest_size=16)
+        digest = hashlib.blake2b(labels.tobytes(), digest_size=16)
         return _LloydStats(
             batch.n_samples,
             sums,
@@ -459,7 +487,7 @@ class OOCKMeans(
 
     def _label_rows(self, source):
         """Labels of all rows and the inertia, in one more pass."""
-        centers, shift = self.cluster_centers_, self.cluster_centers_.mean(axis=0)
+        centers, shift = self.cluster_centers_, _origin_for(self.cluster_centers_)
         labels = np.empty(source.n_samples, dtype=np.int32)
         inertia = 0.0
 
@@ -467,7 +495,7 @@ class OOCKMeans(
             found = _assign(
                 batch.X, batch.sample_weight, centers, shift, batch.workspace
             )
-            return found[0], found[4]
+            return found[0], found[3]
 
         for batch, (batch_labels, batch_inertia) in self._engine().map(
             source, range(source.n_batches), assign, desc="labels"
@@ -490,7 +518,7 @@ class OOCKMeans(
             Labels.
         """
         check_is_fitted(self)
-        centers, shift = self.cluster_centers_, self.cluster_centers_.mean(axis=0)
+        centers, shift = self.cluster_centers_, _origin_for(self.cluster_centers_)
         return self._map_rows(
             X, lambda b: _assign(b.X, None, centers, shift, b.workspace)[0]
         ).astype(np.int32)
