@@ -104,6 +104,11 @@ PAIRS = [
         "sgd.Shuffle.time_copyfile_fsync",
     ),
     (
+        "shuffle_on_disk vs copying the file, 12 GB",
+        "sgd.ShuffleBeyondCache.time_shuffle_on_disk",
+        "sgd.ShuffleBeyondCache.time_copyfile",
+    ),
+    (
         "KernelRidge, Cholesky vs sklearn",
         "kernel_ridge.MediumKernel.time_ours_cholesky",
         "kernel_ridge.MediumKernel.time_sklearn",

@@ -22,6 +22,9 @@ from .common import float32_regression_file, page_cached, regression_files
 
 SGD_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 1_000_000))
 SHUFFLE_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 2_500_000))
+# 12 GB: more than this 24 GB machine's page cache takes in before it writes
+# back, so that the copy, too, goes at the speed of the disk.
+LARGE_SHUFFLE_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 15_000_000))
 BATCH = 256
 
 
@@ -89,3 +92,12 @@ class Shuffle:
         shutil.copyfile(self.path, target)
         with open(target, "rb") as f:
             os.fsync(f.fileno())
+
+
+class ShuffleBeyondCache(Shuffle):
+    """The same on a 12 GB file, where a copy no longer fits in the cache."""
+
+    timeout = 3600
+
+    def setup_cache(self):
+        return regression_files(LARGE_SHUFFLE_ROWS, 100)

@@ -196,19 +196,19 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
         # Pass 2: read each bucket, permute it in memory and append it to the
         # output. The next bucket is read meanwhile.
         def read_bucket(b):
-            rows = [rows[: counts[b]] for rows in halves[b % 2]]
-            for f, bucket in zip(scratch, rows, strict=True):
-                _read_rows(f, bucket, first[b])
-            return rows
+            bucket = [half[: counts[b]] for half in halves[b % 2]]
+            for f, rows in zip(scratch, bucket, strict=True):
+                _read_rows(f, rows, first[b])
+            return bucket
 
         with npy_writers(*specs, evict=True) as writers:
             reading = io.submit(read_bucket, 0)
             for b in range(n_buckets):
                 perm = permute.permutation(counts[b])
-                buckets = reading.result()
+                bucket = reading.result()
                 if b + 1 < n_buckets:
                     reading = io.submit(read_bucket, b + 1)
-                for rows, writer in zip(buckets, writers, strict=True):
+                for rows, writer in zip(bucket, writers, strict=True):
                     permute_rows_inplace(_byte_rows(rows), perm)
                     writer.write(rows)
     return X_path, y_path
