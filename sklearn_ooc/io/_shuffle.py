@@ -173,6 +173,11 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
         # and append each bucket's run to that bucket's region.
         rng = np.random.default_rng(bucket_seed)
         filled = first[:-1].copy()
+        # Bytes written since the scratch files were last evicted, and how
+        # many may wait: a bucket's runs from consecutive chunks are
+        # neighbours on disk, and written back together they go in long
+        # writes instead of one short write per run.
+        unsent, window = 0, _eviction_window()
         writing = None
         for k, start in enumerate(range(0, n_rows, chunk_rows)):
             stop = min(start + chunk_rows, n_rows)
@@ -186,9 +191,16 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
                 )
             if writing is not None:
                 writing.result()
+            unsent += (stop - start) * row_bytes
             writing = io.submit(
-                _scatter_through, scratch, sorted_rows, filled.copy(), sizes
+                _scatter_through,
+                scratch,
+                sorted_rows,
+                filled.copy(),
+                sizes,
+                unsent >= window,
             )
+            unsent = 0 if unsent >= window else unsent
             filled += sizes
         if writing is not None:
             writing.result()
@@ -220,12 +232,23 @@ def _byte_rows(rows):
     return rows.reshape(len(rows), items).view(np.uint8)
 
 
-def _scatter_through(files, chunks, at, sizes):
+def _eviction_window():
+    """Scratch bytes left in the page cache between evictions: a sixteenth
+    of the machine's memory, at most 512 MiB."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        memory = 8 << 30
+    return min(512 * MB, memory // 16)
+
+
+def _scatter_through(files, chunks, at, sizes, then_evict):
     """Write the runs of ``sizes[b]`` rows of each chunk at rows ``at[b]``.
 
-    Each array of ``chunks`` goes to its unbuffered file; the file is then
-    evicted. Scratch rows are read back only once, in pass 2: kept in the
-    page cache they would take fresh memory and be written back anyway.
+    Each array of ``chunks`` goes to its unbuffered file, which is then
+    evicted if ``then_evict``. Scratch rows are read back only once, in
+    pass 2: kept in the page cache they would take fresh memory and be
+    written back anyway.
     """
     for f, rows in zip(files, chunks, strict=True):
         data = memoryview(_byte_rows(rows).reshape(-1))
@@ -235,7 +258,8 @@ def _scatter_through(files, chunks, at, sizes):
             f.seek(offset * row_bytes)
             while run:
                 run = run[f.write(run) :]
-        evict(f)
+        if then_evict:
+            evict(f)
 
 
 def _read_rows(f, rows, at):
