@@ -9,14 +9,14 @@ import numpy as np
 _serial = itertools.count()
 
 
-def evict(f):
+def release_pages(f):
     """Send ``f``'s written pages to disk and drop those already there.
 
     Streaming a file larger than memory through the page cache leaves the
     system dirty pages to write back later and new pages to find for every
-    chunk. Called after each chunk, this starts the chunk's write-back
-    without waiting for it, and frees the pages of the chunks before it, so
-    the next chunk reuses them. Linux's ``POSIX_FADV_DONTNEED`` does both;
+    chunk. Called as the file is written, this starts the write-back of what
+    is new without waiting for it, and frees the pages already written back,
+    so the next chunks reuse them. Linux's ``POSIX_FADV_DONTNEED`` does both;
     where it is missing, the page cache works as usual.
     """
     if hasattr(os, "posix_fadvise"):
@@ -41,8 +41,8 @@ class NpyWriter:
         Element type; chunks are converted to it.
     evict : bool, default=False
         After every chunk, start writing it to disk and drop the chunks
-        already written from the page cache (see :func:`evict`): for files
-        larger than memory, which the cache cannot keep anyway.
+        already written from the page cache (Linux's ``POSIX_FADV_DONTNEED``):
+        for files larger than memory, which the cache cannot keep anyway.
 
     Examples
     --------
@@ -95,7 +95,7 @@ class NpyWriter:
         self.rows_written += rows.shape[0]
         if self.evict:
             self._file.flush()
-            evict(self._file)
+            release_pages(self._file)
 
     def finish(self):
         """Check the row count and flush the rows to disk (still unnamed)."""

@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 
 from .._kernels import permute_rows_inplace
 from ..data import open_rows
-from ._npy_writer import evict, npy_writers
+from ._npy_writer import npy_writers, release_pages
 
 MB = 1 << 20
 # Bytes of index arrays per row held: a bucket draw and a sort position.
@@ -259,7 +259,7 @@ def _scatter_through(files, chunks, at, sizes, then_evict):
             while run:
                 run = run[f.write(run) :]
         if then_evict:
-            evict(f)
+            release_pages(f)
 
 
 def _read_rows(f, rows, at):
@@ -271,4 +271,4 @@ def _read_rows(f, rows, at):
         if not got:
             raise OSError(f"scratch file {f.name!r} ended early at byte {f.tell()}")
         data = data[got:]
-    evict(f)
+    release_pages(f)
