@@ -98,52 +98,33 @@ def test_memory_bound_holds(tmp_path):
     assert peak < buffer_mb * 2**20 + 64 * 1024, peak
 
 
+@pytest.mark.parametrize(
+    "owner, step",
+    [
+        # The output's writer, on the caller's thread (pass 2).
+        (NpyWriter, "write"),
+        # Scratch rows written (pass 1) and read back (pass 2) on the I/O
+        # thread: its error reaches the caller after the thread has stopped.
+        (_shuffle, "_scatter_through"),
+        (_shuffle, "_read_rows"),
+    ],
+)
 def test_a_failure_half_way_leaves_no_output_and_no_temporary_files(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, owner, step
 ):
     _files(tmp_path)
     before = sorted(os.listdir(tmp_path))
-    calls = []
-    original = NpyWriter.write
-
-    def failing(self, rows):
-        calls.append(len(rows))
-        if len(calls) == 5:
-            raise OSError(28, "No space left on device")
-        return original(self, rows)
-
-    monkeypatch.setattr(NpyWriter, "write", failing)
-    with pytest.raises(OSError, match="No space left on device"):
-        shuffle_on_disk(
-            tmp_path / "X.npy",
-            tmp_path / "y.npy",
-            out=tmp_path / "s",
-            buffer_mb=0.01,
-            random_state=0,
-        )
-    assert sorted(os.listdir(tmp_path)) == before
-
-
-@pytest.mark.parametrize("step", ["_scatter_through", "_read_rows"])
-def test_a_failure_on_the_io_thread_leaves_no_output_and_no_temporary_files(
-    tmp_path, monkeypatch, step
-):
-    # Scratch rows are written (pass 1) and read back (pass 2) on a thread:
-    # its error reaches the caller, after the thread has stopped, and
-    # everything is cleaned up.
-    _files(tmp_path)
-    before = sorted(os.listdir(tmp_path))
-    original = getattr(_shuffle, step)
+    original = getattr(owner, step)
     calls = []
 
     def failing(*args):
         calls.append(1)
         if len(calls) == 3:
-            raise OSError(5, "Input/output error")
+            raise OSError(28, "No space left on device")
         return original(*args)
 
-    monkeypatch.setattr(_shuffle, step, failing)
-    with pytest.raises(OSError, match="Input/output error"):
+    monkeypatch.setattr(owner, step, failing)
+    with pytest.raises(OSError, match="No space left on device"):
         shuffle_on_disk(
             tmp_path / "X.npy",
             tmp_path / "y.npy",
