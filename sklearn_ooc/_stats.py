@@ -534,7 +534,9 @@ class RegressionScore:
         y_true = y_true[:, None] if y_true.ndim == 1 else y_true
         y_pred = y_pred.reshape(y_true.shape)
         w = np.ones(y_true.shape[0]) if sample_weight is None else sample_weight
-        residual = w @ (y_true - y_pred) ** 2
+        # In float64 whatever the rows: squares of float32 lose digits, and
+        # the smallest ones underflow to zero.
+        residual = w @ np.subtract(y_true, y_pred, dtype=np.float64) ** 2
         return cls(diagonal_moments_of_rows(y_true, w), residual)
 
     def __add__(self, other):

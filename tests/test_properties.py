@@ -615,6 +615,21 @@ def test_float32_rows_give_the_float64_statistic(stat, data):
     )
 
 
+def test_float32_residual_of_the_smallest_normal_regression():
+    # Minimal falsifying example: one float32 row at the smallest normal
+    # number, whose square underflows in float32 but not in float64.
+    y = np.array([np.finfo(np.float32).tiny], dtype=np.float32)
+    zero = np.zeros(1, dtype=np.float32)
+    score = RegressionScore.of_batch(y, zero)
+    assert score.residual[0] == float(y[0]) ** 2 > 0
+    assert (
+        score.residual[0]
+        == RegressionScore.of_batch(
+            y.astype(np.float64), zero.astype(np.float64)
+        ).residual[0]
+    )
+
+
 @pytest.mark.parametrize("stat", ["Moments(diagonal)", "RegressionScore"])
 def test_diagonal_merge_of_offset_data_regression(stat):
     # Minimal falsifying example: three rows at 1e6, batches of 2 and 1.
