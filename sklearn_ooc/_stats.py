@@ -189,11 +189,18 @@ class Moments:
         total = self.weight + other.weight
         frac = np.zeros_like(total)
         np.divide(other.weight, total, out=frac, where=total > 0)
+        rest = np.zeros_like(total)
+        np.divide(self.weight, total, out=rest, where=total > 0)
         delta = (other.mean - self.mean) + (other.mean_error - self.mean_error)
         # Wa * Wb / (Wa + Wb), the weight of the between-sets scatter.
         between = self.weight * frac
-        mean, mean_error = _two_sum(
-            self.mean, self.mean_error + frac[..., None] * delta
+        # The mean moves from the heavier set's by the lighter one's share of
+        # the difference: a share near 1, taken the other way, would carry
+        # its rounding into the whole difference.
+        mean, mean_error = np.where(
+            (other.weight > self.weight)[..., None],
+            _two_sum(other.mean, other.mean_error - rest[..., None] * delta),
+            _two_sum(self.mean, self.mean_error + frac[..., None] * delta),
         )
         # A set that had no weight takes the other's mean as it is, with its
         # rounding error: passing it through the update would round it away.

@@ -28,6 +28,7 @@ import inspect
 import pickle
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import pairwise, permutations
 
 import numpy as np
@@ -613,6 +614,36 @@ def test_float32_rows_give_the_float64_statistic(stat, data):
         stat.scale(X64, labels, w),
         rtol=RTOL32,
     )
+
+
+def test_merge_toward_a_much_heavier_set_regression():
+    # Minimal falsifying example: a row of weight EPS alone carries feature
+    # 0, so its mean and cross scatter are about EPS; merged into a set of
+    # weight 1, the mean stepped from the light side by a share of nearly 1
+    # lost 0.2% of itself, whatever the merge order gave.
+    X = np.zeros((32, 2))
+    X[24], X[31] = [1.0, 0.0], [0.0, 1.0]
+    w = np.full(32, EPS)
+    w[0], w[31] = 0.1875, 1.0
+    W = sum(map(Fraction, w))
+    m = [
+        sum(Fraction(a) * Fraction(b) for a, b in zip(w, X[:, j], strict=True)) / W
+        for j in (0, 1)
+    ]
+    cross = sum(
+        Fraction(wi) * (Fraction(a) - m[0]) * (Fraction(b) - m[1])
+        for wi, (a, b) in zip(w, X, strict=True)
+    )
+    parts = [
+        moments_of_rows(X[a:b], sample_weight=w[a:b])
+        for a, b in [(0, 1), (1, 25), (25, 32)]
+    ]
+    for a, b, c in permutations(parts):
+        for merged in ((a + b) + c, a + (b + c)):
+            assert abs(merged.mean[0] - float(m[0])) <= 4 * EPS * float(m[0])
+            assert abs(merged.scatter[0, 1] - float(cross)) <= 4 * EPS * abs(
+                float(cross)
+            )
 
 
 def test_float32_residual_of_the_smallest_normal_regression():
