@@ -475,7 +475,12 @@ class RootMoments:
         count = self.count + other.count
         frac = other.count / count
         delta = (other.mean - self.mean) + (other.mean_error - self.mean_error)
-        mean, mean_error = _two_sum(self.mean, self.mean_error + frac * delta)
+        # From the larger set's mean, as in Moments.__iadd__.
+        if other.count > self.count:
+            rest = self.count / count
+            mean, mean_error = _two_sum(other.mean, other.mean_error - rest * delta)
+        else:
+            mean, mean_error = _two_sum(self.mean, self.mean_error + frac * delta)
         between = np.sqrt(self.count * frac) * delta
         stacked = np.vstack([self.root, other.root, between[None, :]])
         return RootMoments(count, mean, _positive_root(stacked), mean_error)

@@ -264,3 +264,14 @@ def test_root_moments_merge_in_any_order_to_the_same_factor(rng):
     empty = RootMoments.of_rows(X[:0])
     assert_array_equal((left + empty).root, left.root)
     assert (empty + left).count == 50
+
+
+@pytest.mark.parametrize("kind", ["Moments", "RootMoments"])
+def test_merged_mean_steps_from_the_larger_set(kind):
+    # One row at 1 and a thousand at 0: the mean is 1/1001 to the last digit
+    # in both orders. Stepping from the single row by a share of 1000/1001
+    # would leave a rounding of 1 in it (2e-13 relative).
+    of_rows = moments_of_rows if kind == "Moments" else RootMoments.of_rows
+    one, many = of_rows(np.ones((1, 1))), of_rows(np.zeros((1000, 1)))
+    for merged in (one + many, many + one):
+        assert abs(merged.mean[0] - 1 / 1001) <= 2 * np.finfo(float).eps / 1001
