@@ -194,13 +194,8 @@ class Moments:
         delta = (other.mean - self.mean) + (other.mean_error - self.mean_error)
         # Wa * Wb / (Wa + Wb), the weight of the between-sets scatter.
         between = self.weight * frac
-        # The mean moves from the heavier set's by the lighter one's share of
-        # the difference: a share near 1, taken the other way, would carry
-        # its rounding into the whole difference.
-        mean, mean_error = np.where(
-            (other.weight > self.weight)[..., None],
-            _two_sum(other.mean, other.mean_error - rest[..., None] * delta),
-            _two_sum(self.mean, self.mean_error + frac[..., None] * delta),
+        mean, mean_error = _merged_mean(
+            self, other, delta, rest[..., None], frac[..., None]
         )
         # A set that had no weight takes the other's mean as it is, with its
         # rounding error: passing it through the update would round it away.
@@ -229,6 +224,21 @@ def _head(X, Y, sample_weight):
     mean = (w @ Z) / w.sum()
     var = (w @ (Z - mean) ** 2) / w.sum()
     return mean, var
+
+
+def _merged_mean(a, b, delta, share_a, share_b):
+    """The mean of two sets, with its rounding error (``mean_error``).
+
+    ``delta`` is ``b``'s mean less ``a``'s, the shares are each set's part of
+    the total weight. The mean moves from the heavier set's by the lighter
+    one's share of ``delta``: a share near 1, taken the other way, would
+    carry its rounding into the whole difference.
+    """
+    return np.where(
+        share_b > share_a,
+        _two_sum(b.mean, b.mean_error - share_a * delta),
+        _two_sum(a.mean, a.mean_error + share_b * delta),
+    )
 
 
 def _two_sum(a, b):
@@ -475,12 +485,7 @@ class RootMoments:
         count = self.count + other.count
         frac = other.count / count
         delta = (other.mean - self.mean) + (other.mean_error - self.mean_error)
-        # From the larger set's mean, as in Moments.__iadd__.
-        if other.count > self.count:
-            rest = self.count / count
-            mean, mean_error = _two_sum(other.mean, other.mean_error - rest * delta)
-        else:
-            mean, mean_error = _two_sum(self.mean, self.mean_error + frac * delta)
+        mean, mean_error = _merged_mean(self, other, delta, self.count / count, frac)
         between = np.sqrt(self.count * frac) * delta
         stacked = np.vstack([self.root, other.root, between[None, :]])
         return RootMoments(count, mean, _positive_root(stacked), mean_error)
