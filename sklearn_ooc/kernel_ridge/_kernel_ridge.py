@@ -24,8 +24,9 @@ from .._kernels import (
     rbf_from_dot,
     sigmoid_from_dot,
 )
+from .._linalg import cho_solve_tiled, cholesky_tiled, tile_size
 from ..base import OutOfCoreMixin, StreamingRegressorMixin
-from ..data import BatchSource, open_npy
+from ..data import BatchSource, open_npy, remove_stale, scratch_dir, scratch_path
 from ..io import NpyWriter
 
 MB = 1 << 20
@@ -202,15 +203,20 @@ class _KernelMatrix:
             out *= s[:, None] * s[indices][None, :]
         return out
 
+    def weighted_row_blocks(self, desc="kernel"):
+        """Yield ``(start, K_w[start:stop, :])`` row block by row block."""
+        s = self.sqrt_weights
+        for start, rows in self.row_blocks(desc=desc):
+            if s is not None:
+                rows *= s[start : start + rows.shape[0], None]
+                rows *= s[None, :]
+            yield start, rows
+
     def dense(self):
         """The whole matrix, in memory (the Cholesky solver's)."""
         K = np.empty((self.n, self.n))
-        for start, rows in self.row_blocks(desc="kernel"):
+        for start, rows in self.weighted_row_blocks():
             K[start : start + rows.shape[0]] = rows
-        s = self.sqrt_weights
-        if s is not None:
-            K *= s[:, None]
-            K *= s[None, :]
         return K
 
 
@@ -272,6 +278,7 @@ class _DiskStore:
     def build(self, kernel_matrix):
         """Write the matrix row block by row block (it appears when complete)."""
         os.makedirs(self.directory, exist_ok=True)
+        remove_stale(self.directory)
         for stale in (self.record, self.path):
             if os.path.exists(stale):
                 os.remove(stale)
@@ -301,9 +308,7 @@ class _DiskStore:
     def _write_record(self, record):
         """Write the JSON ``record`` atomically: whole, or not at all."""
         directory, name = os.path.split(self.record)
-        tmp = os.path.join(
-            directory, f".{name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
-        )
+        tmp = scratch_path(directory, name)
         try:
             with open(tmp, "x", encoding="utf-8") as f:
                 json.dump(record, f)
@@ -333,14 +338,20 @@ def _fingerprint(source, kernel):
 # -- solvers ------------------------------------------------------------------
 
 
-def _solve_cholesky(kernel_matrix, y, alpha):
-    """``(K + alpha_t I) c_t = y_t``, by Cholesky factors (potrf and potrs).
+def _solve_cholesky(kernel_matrix, y, alpha, budget, scratch_directory):
+    """``(K + alpha_t I) c_t = y_t``, by a tiled Cholesky factorization.
 
-    The matrix is factored in place, so the memory is one ``n x n`` matrix;
-    with one penalty per target it is built again for each. scipy's
-    ``solve(assume_a='pos')`` adds a condition estimate; the factors alone
-    are what the solution needs.
+    The factorization works on tiles (``sklearn_ooc._linalg``): LAPACK
+    factors only the diagonal tiles, on one thread, so no threaded ``potrf``
+    ever sees a large matrix. When the matrix fits in ``budget`` bytes it is
+    factored in place in memory; otherwise it is written to a scratch
+    ``.npy`` file in ``scratch_directory`` and factored there, tile by tile,
+    an exact direct solve for a kernel matrix larger than memory. With one
+    penalty per target the matrix is built again for each.
     """
+    n = kernel_matrix.n
+    in_memory = 8.0 * n * n <= budget
+    tile = tile_size(n, budget - 8.0 * n * n if in_memory else budget / 2)
     coef = np.empty_like(y)
     groups = (
         [(alpha[0], slice(None))]
@@ -348,27 +359,74 @@ def _solve_cholesky(kernel_matrix, y, alpha):
         else [(a, slice(t, t + 1)) for t, a in enumerate(alpha)]
     )
     for a, cols in groups:
-        K = kernel_matrix.dense()
-        K.flat[:: K.shape[0] + 1] += a
-        try:
-            # K is C-ordered and symmetric: its transpose is the same matrix
-            # in the Fortran order LAPACK factors in place without a copy.
-            factor = linalg.cho_factor(
-                K.T, lower=True, overwrite_a=True, check_finite=False
+        if in_memory:
+            coef[:, cols] = _cholesky_in_memory(kernel_matrix, y[:, cols], a, tile)
+        else:
+            coef[:, cols] = _cholesky_on_disk(
+                kernel_matrix, y[:, cols], a, tile, scratch_directory
             )
-            coef[:, cols] = linalg.cho_solve(factor, y[:, cols], check_finite=False)
-        except linalg.LinAlgError:
-            warnings.warn(
-                "Singular matrix in solving dual problem. Using least-squares "
-                "solution instead.",
-                linalg.LinAlgWarning,
-                stacklevel=3,
-            )
-            K = kernel_matrix.dense()
-            K.flat[:: K.shape[0] + 1] += a
-            coef[:, cols] = linalg.lstsq(K, y[:, cols], check_finite=False)[0]
-        del K
     return coef
+
+
+def _cholesky_in_memory(kernel_matrix, y, alpha, tile):
+    K = kernel_matrix.dense()
+    K.flat[:: K.shape[0] + 1] += alpha
+    try:
+        cholesky_tiled(K, tile)
+    except linalg.LinAlgError:
+        # scikit-learn's own fallback, with its warning.
+        warnings.warn(
+            "Singular matrix in solving dual problem. Using least-squares "
+            "solution instead.",
+            linalg.LinAlgWarning,
+            stacklevel=4,
+        )
+        del K
+        K = kernel_matrix.dense()
+        K.flat[:: K.shape[0] + 1] += alpha
+        return linalg.lstsq(K, y, check_finite=False)[0]
+    return cho_solve_tiled(K, y, tile)
+
+
+def _cholesky_on_disk(kernel_matrix, y, alpha, tile, directory):
+    """The factorization of a matrix larger than memory, in a scratch file."""
+    n = kernel_matrix.n
+    directory = tempfile.gettempdir() if directory is None else os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    remove_stale(directory)
+    free = shutil.disk_usage(directory).free
+    if free < 8 * n * n:
+        raise OSError(
+            28,
+            f"solver='cholesky' factors the {8 * n * n / MB:,.0f} MB kernel "
+            f"matrix on disk, but {directory!r} has {free / MB:,.0f} MB free; "
+            "set store_dir to a folder with room, or use solver='cg'",
+        )
+    path = scratch_path(directory, "kernel_factor.npy")
+    A = None
+    try:
+        A = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, n))
+        for start, rows in kernel_matrix.weighted_row_blocks(desc="kernel"):
+            stop = start + rows.shape[0]
+            diagonal = np.arange(rows.shape[0])
+            rows[diagonal, start + diagonal] += alpha
+            A[start:stop] = rows
+        try:
+            cholesky_tiled(A, tile)
+        except linalg.LinAlgError as error:
+            raise linalg.LinAlgError(
+                f"the kernel matrix plus alpha={alpha} is not positive definite "
+                f"({error}); the least-squares fallback of scikit-learn needs the "
+                "matrix in memory: raise alpha or memory_limit_mb, or use "
+                "solver='cg'"
+            ) from None
+        return cho_solve_tiled(A, y, tile)
+    finally:
+        del A
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 class _NystromPreconditioner:
@@ -519,8 +577,9 @@ class OOCKernelRidge(
     rows (``kernel_store='recompute'``) or built once into a file and read
     back (``'disk'``), and the system is solved by conjugate gradients, one
     streamed pass over the matrix per iteration, with an optional Nyström
-    preconditioner. When the matrix fits in ``memory_limit_mb``, a Cholesky
-    factorization solves it directly.
+    preconditioner. A Cholesky factorization in tiles solves it directly: in
+    memory when the matrix fits in ``memory_limit_mb``, otherwise in a file
+    on disk, tile by tile, an exact solve for a matrix larger than memory.
 
     Parameters
     ----------
@@ -540,7 +599,8 @@ class OOCKernelRidge(
     kernel_params : dict, default=None
         Parameters of a callable kernel.
     memory_limit_mb : float, default=1024
-        Memory for kernel blocks (and the whole matrix for ``'cholesky'``),
+        Memory for kernel blocks (and the whole matrix for ``'cholesky'``
+        when it fits; otherwise the tiles of its factorization on disk),
         shared by two threads; each further thread of ``n_jobs`` adds half of
         it (the blocks, and so the result, are the same for every
         ``n_jobs``).
@@ -554,13 +614,17 @@ class OOCKernelRidge(
         set, the matrix fits in its free space and the rows have at least 30
         features (recomputing an entry then costs more than reading it).
     store_dir : str or os.PathLike, default=None
-        Directory of the disk store; a temporary one, removed after the fit,
-        if ``None``.
+        Directory of the disk store (a temporary one, removed after the fit,
+        if ``None``) and of the Cholesky factor of a matrix larger than
+        memory. Scratch that a killed fit left there is removed by the next.
     solver : {'auto', 'cholesky', 'cg', 'sgd'}, default='auto'
-        ``'cholesky'`` when the matrix fits in ``memory_limit_mb`` (``'auto'``
-        picks it then, ``'cg'`` otherwise); ``'cg'``, preconditioned
-        conjugate gradients; ``'sgd'``, MLML's kernelized gradient descent by
-        blocks, kept as a reference.
+        ``'cholesky'``, a direct solve by a tiled Cholesky factorization: in
+        memory when the matrix fits in ``memory_limit_mb``, otherwise in a
+        scratch file of ``8 n^2`` bytes in ``store_dir`` (the temporary
+        folder if ``None``), removed after the fit; ``'auto'`` picks it when
+        the matrix fits in memory, ``'cg'`` otherwise. ``'cg'``,
+        preconditioned conjugate gradients; ``'sgd'``, MLML's kernelized
+        gradient descent by blocks, kept as a reference.
     tol : float, default=1e-10
         Relative residual ``||(K + alpha I) c - y|| / ||y||`` at which the
         iterative solvers stop.
@@ -695,15 +759,19 @@ class OOCKernelRidge(
         The blocks decide the order of the sums (and are the coordinate
         blocks of ``'sgd'``), so they never depend on ``n_jobs``: the result
         is the same for every ``n_jobs``, and each thread beyond two adds
-        half the limit. The Cholesky solver holds the whole matrix; its
-        blocks of whole rows share what is left of the limit (at least an
-        eighth of the matrix), each with room for the row block and two
-        square temporaries.
+        half the limit. The Cholesky solver in memory holds the whole
+        matrix; its blocks of whole rows share what is left of the limit (at
+        least an eighth of the matrix), each with room for the row block and
+        two square temporaries. On disk, the blocks written to the file and
+        the tiles factored there each have half the limit.
         """
         budget = self.memory_limit_mb * MB
         if solver == "cholesky":
             matrix = 8.0 * n_samples**2
-            budget = max(budget - matrix, matrix / 8)
+            if matrix <= budget:
+                budget = max(budget - matrix, matrix / 8)
+            else:
+                budget /= 2
         budget /= _BLOCKS_AT_A_TIME
         if solver == "cholesky":
             rows = budget / (24 * (n_samples + n_features))
@@ -723,15 +791,9 @@ class OOCKernelRidge(
         return "disk" if free > 8 * n_samples**2 else "recompute"
 
     def _choose_solver(self, n_samples):
-        fits = 8 * n_samples**2 <= self.memory_limit_mb * MB
         if self.solver == "auto":
+            fits = 8 * n_samples**2 <= self.memory_limit_mb * MB
             return "cholesky" if fits else "cg"
-        if self.solver == "cholesky" and not fits:
-            raise ValueError(
-                f"solver='cholesky' holds the whole kernel matrix, "
-                f"{8 * n_samples**2 / MB:,.0f} MB, more than memory_limit_mb="
-                f"{self.memory_limit_mb}; raise the limit or use solver='cg'"
-            )
         return self.solver
 
     def fit(self, X, y, sample_weight=None):
@@ -799,7 +861,7 @@ class OOCKernelRidge(
                 if store_kind == "disk":
                     directory = self.store_dir
                     if directory is None:
-                        directory = tmpdir = tempfile.mkdtemp(prefix="sklearn_ooc_K_")
+                        directory = tmpdir = scratch_dir(None, "kernel_store")
                     store = _DiskStore(directory, _fingerprint(source, kernel), n)
                     if not store.usable():
                         store.build(_KernelMatrix(source, kernel, engine))
@@ -830,7 +892,9 @@ class OOCKernelRidge(
             )
 
         if solver == "cholesky":
-            coef = _solve_cholesky(matrix, Y, alpha)
+            coef = _solve_cholesky(
+                matrix, Y, alpha, self.memory_limit_mb * MB, self.store_dir
+            )
             return coef, 0, np.zeros(Y.shape[1])
         if solver == "sgd":
             return _solve_sgd(
