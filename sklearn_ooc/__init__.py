@@ -1,8 +1,9 @@
 """Exact scikit-learn estimators for data larger than memory."""
 
+from ._out_of_core import out_of_core
 from .data import LazyArray, open_array
 from .wrappers import Incremental
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Incremental", "LazyArray", "__version__", "open_array"]
+__all__ = ["Incremental", "LazyArray", "__version__", "open_array", "out_of_core"]

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -25,6 +26,7 @@ from .._kernels import (
     sigmoid_from_dot,
 )
 from .._linalg import cho_solve_tiled, cholesky_tiled, tile_size
+from .._out_of_core import register
 from ..base import OutOfCoreMixin, StreamingRegressorMixin
 from ..data import BatchSource, open_npy, remove_stale, scratch_dir, scratch_path
 from ..io import NpyWriter
@@ -566,6 +568,7 @@ def _solve_sgd(kernel_matrix, y, alpha, tol, max_iter, random_state, log):
 # -- the estimator ------------------------------------------------------------
 
 
+@register(KernelRidge)
 class OOCKernelRidge(
     StreamingRegressorMixin, RegressorMixin, OutOfCoreMixin, BaseEstimator
 ):

@@ -10,11 +10,13 @@ import numpy as np
 from scipy import linalg
 from scipy.special import expit, log_expit, logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._out_of_core import register
 from .._stats import LabelSet
 from ..base import IterativeMixin, StreamingClassifierMixin
 
@@ -56,6 +58,27 @@ def _design(X, shift, fit_intercept):
     return Z
 
 
+def _from_logistic_regression(params):
+    """LogisticRegression's parameters as ours (for ``out_of_core``).
+
+    Every solver but liblinear minimizes the one objective that the Newton
+    iterations solve exactly; liblinear also penalizes the intercept.
+    """
+    if params.pop("solver") == "liblinear":
+        raise ValueError(
+            "LogisticRegression(solver='liblinear') also penalizes the "
+            "intercept, a model StreamingLogisticRegression does not fit; use "
+            "solver='newton-cholesky' or 'lbfgs'"
+        )
+    if params.get("penalty") == "l2":
+        del params["penalty"]
+    # Used by the solvers that draw (sag, saga) or scale the intercept
+    # (liblinear) only: the solution does not depend on them.
+    del params["random_state"], params["intercept_scaling"]
+    return params
+
+
+@register(LogisticRegression, convert=_from_logistic_regression)
 class StreamingLogisticRegression(
     StreamingClassifierMixin, ClassifierMixin, IterativeMixin, BaseEstimator
 ):

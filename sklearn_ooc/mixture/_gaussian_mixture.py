@@ -11,6 +11,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.random import sample_without_replacement
@@ -24,6 +25,7 @@ from .._kernels import (
     projected_log_prob,
     subtract_shift,
 )
+from .._out_of_core import register
 from .._stats import (
     MixtureStats,
     Moments,
@@ -361,6 +363,7 @@ def _component_moments(X, resp, diagonal, workspace):
 # -- the estimator -------------------------------------------------------------
 
 
+@register(GaussianMixture)
 class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by exact EM over data read one batch at a time.
 
