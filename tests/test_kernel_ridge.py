@@ -392,20 +392,20 @@ def test_cholesky_of_a_matrix_larger_than_the_limit_is_factored_on_disk(
     params = dict(alpha=[0.5, 2.0], kernel="rbf", gamma=0.2)
     ref = KernelRidge(**params).fit(X, y, sample_weight=weights)
     seen = []
-    factor = _linalg.cholesky_tiled
+    factor = _linalg.cholesky_panels
 
-    def spy(A, tile, on_tile=None):
-        seen.append((type(A), os.path.dirname(A.filename), tile))
-        return factor(A, tile, on_tile)
+    def spy(panels, on_panel=None):
+        seen.append((type(panels), os.path.dirname(panels.path), panels.tile))
+        return factor(panels, on_panel)
 
-    monkeypatch.setattr("sklearn_ooc.kernel_ridge._kernel_ridge.cholesky_tiled", spy)
+    monkeypatch.setattr("sklearn_ooc.kernel_ridge._kernel_ridge.cholesky_panels", spy)
     ours = OOCKernelRidge(
         **params, solver="cholesky", memory_limit_mb=10, store_dir=tmp_path
     ).fit(X, y, sample_weight=weights)
-    # One factorization per penalty, each of a memory map in store_dir, in
-    # tiles that keep to half the limit.
+    # One factorization per penalty, each in a file in store_dir, in panels
+    # that keep to half the limit.
     assert [(kind, folder) for kind, folder, _ in seen] == [
-        (np.memmap, str(tmp_path))
+        (_linalg.PanelFile, str(tmp_path))
     ] * 2
     assert all(16 * 2000 * tile <= 5 * 2**20 for _, _, tile in seen)
     assert_allclose(
@@ -423,9 +423,9 @@ def test_cholesky_on_disk_removes_what_a_killed_fit_left(rng, tmp_path):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".kernel_factor.npy.ooc-{dead.pid}-0a1b.tmp"
+    stale = tmp_path / f".kernel_factor.ooc-{dead.pid}-0a1b.tmp"
     stale.write_bytes(b"\0" * 4096)
-    alive = tmp_path / f".kernel_factor.npy.ooc-{os.getppid()}-0a1b.tmp"
+    alive = tmp_path / f".kernel_factor.ooc-{os.getppid()}-0a1b.tmp"
     alive.write_bytes(b"\0")
     X, y = _problem(rng, n=600)
     OOCKernelRidge(
@@ -456,7 +456,7 @@ def test_cholesky_on_disk_says_the_room_it_needs_before_writing(
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(0, 0, 10 * 2**20))
     X, y = _problem(rng, n=2000)
-    with pytest.raises(OSError, match="31 MB kernel matrix on disk.*10 MB free"):
+    with pytest.raises(OSError, match="on disk, in 17 MB, but .* has 10 MB free"):
         OOCKernelRidge(solver="cholesky", memory_limit_mb=10, store_dir=tmp_path).fit(
             X, y
         )

@@ -1,10 +1,19 @@
 """The tiled Cholesky factorization, in memory and on a memory map."""
 
+import os
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from sklearn_ooc._linalg import cho_solve_tiled, cholesky_tiled, tile_size
+from sklearn_ooc._linalg import (
+    PanelFile,
+    cho_solve_panels,
+    cho_solve_tiled,
+    cholesky_panels,
+    cholesky_tiled,
+    tile_size,
+)
 
 
 def _spd(rng, n):
@@ -34,16 +43,35 @@ def test_only_the_lower_triangle_is_read_and_written(rng):
     assert np.isnan(L[0, 16:]).all()
 
 
-def test_a_memory_map_is_factored_in_its_file(rng, tmp_path):
-    A = _spd(rng, 100)
-    path = tmp_path / "A.npy"
-    np.save(path, A)
-    mapped = np.load(path, mmap_mode="r+")
-    cholesky_tiled(mapped, 32)
-    mapped.flush()
-    del mapped
-    L = np.load(path)
+@pytest.mark.parametrize("n, tile, block", [(100, 32, 7), (64, 64, 64), (50, 8, 50)])
+def test_a_panel_file_factors_and_solves_on_disk(rng, tmp_path, n, tile, block):
+    A = _spd(rng, n)
+    path = str(tmp_path / "factor")
+    with PanelFile(path, n, tile) as panels:
+        # About half the matrix, written from row blocks of any size.
+        assert panels.nbytes == 8 * sum(
+            (n - k0) * (min(n, k0 + tile) - k0) for k0 in range(0, n, tile)
+        )
+        for start in range(0, n, block):
+            panels.write_rows(start, A[start : start + block])
+        cholesky_panels(panels)
+        L = np.zeros_like(A)
+        for k, k0 in enumerate(panels.starts):
+            k1 = min(n, k0 + tile)
+            L[k0:, k0:k1] = panels.read(k, k0)
+        b = rng.normal(size=(n, 2))
+        x = cho_solve_panels(panels, b)
     assert_allclose(np.tril(L), np.linalg.cholesky(A), rtol=1e-12, atol=1e-13)
+    assert_allclose(x, np.linalg.solve(A, b), rtol=1e-10)
+    assert os.path.getsize(path) == panels.nbytes
+
+
+def test_a_panel_file_is_never_an_existing_file(tmp_path):
+    path = tmp_path / "factor"
+    path.write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        PanelFile(str(path), 10, 4)
+    assert path.read_bytes() == b"mine"
 
 
 def test_not_positive_definite_raises(rng):
@@ -55,7 +83,7 @@ def test_not_positive_definite_raises(rng):
 
 def test_progress_reports_every_panel(rng):
     seen = []
-    cholesky_tiled(_spd(rng, 50), 20, on_tile=lambda done, n: seen.append((done, n)))
+    cholesky_tiled(_spd(rng, 50), 20, on_panel=lambda done, n: seen.append((done, n)))
     assert seen == [(20, 50), (40, 50), (50, 50)]
 
 

@@ -25,7 +25,14 @@ from .._kernels import (
     rbf_from_dot,
     sigmoid_from_dot,
 )
-from .._linalg import cho_solve_tiled, cholesky_tiled, tile_size
+from .._linalg import (
+    PanelFile,
+    cho_solve_panels,
+    cho_solve_tiled,
+    cholesky_panels,
+    cholesky_tiled,
+    tile_size,
+)
 from .._out_of_core import register
 from ..base import OutOfCoreMixin, StreamingRegressorMixin
 from ..data import BatchSource, open_npy, remove_stale, scratch_dir, scratch_path
@@ -396,35 +403,33 @@ def _cholesky_on_disk(kernel_matrix, y, alpha, tile, directory):
     directory = tempfile.gettempdir() if directory is None else os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     remove_stale(directory)
+    need = 8 * n * (n + tile) // 2
     free = shutil.disk_usage(directory).free
-    if free < 8 * n * n:
+    if free < need:
         raise OSError(
             28,
-            f"solver='cholesky' factors the {8 * n * n / MB:,.0f} MB kernel "
-            f"matrix on disk, but {directory!r} has {free / MB:,.0f} MB free; "
-            "set store_dir to a folder with room, or use solver='cg'",
+            f"solver='cholesky' factors the kernel matrix on disk, in "
+            f"{need / MB:,.0f} MB, but {directory!r} has {free / MB:,.0f} MB "
+            "free; set store_dir to a folder with room, or use solver='cg'",
         )
-    path = scratch_path(directory, "kernel_factor.npy")
-    A = None
+    path = scratch_path(directory, "kernel_factor")
     try:
-        A = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, n))
-        for start, rows in kernel_matrix.weighted_row_blocks(desc="kernel"):
-            stop = start + rows.shape[0]
-            diagonal = np.arange(rows.shape[0])
-            rows[diagonal, start + diagonal] += alpha
-            A[start:stop] = rows
-        try:
-            cholesky_tiled(A, tile)
-        except linalg.LinAlgError as error:
-            raise linalg.LinAlgError(
-                f"the kernel matrix plus alpha={alpha} is not positive definite "
-                f"({error}); the least-squares fallback of scikit-learn needs the "
-                "matrix in memory: raise alpha or memory_limit_mb, or use "
-                "solver='cg'"
-            ) from None
-        return cho_solve_tiled(A, y, tile)
+        with PanelFile(path, n, tile) as panels:
+            for start, rows in kernel_matrix.weighted_row_blocks(desc="kernel"):
+                diagonal = np.arange(rows.shape[0])
+                rows[diagonal, start + diagonal] += alpha
+                panels.write_rows(start, rows)
+            try:
+                cholesky_panels(panels)
+            except linalg.LinAlgError as error:
+                raise linalg.LinAlgError(
+                    f"the kernel matrix plus alpha={alpha} is not positive "
+                    f"definite ({error}); scikit-learn's least-squares fallback "
+                    "needs the matrix in memory: raise alpha or memory_limit_mb, "
+                    "or use solver='cg'"
+                ) from None
+            return cho_solve_panels(panels, y)
     finally:
-        del A
         try:
             os.remove(path)
         except FileNotFoundError:
