@@ -128,7 +128,8 @@ def _convert_registered(estimator, where):
         converted._validate_params()
     except InvalidParameterError as error:
         raise ValueError(
-            f"{where}: {error}; this value of {type(estimator).__name__} has no "
+            f"{where}: {str(error).rstrip('.')}: this value of "
+            f"{type(estimator).__name__} has no "
             f"exact out-of-core equivalent in {ours.__name__}"
         ) from None
     return converted

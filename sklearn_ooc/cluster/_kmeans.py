@@ -16,11 +16,12 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.cluster import kmeans_plusplus
+from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._kernels import lloyd_rows
+from .._out_of_core import register
 from .._stats import Moments, diagonal_moments_of_rows
 from ..base import IterativeMixin
 from ..mixture._gaussian_mixture import _draw_rows
@@ -162,6 +163,17 @@ def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
     )
 
 
+def _from_kmeans(params):
+    """KMeans's parameters as ours (for ``out_of_core``).
+
+    Elkan's algorithm reaches Lloyd's centers and labels, and ours never
+    modifies X.
+    """
+    del params["algorithm"], params["copy_x"]
+    return params
+
+
+@register(KMeans, convert=_from_kmeans)
 class OOCKMeans(
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,

@@ -3,7 +3,7 @@
 from ._lazy import LazyArray, open_array
 from ._npy import open_npy
 from ._plan import EpochPlan
-from ._scratch import remove_stale, scratch_dir, scratch_path
+from ._scratch import remove_stale, scratch_dir, scratch_path  # noqa: F401
 from ._source import (
     AUTO_BATCH_BYTES,
     Batch,
@@ -25,8 +25,5 @@ __all__ = [
     "open_array",
     "open_npy",
     "open_rows",
-    "remove_stale",
     "resolve_batch_size",
-    "scratch_dir",
-    "scratch_path",
 ]

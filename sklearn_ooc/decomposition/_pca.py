@@ -12,9 +12,11 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._out_of_core import register
 from .._stats import RootMoments, largest_positive, moments_of_rows
 from ..base import ClosedFormMixin
 from ..data import LazyArray
@@ -54,6 +56,26 @@ def _mle_rank(spectrum, n_samples):
     return int(np.argmax(evidence)) + 1
 
 
+def _from_pca(params):
+    """PCA's parameters as ours (for ``out_of_core``).
+
+    The exact solvers draw nothing and never modify X: the randomized and
+    ARPACK solvers' settings do not apply to them.
+    """
+    del params["copy"]
+    if params["svd_solver"] in ("auto", "full", "covariance_eigh"):
+        for name in (
+            "random_state",
+            "tol",
+            "iterated_power",
+            "n_oversamples",
+            "power_iteration_normalizer",
+        ):
+            del params[name]
+    return params
+
+
+@register(PCA, convert=_from_pca)
 class OOCPCA(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClosedFormMixin, BaseEstimator
 ):

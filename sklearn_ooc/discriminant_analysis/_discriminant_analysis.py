@@ -8,11 +8,16 @@ import numpy as np
 from scipy import linalg
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.discriminant_analysis import (
+    LinearDiscriminantAnalysis,
+    QuadraticDiscriminantAnalysis,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._out_of_core import register
 from .._stats import GroupedMoments, RootMoments, largest_positive
 from ..base import ClosedFormMixin, StreamingClassifierMixin
 
@@ -177,6 +182,19 @@ class _DiscriminantBase(
             return np.log(proba)
 
 
+def _from_lda(params):
+    """LinearDiscriminantAnalysis's parameters as ours (for ``out_of_core``)."""
+    if params["solver"] == "svd":
+        raise ValueError(
+            "LinearDiscriminantAnalysis(solver='svd') has no out-of-core "
+            "equivalent yet; solver='lsqr' or 'eigen' give the same predictions "
+            "on data of full rank"
+        )
+    del params["tol"]  # the svd solver's rank threshold
+    return params
+
+
+@register(LinearDiscriminantAnalysis, convert=_from_lda)
 class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
     """Linear discriminant analysis from one pass of per-class statistics.
 
@@ -382,6 +400,7 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
         return self.fit(X, y, **fit_params).transform(X)
 
 
+@register(QuadraticDiscriminantAnalysis)
 class OOCQuadraticDiscriminantAnalysis(_DiscriminantBase):
     """Quadratic discriminant analysis from one pass of per-class statistics.
 

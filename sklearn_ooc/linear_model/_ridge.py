@@ -8,8 +8,10 @@ from numbers import Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import Ridge
 from sklearn.utils._param_validation import Interval
 
+from .._out_of_core import register
 from .._stats import moments_of_rows
 from ..base import ClosedFormMixin, StreamingRegressorMixin
 
@@ -101,6 +103,19 @@ def _sklearn_shapes(coef, intercept, y_tail_shape, fit_intercept):
     return coef_, (intercept if y_tail_shape else float(intercept[0]))
 
 
+def _from_ridge(params):
+    """Ridge's parameters as ours (for ``out_of_core``).
+
+    Every solver of Ridge minimizes the same objective, which ours solves
+    exactly from the streamed cross-products: the iterative solvers' limits
+    and seeds, and the copy of X, do not change the model.
+    """
+    for name in ("solver", "max_iter", "tol", "random_state", "copy_X"):
+        del params[name]
+    return params
+
+
+@register(Ridge, convert=_from_ridge)
 class StreamingRidge(
     StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
 ):

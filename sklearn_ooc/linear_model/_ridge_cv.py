@@ -6,10 +6,12 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._out_of_core import register
 from .._stats import Moments, moments_of_rows
 from ..base import OutOfCoreMixin, StreamingRegressorMixin
 from ._ridge import _penalties, _ridge_solution, _sklearn_shapes
@@ -78,6 +80,21 @@ def _merge(parts):
     return total
 
 
+def _from_ridge_cv(params):
+    """RidgeCV's parameters as ours (for ``out_of_core``)."""
+    if params["cv"] is None:
+        raise ValueError(
+            "RidgeCV(cv=None) chooses alpha by efficient leave-one-out, which "
+            "StreamingRidgeCV does not compute; pass cv=5 (or a splitter) to "
+            "choose it by K-fold cross-validation in one pass"
+        )
+    if params["scoring"] is None:
+        # With folds, scikit-learn scores by the estimator's score: R^2.
+        params["scoring"] = "r2"
+    return params
+
+
+@register(RidgeCV, convert=_from_ridge_cv)
 class StreamingRidgeCV(
     StreamingRegressorMixin, RegressorMixin, OutOfCoreMixin, BaseEstimator
 ):
