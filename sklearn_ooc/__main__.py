@@ -1,7 +1,61 @@
 """The ``sklearn-ooc`` command (``python -m sklearn_ooc``)."""
 
 import argparse
+import math
+import os
 import sys
+
+
+def _positive_number(text):
+    """A positive, finite float (``inf``, ``nan``, 0 and below are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive, finite number")
+    return value
+
+
+def _whole_number(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is below {low}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _seed(text):
+    value = _whole_number(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not below 2**32")
+    return value
+
+
+def _n_jobs(text):
+    value = _whole_number(-(2**31))(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 threads; pass -1 for all cores, or 1")
+    return value
+
+
+def _delimiter(text):
+    # A tab is hard to type in a shell: "\t" and "tab" spell it.
+    text = {"\\t": "\t", "tab": "\t", "space": " "}.get(text, text)
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one character (other than a quote or a newline); "
+            "write a tab as \\t"
+        )
+    return text
 
 
 def _demo(args):
@@ -23,6 +77,8 @@ def _convert(args):
         file_format=args.format,
         delimiter=args.delimiter,
         n_features=args.n_features,
+        header=args.header,
+        overwrite=args.overwrite,
     )
     print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
     return 0
@@ -37,6 +93,7 @@ def _shuffle(args):
         out=args.output_prefix,
         buffer_mb=args.buffer_mb,
         random_state=args.seed,
+        overwrite=args.overwrite,
     )
     print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
     return 0
@@ -69,12 +126,15 @@ def build_parser():
     )
     demo.add_argument(
         "--size-mb",
-        type=float,
+        type=_positive_number,
         default=1000.0,
         help="size of the mixture file in MB (1000); the regression file is half",
     )
     demo.add_argument(
-        "--n-jobs", type=int, default=-1, help="threads over batches (-1: all cores)"
+        "--n-jobs",
+        type=_n_jobs,
+        default=-1,
+        help="threads over batches (-1: all cores)",
     )
     demo.add_argument(
         "--tmpdir", default=None, help="where to write the files (system temp dir)"
@@ -88,8 +148,10 @@ def build_parser():
             "Convert INPUT (CSV with or without a header, or svmlight/libsvm) to "
             "OUTPUT_PREFIX_X.npy and OUTPUT_PREFIX_y.npy without holding the input "
             "in memory: the rows are counted first, then parsed and written a "
-            "chunk at a time. A malformed line is reported with its line number "
-            "and leaves no output behind."
+            "chunk at a time. Every row is converted or none: a malformed line, "
+            "a missing value or a field that is not a number is reported with "
+            "its line number and leaves no output behind. CSV is read as UTF-8 "
+            "(a byte order mark is dropped); blank lines are skipped."
         ),
     )
     convert.add_argument("input", metavar="INPUT", help="the text file")
@@ -110,7 +172,7 @@ def build_parser():
     )
     convert.add_argument(
         "--chunk-rows",
-        type=int,
+        type=_whole_number(1),
         default=65536,
         metavar="N",
         help="rows parsed and written at a time (65536)",
@@ -121,13 +183,28 @@ def build_parser():
         help="input format; by default svmlight for .svm/.svmlight/.libsvm names",
     )
     convert.add_argument(
-        "--delimiter", help="CSV field separator (sniffed from the file by default)"
+        "--delimiter",
+        type=_delimiter,
+        help="CSV field separator, \\t for a tab (sniffed from the file by default)",
+    )
+    convert.add_argument(
+        "--header",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="CSV: whether the first line names the columns; auto (the default) "
+        "takes it for a header only when every field of it is a name, not a "
+        "number, empty or NA",
     )
     convert.add_argument(
         "--n-features",
-        type=int,
+        type=_whole_number(0),
         metavar="D",
         help="svmlight: width of X (the largest feature index by default)",
+    )
+    convert.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist (by default they are an error)",
     )
     convert.set_defaults(func=_convert)
 
@@ -138,7 +215,9 @@ def build_parser():
             "Write a uniformly random permutation of the rows of IN_X.npy (and "
             "IN_y.npy, kept aligned) to OUT_PREFIX_X.npy (and OUT_PREFIX_y.npy), "
             "using at most --buffer-mb megabytes for rows: an external shuffle in "
-            "two sequential passes."
+            "two sequential passes. The inputs are never changed: an output that "
+            "is an input is refused, and existing outputs are replaced only with "
+            "--overwrite."
         ),
     )
     shuffle.add_argument("X", metavar="IN_X.npy", help="rows to shuffle")
@@ -149,9 +228,19 @@ def build_parser():
         "output_prefix", metavar="OUT_PREFIX", help="prefix of the shuffled files"
     )
     shuffle.add_argument(
-        "--buffer-mb", type=float, default=64.0, help="memory for rows in MB (64)"
+        "--buffer-mb",
+        type=_positive_number,
+        default=64.0,
+        help="memory for rows in MB (64)",
     )
-    shuffle.add_argument("--seed", type=int, default=None, help="random seed")
+    shuffle.add_argument(
+        "--seed", type=_seed, default=None, help="random seed (0 to 2**32 - 1)"
+    )
+    shuffle.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist (by default they are an error)",
+    )
     shuffle.set_defaults(func=_shuffle)
 
     info = commands.add_parser(
@@ -173,9 +262,28 @@ def main(argv=None):
     if args.command == "shuffle" and args.output_prefix is None:
         parser.error("shuffle needs OUT_PREFIX")
     try:
-        return args.func(args)
-    except (OSError, ValueError) as exc:
+        code = args.func(args)
+        # A closed pipe surfaces here rather than at exit, where it is caught.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader of our output left (``| head``): stop quietly, and keep
+        # Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was left half-written", file=sys.stderr)
+        return 130
+    except MemoryError as exc:
+        print(
+            f"error: out of memory ({exc}); lower --buffer-mb or --chunk-rows",
+            file=sys.stderr,
+        )
+        return 1
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):
+            print(f"note: {note}", file=sys.stderr)
         return 1
 
 

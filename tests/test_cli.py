@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sklearn_ooc.__main__ import main
@@ -63,3 +64,45 @@ def test_demo_removes_its_files_when_it_fails(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         _demo.run_demo(1, directory=tmp_path, out=open(os.devnull, "w"))
     assert os.listdir(tmp_path) == []
+
+
+def test_an_interrupt_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from sklearn_ooc import io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "convert", interrupted)
+    (tmp_path / "data.csv").write_text("1,2\n")
+    try:
+        code = main(["convert", str(tmp_path / "data.csv"), str(tmp_path / "o")])
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped main() as a traceback")
+    assert code == 130
+    err = capsys.readouterr().err
+    assert err == "error: interrupted; no output was left half-written\n"
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+def test_a_reader_that_leaves_early_is_not_a_traceback(tmp_path):
+    # "python -m sklearn_ooc info *.npy | head -1": the pipe closes.
+    np.save(tmp_path / "X.npy", np.zeros((3, 2)))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sklearn_ooc", "info", str(tmp_path / "X.npy")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    child.stderr.close()
+    assert child.wait(timeout=300) == 1
+    # Nothing to report: the reader asked for no more.
+    assert err == "", err
+
+
+def test_shuffle_and_convert_help_document_the_new_options():
+    shuffle = _run("shuffle", "--help").stdout
+    assert "--overwrite" in shuffle and "never changed" in shuffle
+    convert = _run("convert", "--help").stdout
+    for option in ("--overwrite", "--header {auto,yes,no}", "--delimiter"):
+        assert option in convert

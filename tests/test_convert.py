@@ -55,14 +55,14 @@ def test_csv_without_header_target_by_index_and_float32(tmp_path, rng):
     "body, line, message",
     [
         ("a,b\n1,2\n3,4,5\n", 3, "3 fields, expected 2"),
-        ("a,b\n1,2\n\n3,oops\n", 4, "field 2 'oops' is not a number"),
-        ("1,2\n3,\n", 2, "field 2 '' is not a number"),
+        ("a,b\n1,2\n\n3,oops\n", 4, r"field 2 \('b'\) is 'oops', not a number"),
+        ("1,2\n3,\n", 2, "field 2 is empty, a missing value"),
     ],
 )
 def test_malformed_csv_names_the_line_and_leaves_nothing(tmp_path, body, line, message):
     path = tmp_path / "bad.csv"
     path.write_text(body)
-    with pytest.raises(ConversionError, match=rf"bad.csv:{line}: {message}"):
+    with pytest.raises(ConversionError, match=rf"bad.csv, line {line}: {message}"):
         convert(path, tmp_path / "out", chunk_rows=1)
     assert sorted(os.listdir(tmp_path)) == ["bad.csv"]
 
@@ -84,7 +84,7 @@ def test_svmlight_equals_sklearn_reader(tmp_path, rng, zero_based):
 def test_svmlight_malformed_pair(tmp_path):
     path = tmp_path / "bad.svm"
     path.write_text("1 1:2 2:3\n0 1:2 2=3\n")
-    with pytest.raises(ConversionError, match=r"bad.svm:2: '2=3' is not an"):
+    with pytest.raises(ConversionError, match=r"bad.svm, line 2: '2=3' is not an"):
         convert(path, tmp_path / "out")
     assert sorted(os.listdir(tmp_path)) == ["bad.svm"]
 
@@ -128,6 +128,8 @@ def test_help_documents_every_command_and_option():
         "--format",
         "--delimiter",
         "--n-features",
+        "--header",
+        "--overwrite",
     ):
         assert option in result.stdout
 
@@ -163,7 +165,7 @@ def test_command_errors_are_one_line(tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text("1,2\n3,x\n")
     assert main(["convert", str(path), str(tmp_path / "o")]) == 1
-    assert (
-        capsys.readouterr().err
-        == "error: " + f"{path}:2: field 2 'x' is not a number\n"
+    assert capsys.readouterr().err == (
+        f"error: {path}, line 2: field 2 is 'x', not a number; write a number "
+        "there, or check the delimiter (',')\n"
     )

@@ -64,6 +64,7 @@ def test_positions_are_uniform(tmp_path):
             out=tmp_path / "s",
             buffer_mb=16 * (2 * 8 + 16) / 2**20,
             random_state=seed,
+            overwrite=True,
         )
         order = np.load(path)[:, 0].astype(int)
         counts[order, np.arange(n)] += 1

@@ -1,12 +1,11 @@
 """Writing ``.npy`` files chunk by chunk, atomically."""
 
 import contextlib
-import itertools
 import os
 
 import numpy as np
 
-_serial = itertools.count()
+from ..data._scratch import remove_stale, scratch_path
 
 
 def release_pages(f):
@@ -29,7 +28,9 @@ class NpyWriter:
     Rows go to a temporary file next to ``path``; :meth:`close` checks that
     every announced row was written and renames the file into place, so
     ``path`` appears only complete. Leaving the ``with`` block on an error
-    removes the temporary file and leaves ``path`` untouched.
+    removes the temporary file and leaves ``path`` untouched. The temporary
+    file's name carries this process's id, and what killed processes left in
+    the folder is removed first.
 
     Parameters
     ----------
@@ -63,9 +64,8 @@ class NpyWriter:
         self.dtype = np.dtype(dtype)
         self.rows_written = 0
         directory, name = os.path.split(os.path.abspath(self.path))
-        self.tmp_path = os.path.join(
-            directory, f".{name}.{os.getpid()}.{next(_serial)}.tmp"
-        )
+        remove_stale(directory)
+        self.tmp_path = scratch_path(directory, name)
         self._file = open(self.tmp_path, "wb")
         try:
             header = {
@@ -162,26 +162,163 @@ class NpyWriter:
 
 
 @contextlib.contextmanager
-def npy_writers(*specs, evict=False):
+def npy_writers(*specs, evict=False, overwrite=True):
     """Several :class:`NpyWriter` that succeed or fail together.
 
     Opens one writer per ``(path, shape[, dtype])`` of ``specs`` and yields
     the list. Leaving the block normally checks and flushes every file, and
-    only then moves them all into place, so that no output appears before
-    all are complete. Any error, including one opening a later writer (an
+    only then moves them all into place (:func:`commit_together`), so that no
+    output appears before all are complete and a failure to put one in place
+    restores the others. Any error, including one opening a later writer (an
     unwritable directory, a full disk at its header), removes the temporary
     files of all of them.
+
+    With ``overwrite=False``, an output that exists when the files are about
+    to be moved into place is an error (:class:`FileExistsError`) and nothing
+    is replaced.
     """
     writers = []
     try:
         for spec in specs:
             writers.append(NpyWriter(*spec, evict=evict))
         yield writers
-        for writer in writers:
-            writer.finish()
-        for writer in writers:
-            writer.commit()
+        commit_together(writers, overwrite=overwrite)
     except BaseException:
         for writer in writers:
             writer.abort()
         raise
+
+
+def commit_together(writers, *, overwrite=True):
+    """Move the files of ``writers`` into place, all of them or none.
+
+    Every file is finished (counted and flushed to disk) before the first is
+    renamed. An output that exists is kept under a hard link (a rename where
+    the file system has no hard links) until the following outputs are in
+    place: if one of them cannot be, the outputs already moved are put back
+    as they were. The last output needs no copy, as nothing can fail after
+    it. A process killed between two renames leaves the first output new and
+    the second old; nothing short of a journal avoids that.
+    """
+    for writer in writers:
+        writer.finish()
+    if not overwrite:
+        for writer in writers:
+            if os.path.lexists(writer.path):
+                raise FileExistsError(_exists_message(writer.path))
+    done, backups = [], {}
+    try:
+        for k, writer in enumerate(writers):
+            if k < len(writers) - 1 and os.path.lexists(writer.path):
+                backups[writer.path] = _backup(writer.path)
+            os.replace(writer.tmp_path, writer.path)
+            done.append(writer.path)
+    except BaseException as exc:
+        # Outputs moved into place are put back; an output moved aside for
+        # its backup (no hard links) whose replacement failed comes back too.
+        undo = list(reversed(done)) + [p for p in backups if p not in done]
+        for path in undo:
+            backup = backups.get(path)
+            try:
+                if backup is None:
+                    os.remove(path)
+                elif path in done or not os.path.lexists(path):
+                    os.replace(backup, path)
+                    del backups[path]
+            except OSError:
+                # The new file stays; the old one is kept, not removed below.
+                backups.pop(path, None)
+                kept = (
+                    "" if backup is None else f"; its previous content is in {backup!r}"
+                )
+                exc.add_note(f"{path!r} could not be put back as it was{kept}")
+        raise
+    finally:
+        for backup in backups.values():
+            with contextlib.suppress(OSError):
+                os.remove(backup)
+
+
+def _backup(path):
+    """A second name for ``path``, in its folder, for :func:`commit_together`."""
+    directory, name = os.path.split(os.path.abspath(path))
+    backup = scratch_path(directory, f"{name}.previous")
+    try:
+        os.link(path, backup, follow_symlinks=False)
+    except OSError:
+        # No hard links here (some network and FUSE file systems): the file
+        # moves aside instead, and is missing until its replacement arrives.
+        os.replace(path, backup)
+    return backup
+
+
+def _exists_message(path):
+    return (
+        f"the output {os.fspath(path)!r} exists; pass overwrite=True (--overwrite "
+        "on the command line) to replace it, or choose another output prefix"
+    )
+
+
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def check_outputs(outputs, inputs=(), *, overwrite=False):
+    """Refuse outputs that would destroy an input or replace a file unasked.
+
+    Called before anything is written. An output that is an input, under its
+    own name or through a symbolic or hard link, is refused whatever
+    ``overwrite`` says: the tools read their inputs while they write, and a
+    pair of outputs replacing a pair of inputs would leave nothing to go back
+    to. An output that exists is refused unless ``overwrite``; a missing or
+    unusable output folder is reported as such rather than through the name
+    of a temporary file.
+
+    Parameters
+    ----------
+    outputs : list of str or os.PathLike
+        Files the tool is about to write.
+    inputs : list of str or os.PathLike
+        Files it reads.
+    overwrite : bool, default=False
+        Whether existing outputs may be replaced.
+    """
+    for output in outputs:
+        output = os.fspath(output)
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.exists(folder):
+            raise FileNotFoundError(
+                f"the output folder {folder!r} does not exist; create it or "
+                "choose another output prefix"
+            )
+        if not os.path.isdir(folder):
+            raise NotADirectoryError(
+                f"the output folder {folder!r} is not a folder; choose another "
+                "output prefix"
+            )
+        for source in inputs:
+            if os.path.lexists(output) and _same_file(output, source):
+                same_name = os.path.abspath(output) == os.path.abspath(source)
+                link = "" if same_name else " (the same file by a link)"
+                raise ValueError(
+                    f"the output {output!r} is the input {os.fspath(source)!r}"
+                    f"{link}; choose another output prefix (the input is left "
+                    "as it is)"
+                )
+        if os.path.isdir(output):
+            raise IsADirectoryError(
+                f"the output {output!r} is a folder; choose another output prefix"
+            )
+        if os.path.lexists(output) and not overwrite:
+            raise FileExistsError(_exists_message(output))
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"the output folder {folder!r} cannot be written to; choose "
+                "another output prefix or change its permissions"
+            )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
-import tempfile
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from .._kernels import permute_rows_inplace
-from ..data import open_rows
-from ._npy_writer import npy_writers, release_pages
+from ..data import LazyArray, open_rows
+from ..data._scratch import scratch_dir
+from ._npy_writer import check_outputs, npy_writers, release_pages
 
 MB = 1 << 20
 # Bytes of index arrays per row held: a bucket draw and a sort position.
@@ -24,6 +27,38 @@ def _row_reader(data, name):
     if hasattr(arr, "tocsr"):
         raise TypeError(f"{name}: sparse input cannot be shuffled on disk")
     return arr
+
+
+def _file_of(data):
+    """The file ``data`` is read from, if any: an output must not replace it."""
+    if isinstance(data, (str, os.PathLike)):
+        return os.fspath(data)
+    if isinstance(data, LazyArray) and data.path is not None:
+        return data.path
+    while data is not None:
+        filename = getattr(data, "filename", None)
+        if isinstance(data, np.memmap) and filename:
+            return os.fspath(filename)
+        h5_file = getattr(getattr(data, "file", None), "filename", None)
+        if isinstance(h5_file, str):
+            return h5_file
+        data = getattr(data, "base", None)
+    return None
+
+
+def check_buffer_mb(buffer_mb):
+    """``buffer_mb`` as a float, or a :class:`ValueError` saying what is wrong."""
+    if (
+        isinstance(buffer_mb, bool)
+        or not isinstance(buffer_mb, numbers.Real)
+        or not math.isfinite(buffer_mb)
+        or buffer_mb <= 0
+    ):
+        raise ValueError(
+            f"buffer_mb must be a positive, finite number of megabytes, got "
+            f"{buffer_mb!r}; the default is 64"
+        )
+    return float(buffer_mb)
 
 
 def _bucket_plan(n_rows, capacity, seed, chunk_rows):
@@ -53,7 +88,9 @@ def _bucket_plan(n_rows, capacity, seed, chunk_rows):
     raise RuntimeError("could not fit the buckets in the buffer; raise buffer_mb")
 
 
-def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
+def shuffle_on_disk(
+    X, y=None, out=None, *, buffer_mb=64, random_state=None, overwrite=False
+):
     """Write a uniformly random permutation of the rows of ``X`` (and ``y``).
 
     An external shuffle in two sequential passes, holding at most about
@@ -69,8 +106,14 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     and output pages are sent to disk as they are written and dropped from
     the page cache (on Linux), as for a file larger than memory the cache
     could not keep them. The outputs are written under temporary names and
-    renamed when complete; on any error they are not created and every
-    temporary file is removed.
+    renamed when complete, ``X`` and ``y`` together; on any error neither is
+    created or replaced and every temporary file is removed. The scratch
+    folder and the temporary files sit next to the outputs, named after this
+    process: what a killed run left there is removed by the next.
+
+    The inputs are never changed: an output that is an input (by its name or
+    through a link) is refused, and so is an output that exists, unless
+    ``overwrite=True``.
 
     Parameters
     ----------
@@ -84,6 +127,9 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
         Memory for rows, in megabytes (MLML's ``--buffer``).
     random_state : int, RandomState instance or None, default=None
         Seed of the permutation.
+    overwrite : bool, default=False
+        Replace outputs that exist; otherwise they are an error
+        (:class:`FileExistsError`), raised before anything is written.
 
     Returns
     -------
@@ -105,8 +151,11 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     """
     if out is None:
         raise ValueError("out is required: the prefix of the shuffled .npy files")
-    if not buffer_mb > 0:
-        raise ValueError(f"buffer_mb must be positive, got {buffer_mb}")
+    buffer_mb = check_buffer_mb(buffer_mb)
+    out = os.fspath(out)
+    X_path, y_path = f"{out}_X.npy", f"{out}_y.npy" if y is not None else None
+    inputs = [f for f in (_file_of(X), _file_of(y)) if f is not None]
+    check_outputs([X_path] + ([y_path] if y_path else []), inputs, overwrite=overwrite)
     X = _row_reader(X, "X")
     if X.dtype.hasobject:
         raise TypeError("X: rows of Python objects cannot be shuffled on disk")
@@ -136,9 +185,7 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
     chunk_rows = max(1, capacity)
     n_buckets, counts, bucket_seed = _bucket_plan(n_rows, capacity, seed, chunk_rows)
 
-    out = os.fspath(out)
     directory = os.path.dirname(os.path.abspath(out))
-    X_path, y_path = f"{out}_X.npy", f"{out}_y.npy" if Y is not None else None
     parts = [X] + ([Y] if Y is not None else [])
     # The two halves of the buffer take turns: in pass 1 one is filled with
     # a chunk sorted by bucket while the other is written out; in pass 2 one
@@ -157,11 +204,10 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
         for arr, path in zip(parts, [X_path, y_path], strict=False)
     ]
 
-    # Exits run in reverse: the I/O thread stops before the files close.
+    # Exits run in reverse: the I/O thread stops before the files close, and
+    # they close before their folder goes.
     with (
-        tempfile.TemporaryDirectory(
-            prefix=".sklearn_ooc_shuffle_", dir=directory
-        ) as tmpdir,
+        _scratch_folder(directory) as tmpdir,
         contextlib.ExitStack() as files,
         ThreadPoolExecutor(1, thread_name_prefix="sklearn_ooc-shuffle") as io,
     ):
@@ -213,7 +259,7 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
                 _read_rows(f, rows, first[b])
             return bucket
 
-        with npy_writers(*specs, evict=True) as writers:
+        with npy_writers(*specs, evict=True, overwrite=overwrite) as writers:
             reading = io.submit(read_bucket, 0)
             for b in range(n_buckets):
                 perm = permute.permutation(counts[b])
@@ -224,6 +270,17 @@ def shuffle_on_disk(X, y=None, out=None, *, buffer_mb=64, random_state=None):
                     permute_rows_inplace(_byte_rows(rows), perm)
                     writer.write(rows)
     return X_path, y_path
+
+
+@contextlib.contextmanager
+def _scratch_folder(directory):
+    """A scratch folder in ``directory``, removed on the way out; what killed
+    runs left in ``directory`` is removed on the way in."""
+    path = scratch_dir(directory, "shuffle")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _byte_rows(rows):
