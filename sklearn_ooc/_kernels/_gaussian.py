@@ -11,41 +11,33 @@ from numba import njit
 
 @njit(nogil=True, cache=True)
 def subtract_shift(X, shift, out):
-    """``out = X - shift`` in float64 (float32 rows are widened)."""
+    """``out = X - shift`` in float64 (float32 rows are widened).
+
+    Raises ValueError unless ``shift`` is ``(X.shape[1],)`` and ``out`` has
+    the shape of ``X``.
+    """
     n, d = X.shape
+    if shift.shape[0] != d or out.shape[0] != n or out.shape[1] != d:
+        raise ValueError("subtract_shift: shift or out does not fit X")
     for i in range(n):
         for j in range(d):
             out[i, j] = X[i, j] - shift[j]
 
 
 @njit(nogil=True, cache=True)
-def _projected_log_prob(Z, i, offsets, log_const, stride, lp):
-    """Log of weight times density of row ``i`` for each component.
-
-    ``Z[i, k * stride:(k * stride + d)] - offsets[k]`` is the row's whitened
-    distance to the mean of component ``k`` (``stride`` is 0 when all
-    components share one precision factor).
-    """
+def _fits_projection(Z, offsets, stride):
+    """Whether every component's block ``k * stride + (0..d)`` is in ``Z``."""
     k_count, d = offsets.shape
-    for k in range(k_count):
-        base = k * stride
-        q = 0.0
-        for j in range(d):
-            v = Z[i, base + j] - offsets[k, j]
-            q += v * v
-        lp[k] = log_const[k] - 0.5 * q
+    return stride >= 0 and (k_count == 0 or (k_count - 1) * stride + d <= Z.shape[1])
 
 
 @njit(nogil=True, cache=True)
-def _diag_log_prob(X, i, means, precisions, log_const, lp):
-    """Log of weight times density of row ``i``, diagonal precisions."""
+def _fits_diagonal(X, means, precisions):
+    """Whether ``means`` and ``precisions`` are both ``(k, X.shape[1])``."""
     k_count, d = means.shape
-    for k in range(k_count):
-        q = 0.0
-        for j in range(d):
-            v = (X[i, j] - means[k, j]) * precisions[k, j]
-            q += v * v
-        lp[k] = log_const[k] - 0.5 * q
+    return (
+        d == X.shape[1] and precisions.shape[0] == k_count and precisions.shape[1] == d
+    )
 
 
 @njit(nogil=True, cache=True)
@@ -65,18 +57,58 @@ def _normalize_row(lp):
     return top + np.log(total)
 
 
+# The EM kernels take the log-densities of this many rows at a time from the
+# log-probability kernels: their size checks are then paid once a chunk,
+# and the chunk's rows are still in cache when they are summed.
+_CHUNK = 64
+
+
 @njit(nogil=True, cache=True)
 def projected_log_prob(Z, offsets, log_const, stride, out):
-    """``out[i, k]``: log weight + log density of row ``i`` under component ``k``."""
+    """``out[i, k]``: log weight + log density of row ``i`` under component ``k``.
+
+    ``Z[i, k * stride:(k * stride + d)] - offsets[k]`` is the row's whitened
+    distance to the mean of component ``k`` (``stride`` is 0 when all
+    components share one precision factor).
+
+    Raises ValueError unless ``out`` is ``(Z.shape[0], k)``, ``log_const``
+    ``(k,)``, ``stride >= 0`` and ``Z`` holds every component's columns.
+    """
+    k_count, d = offsets.shape
+    if out.shape[0] != Z.shape[0] or out.shape[1] != k_count:
+        raise ValueError("projected_log_prob: out must be (Z.shape[0], n_components)")
+    if log_const.shape[0] != k_count or not _fits_projection(Z, offsets, stride):
+        raise ValueError("projected_log_prob: log_const, offsets or stride unlike Z")
     for i in range(Z.shape[0]):
-        _projected_log_prob(Z, i, offsets, log_const, stride, out[i])
+        for k in range(k_count):
+            base = k * stride
+            q = 0.0
+            for j in range(d):
+                v = Z[i, base + j] - offsets[k, j]
+                q += v * v
+            out[i, k] = log_const[k] - 0.5 * q
 
 
 @njit(nogil=True, cache=True)
 def diag_log_prob(X, means, precisions, log_const, out):
-    """``out[i, k]`` for diagonal (and spherical) precisions."""
+    """``out[i, k]`` for diagonal (and spherical) precisions.
+
+    Raises ValueError unless ``means`` and ``precisions`` are
+    ``(k, X.shape[1])``, ``log_const`` ``(k,)`` and ``out``
+    ``(X.shape[0], k)``.
+    """
+    k_count, d = means.shape
+    if out.shape[0] != X.shape[0] or out.shape[1] != k_count:
+        raise ValueError("diag_log_prob: out must be (X.shape[0], n_components)")
+    if log_const.shape[0] != k_count or not _fits_diagonal(X, means, precisions):
+        raise ValueError("diag_log_prob: log_const, means or precisions unlike X")
     for i in range(X.shape[0]):
-        _diag_log_prob(X, i, means, precisions, log_const, out[i])
+        for k in range(k_count):
+            q = 0.0
+            for j in range(d):
+                v = (X[i, j] - means[k, j]) * precisions[k, j]
+                q += v * v
+            out[i, k] = log_const[k] - 0.5 * q
 
 
 @njit(nogil=True, cache=True)
@@ -88,22 +120,46 @@ def projected_em_rows(Z, offsets, log_const, stride, Xc, shifts, rows, resp_sum,
     ``rows[k, i] = sqrt(r_k) * (Xc_i - shifts[k])`` (whose Gram matrix, left
     to BLAS, is the weighted scatter about ``shifts[k]``). Returns the sum of
     the rows' log-likelihoods.
+
+    Raises ValueError unless ``Z`` has the rows of ``Xc`` and every
+    component's columns (``stride >= 0``), ``log_const`` and ``resp_sum`` are
+    ``(k,)``, ``shifts`` and ``sums`` ``(k, d)`` and ``rows`` ``(k, n, d)``.
     """
     n, d = Xc.shape
     k_count = offsets.shape[0]
-    lp = np.empty(k_count)
+    if Z.shape[0] != n or not _fits_projection(Z, offsets, stride):
+        raise ValueError("projected_em_rows: Z needs the rows of Xc, columns of k")
+    if log_const.shape[0] != k_count or resp_sum.shape[0] != k_count:
+        raise ValueError("projected_em_rows: one log_const and resp_sum per component")
+    if (
+        shifts.shape[0] != k_count
+        or shifts.shape[1] != d
+        or sums.shape[0] != k_count
+        or sums.shape[1] != d
+    ):
+        raise ValueError("projected_em_rows: shifts and sums must be (k, Xc.shape[1])")
+    if rows.shape[0] != k_count or rows.shape[1] != n or rows.shape[2] != d:
+        raise ValueError(
+            "projected_em_rows: rows must be (k, Xc.shape[0], Xc.shape[1])"
+        )
+    block = np.empty((_CHUNK, k_count))
     loglik = 0.0
-    for i in range(n):
-        _projected_log_prob(Z, i, offsets, log_const, stride, lp)
-        loglik += _normalize_row(lp)
-        for k in range(k_count):
-            r = lp[k]
-            root = np.sqrt(r)
-            resp_sum[k] += r
-            for j in range(d):
-                v = Xc[i, j] - shifts[k, j]
-                sums[k, j] += r * v
-                rows[k, i, j] = root * v
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        projected_log_prob(
+            Z[start:stop], offsets, log_const, stride, block[: stop - start]
+        )
+        for i in range(start, stop):
+            lp = block[i - start]
+            loglik += _normalize_row(lp)
+            for k in range(k_count):
+                r = lp[k]
+                root = np.sqrt(r)
+                resp_sum[k] += r
+                for j in range(d):
+                    v = Xc[i, j] - shifts[k, j]
+                    sums[k, j] += r * v
+                    rows[k, i, j] = root * v
     return loglik
 
 
@@ -113,29 +169,57 @@ def diag_em_rows(X, means, precisions, log_const, shifts, resp_sum, sums, square
 
     ``sums[k] += r_k * (x - shifts[k])`` and ``squares[k] += r_k * (x -
     shifts[k])**2`` for every row ``x``; returns the sum of log-likelihoods.
+
+    Raises ValueError unless ``means``, ``precisions``, ``shifts``, ``sums``
+    and ``squares`` are ``(k, X.shape[1])`` and ``log_const`` and
+    ``resp_sum`` ``(k,)``.
     """
     n, d = X.shape
     k_count = means.shape[0]
-    lp = np.empty(k_count)
+    if not _fits_diagonal(X, means, precisions):
+        raise ValueError("diag_em_rows: means and precisions must be (k, X.shape[1])")
+    if log_const.shape[0] != k_count or resp_sum.shape[0] != k_count:
+        raise ValueError("diag_em_rows: one log_const and resp_sum per component")
+    if (
+        shifts.shape[0] != k_count
+        or shifts.shape[1] != d
+        or sums.shape[0] != k_count
+        or sums.shape[1] != d
+        or squares.shape[0] != k_count
+        or squares.shape[1] != d
+    ):
+        raise ValueError("diag_em_rows: shifts, sums, squares must be (k, d)")
+    block = np.empty((_CHUNK, k_count))
     loglik = 0.0
-    for i in range(n):
-        _diag_log_prob(X, i, means, precisions, log_const, lp)
-        loglik += _normalize_row(lp)
-        for k in range(k_count):
-            r = lp[k]
-            for j in range(d):
-                v = X[i, j] - shifts[k, j]
-                rv = r * v
-                sums[k, j] += rv
-                squares[k, j] += rv * v
-            resp_sum[k] += r
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        diag_log_prob(
+            X[start:stop], means, precisions, log_const, block[: stop - start]
+        )
+        for i in range(start, stop):
+            lp = block[i - start]
+            loglik += _normalize_row(lp)
+            for k in range(k_count):
+                r = lp[k]
+                for j in range(d):
+                    v = X[i, j] - shifts[k, j]
+                    rv = r * v
+                    sums[k, j] += rv
+                    squares[k, j] += rv * v
+                resp_sum[k] += r
     return loglik
 
 
 @njit(nogil=True, cache=True)
 def nearest_center(X, centers, out):
-    """Index of the nearest center (squared Euclidean) of every row."""
+    """Index of the nearest center (squared Euclidean) of every row.
+
+    Raises ValueError unless ``centers`` has the columns of ``X`` and
+    ``out`` one entry per row.
+    """
     n, d = X.shape
+    if centers.shape[1] != d or out.shape[0] != n:
+        raise ValueError("nearest_center: centers or out does not fit X")
     for i in range(n):
         best = np.inf
         label = 0
@@ -171,9 +255,29 @@ def lloyd_rows(Xs, D, centers, center_norms, w, labels, sums, weights, far, row0
     row numbers (``row0`` + position in ``Xs``) in ``far[1]``, unused slots
     at ``-inf``. Of equal distances the earlier rows are kept, so the set is
     ``argsort(-distances, kind="stable")[:m]`` of all the rows seen.
+
+    Raises ValueError unless there is a center, ``D`` is ``(n, k)``,
+    ``centers`` and ``sums`` ``(k, d)``, ``center_norms`` and ``weights``
+    ``(k,)``, ``labels`` ``(n,)``, ``w`` empty or ``(n,)``, and ``far``
+    ``(2, m)`` with ``m >= 1``.
     """
     n, d = Xs.shape
     k_count = D.shape[1]
+    if k_count < 1 or D.shape[0] != n or labels.shape[0] != n:
+        raise ValueError("lloyd_rows: D must be (Xs.shape[0], k >= 1), labels (n,)")
+    if (
+        centers.shape[0] != k_count
+        or centers.shape[1] != d
+        or sums.shape[0] != k_count
+        or sums.shape[1] != d
+        or center_norms.shape[0] != k_count
+        or weights.shape[0] != k_count
+    ):
+        raise ValueError("lloyd_rows: centers, sums, norms and weights unlike D, Xs")
+    if w.shape[0] != 0 and w.shape[0] != n:
+        raise ValueError("lloyd_rows: w must be empty or one weight per row")
+    if far.shape[0] != 2 or far.shape[1] < 1:
+        raise ValueError("lloyd_rows: far must be (2, m) with m >= 1")
     weighted = w.shape[0] > 0
     inertia = 0.0
     weakest = _weakest(far)
@@ -205,6 +309,8 @@ def lloyd_rows(Xs, D, centers, center_norms, w, labels, sums, weights, far, row0
 @njit(nogil=True, cache=True)
 def _weakest(far):
     """The slot of ``far`` to give up first: least distance, then latest row."""
+    if far.shape[0] != 2 or far.shape[1] < 1:
+        raise ValueError("_weakest: far must be (2, m) with m >= 1")
     weakest = 0
     for slot in range(1, far.shape[1]):
         if far[0, slot] < far[0, weakest] or (

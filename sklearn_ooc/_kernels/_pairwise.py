@@ -16,8 +16,13 @@ def rbf_from_dot(D, a_norms, b_norms, gamma, row0, col0, same):
     as :func:`sklearn.metrics.pairwise.euclidean_distances` computes it; a
     row against itself (``same`` source and equal absolute indices) is at
     distance zero exactly.
+
+    Raises ValueError unless ``a_norms`` is ``(D.shape[0],)`` and
+    ``b_norms`` ``(D.shape[1],)``.
     """
     n, m = D.shape
+    if a_norms.shape[0] != n or b_norms.shape[0] != m:
+        raise ValueError("rbf_from_dot: a_norms and b_norms must fit the rows of D")
     for i in range(n):
         for j in range(m):
             d = (-2.0 * D[i, j] + a_norms[i]) + b_norms[j]
@@ -46,9 +51,15 @@ def sigmoid_from_dot(D, gamma, coef0):
 
 @njit(nogil=True, cache=True)
 def laplacian_block(A, B, gamma, out):
-    """``out = exp(-gamma * ||a - b||_1)`` for every pair of rows."""
+    """``out = exp(-gamma * ||a - b||_1)`` for every pair of rows.
+
+    Raises ValueError unless ``B`` has the columns of ``A`` and ``out`` is
+    ``(A.shape[0], B.shape[0])``.
+    """
     n, d = A.shape
     m = B.shape[0]
+    if B.shape[1] != d or out.shape[0] != n or out.shape[1] != m:
+        raise ValueError("laplacian_block: B or out does not fit A")
     for i in range(n):
         for j in range(m):
             total = 0.0
@@ -60,9 +71,15 @@ def laplacian_block(A, B, gamma, out):
 @njit(nogil=True, cache=True)
 def chi2_block(A, B, gamma, out):
     """``out = exp(-gamma * sum((a - b)^2 / (a + b)))`` (terms with a + b = 0
-    count zero)."""
+    count zero).
+
+    Raises ValueError unless ``B`` has the columns of ``A`` and ``out`` is
+    ``(A.shape[0], B.shape[0])``.
+    """
     n, d = A.shape
     m = B.shape[0]
+    if B.shape[1] != d or out.shape[0] != n or out.shape[1] != m:
+        raise ValueError("chi2_block: B or out does not fit A")
     for i in range(n):
         for j in range(m):
             total = 0.0

@@ -12,9 +12,22 @@ def permute_rows_inplace(rows, perm):
     ``perm`` a permutation of ``range(n)``. Follows each cycle of ``perm``
     with one row of scratch, so the result equals ``rows[perm]`` without a
     second buffer.
+
+    Raises ValueError, with ``rows`` unchanged, if ``perm`` is not a
+    permutation of ``range(n)``.
     """
     n = rows.shape[0]
+    if perm.shape[0] != n:
+        raise ValueError("permute_rows_inplace: perm needs one entry per row")
     done = np.zeros(n, dtype=np.bool_)
+    # An index out of range would be read out of bounds, and a repeated one
+    # would trap the cycle walk below in a loop that never ends.
+    for i in range(n):
+        j = perm[i]
+        if j < 0 or j >= n or done[j]:
+            raise ValueError("permute_rows_inplace: perm is not a permutation")
+        done[j] = True
+    done[:] = False
     held = np.empty(rows.shape[1], dtype=np.uint8)
     for start in range(n):
         if done[start]:

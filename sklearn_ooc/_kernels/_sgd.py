@@ -22,6 +22,8 @@ def _loss_gradient(loss, p, y, epsilon, g):
     one-vs-rest), or a one-hot row (multinomial).
     """
     c = p.shape[0]
+    if y.shape[0] != c or g.shape[0] != c:
+        raise ValueError("_loss_gradient: y and g need one entry per output")
     value = 0.0
     if loss == MULTINOMIAL:
         top = p.max()
@@ -105,13 +107,37 @@ def sgd_block(
 
     Each step averages the loss gradient over ``batch_size`` rows, adds the L2
     gradient ``alpha * coef``, and moves ``v <- momentum * v - eta * grad``,
-    ``coef <- coef + v`` (the intercept is not penalized). ``coef``,
-    ``intercept`` and the velocities are updated in place. Returns the
-    sample count after the block and the summed loss of its rows (each
-    taken before the step that used it).
+    ``coef <- coef + v`` (the intercept is not penalized). A step with
+    ``eta * alpha > 1`` takes ``alpha = 1 / eta``: its L2 part shrinks
+    ``coef`` to zero and not past it, as scikit-learn's factor
+    ``max(0, 1 - eta * alpha)`` does. ``coef``, ``intercept`` and the
+    velocities are updated in place. Returns the sample count after the
+    block and the summed loss of its rows (each taken before the step that
+    used it).
+
+    Raises ValueError if the shapes disagree (``X`` and ``Y`` of different
+    row counts; ``X`` without a column per column of ``coef``; ``Y``
+    without a column, or an intercept without an entry, per row of
+    ``coef``; velocities unlike their weights), if ``batch_size < 1``, or
+    if ``order`` names a row outside ``X``.
     """
     c, d = coef.shape
     n = order.shape[0]
+    n_rows = X.shape[0]
+    if Y.shape[0] != n_rows:
+        raise ValueError("sgd_block: X and Y have different numbers of rows")
+    if X.shape[1] != d or Y.shape[1] != c:
+        raise ValueError("sgd_block: X needs coef.shape[1] columns, Y coef.shape[0]")
+    if intercept.shape[0] != c or intercept_velocity.shape[0] != c:
+        raise ValueError("sgd_block: intercepts need one entry per row of coef")
+    if coef_velocity.shape[0] != c or coef_velocity.shape[1] != d:
+        raise ValueError("sgd_block: coef_velocity must have the shape of coef")
+    if batch_size < 1:
+        raise ValueError("sgd_block: batch_size must be at least 1")
+    # One pass over the indices up front keeps the bounds out of the row loop.
+    for s in range(n):
+        if order[s] < 0 or order[s] >= n_rows:
+            raise ValueError("sgd_block: order names a row outside X")
     p = np.empty(c)
     g = np.empty(c)
     grad = np.empty((c, d))
@@ -137,9 +163,11 @@ def sgd_block(
                         grad[k, j] += gk * X[i, j]
                     grad_b[k] += gk
         eta = learning_rate(schedule, eta0, power_t, damp, t, epoch)
+        # alpha * eta > 1 would flip the sign of coef and grow it each step.
+        l2 = alpha if eta * alpha <= 1.0 else 1.0 / eta
         for k in range(c):
             for j in range(d):
-                step = grad[k, j] / m + alpha * coef[k, j]
+                step = grad[k, j] / m + l2 * coef[k, j]
                 coef_velocity[k, j] = momentum * coef_velocity[k, j] - eta * step
                 coef[k, j] += coef_velocity[k, j]
             if fit_intercept:
@@ -153,9 +181,17 @@ def sgd_block(
 
 @njit(nogil=True, cache=True)
 def linear_outputs(X, coef, intercept, out):
-    """``out = X @ coef.T + intercept`` in float64 (float32 rows widened)."""
+    """``out = X @ coef.T + intercept`` in float64 (float32 rows widened).
+
+    Raises ValueError unless ``coef`` is ``(c, X.shape[1])``, ``intercept``
+    ``(c,)`` and ``out`` ``(X.shape[0], c)``.
+    """
     n, d = X.shape
     c = coef.shape[0]
+    if coef.shape[1] != d or intercept.shape[0] != c:
+        raise ValueError("linear_outputs: coef or intercept does not fit X")
+    if out.shape[0] != n or out.shape[1] != c:
+        raise ValueError("linear_outputs: out must be (X.shape[0], coef.shape[0])")
     for i in range(n):
         for k in range(c):
             acc = intercept[k]
