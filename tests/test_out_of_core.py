@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
 from sklearn.naive_bayes import GaussianNB
@@ -125,9 +125,9 @@ def test_randomized_search_keeps_its_distributions():
             r"Pipeline, step 'gaussiannb': GaussianNB has no exact out-of-core",
         ),
         (
-            make_pipeline(LogisticRegression(class_weight="balanced")),
-            r"step 'logisticregression': LogisticRegression\(class_weight='balanced'\)"
-            r" has no exact out-of-core equivalent in StreamingLogisticRegression",
+            make_pipeline(Ridge(positive=True)),
+            r"step 'ridge': Ridge\(positive=True\) has no exact out-of-core "
+            r"equivalent in StreamingRidge",
         ),
         (
             LogisticRegression(solver="liblinear"),

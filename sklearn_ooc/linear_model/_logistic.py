@@ -1,24 +1,36 @@
-"""L2-regularized logistic regression by Newton iterations over streamed data."""
+"""Logistic regression by (proximal) Newton iterations over streamed data."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 from scipy.special import expit, log_expit, logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval
+from sklearn.linear_model._base import SparseCoefMixin
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from .._out_of_core import register
-from .._stats import LabelSet
 from ..base import IterativeMixin, StreamingClassifierMixin
+
+_SOLVERS = {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"}
+
+_LIBLINEAR = (
+    "also penalizes the intercept, a model StreamingLogisticRegression does not "
+    "fit; use solver='lbfgs' (every other solver fits the same model, by the "
+    "same Newton iterations here)"
+)
 
 
 @dataclass
@@ -50,6 +62,30 @@ class _NewtonStats:
         )
 
 
+@dataclass
+class _ClassTotals:
+    """The distinct labels of a set of rows and the sum of their weights."""
+
+    labels: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, y, sample_weight):
+        labels, codes = np.unique(np.ravel(y), return_inverse=True)
+        weights = np.bincount(
+            codes.ravel(), weights=sample_weight, minlength=len(labels)
+        ).astype(np.float64)
+        return cls(labels, weights)
+
+    def __add__(self, other):
+        labels = np.union1d(self.labels, other.labels)
+        weights = np.zeros(len(labels))
+        # The labels of each side are distinct: no index repeats.
+        weights[np.searchsorted(labels, self.labels)] += self.weights
+        weights[np.searchsorted(labels, other.labels)] += other.weights
+        return _ClassTotals(labels, weights)
+
+
 def _design(X, shift, fit_intercept):
     """Rows shifted near the data, with a column of ones for the intercept."""
     Z = np.asarray(X, dtype=np.float64) - shift
@@ -58,60 +94,170 @@ def _design(X, shift, fit_intercept):
     return Z
 
 
+def _penalty_strengths(penalty, C, l1_ratio):
+    """Strengths ``(l2, l1)`` of ``l2 / 2 ||w||^2 + l1 ||w||_1`` next to the
+    summed loss, as scikit-learn's saga reads ``penalty``, ``C`` and
+    ``l1_ratio``."""
+    if penalty is None:
+        return 0.0, 0.0
+    if penalty == "l2":
+        return 1.0 / C, 0.0
+    if penalty == "l1":
+        return 0.0, 1.0 / C
+    return (1.0 - l1_ratio) / C, l1_ratio / C
+
+
+def _newton_step(hessian, gradient):
+    """The step ``-H^-1 g`` (least squares if ``H`` is singular)."""
+    try:
+        factor = linalg.cho_factor(hessian, check_finite=False)
+        return -linalg.cho_solve(factor, gradient, check_finite=False)
+    except linalg.LinAlgError:
+        # Collinear features without a penalty: the smallest step.
+        return -linalg.lstsq(hessian, gradient, check_finite=False)[0]
+
+
+def _lasso_quadratic(hessian, gradient, weights, l1, penalized, *, max_sweeps=1000):
+    """Minimize ``g.(z - w) + (z - w)' H (z - w) / 2 + l1 sum |z_j|`` over ``z``.
+
+    The sum runs over the ``penalized`` entries of ``z``. Cyclic coordinate
+    descent with exact soft-thresholding (so exact zeros), sweeping the
+    nonzero entries between full sweeps as glmnet does; it stops when a full
+    sweep would change no entry's gradient term, ``H_jj |dz_j|``, by more
+    than rounding does.
+    """
+    z = np.array(weights, dtype=np.float64)
+    diagonal = np.diag(hessian).copy()
+    every = np.flatnonzero(diagonal > 0)
+    scale = max(
+        np.max(np.abs(gradient)), np.max(diagonal) * max(np.max(np.abs(z)), 1.0)
+    )
+    threshold = 1e-11 * scale
+    coordinates = every
+    for _ in range(max_sweeps):
+        if coordinates is every:
+            # Afresh at each full sweep: the updates below drift by rounding.
+            residual = gradient + hessian @ (z - weights)
+        largest = 0.0
+        for j in coordinates:
+            a = diagonal[j]
+            u = z[j] - residual[j] / a
+            if penalized[j]:
+                u = np.sign(u) * max(abs(u) - l1 / a, 0.0)
+            delta = u - z[j]
+            if delta != 0.0:
+                z[j] = u
+                residual += delta * hessian[j]
+                largest = max(largest, a * abs(delta))
+        converged = largest <= threshold
+        if coordinates is every:
+            if converged:
+                break
+            coordinates = every[(z[every] != 0) | ~penalized[every]]
+        elif converged:
+            coordinates = every
+    return z
+
+
+def _optimality(gradient, weights, l1, penalized):
+    """Largest entry of the smallest subgradient of the penalized objective
+    (the largest gradient entry without an L1 term)."""
+    g = np.abs(gradient)
+    if l1 > 0:
+        signed = gradient + l1 * np.sign(weights)
+        at_zero = np.maximum(np.abs(gradient) - l1, 0.0)
+        g = np.where(penalized, np.where(weights != 0, np.abs(signed), at_zero), g)
+    return float(np.max(g))
+
+
 def _from_logistic_regression(params):
     """LogisticRegression's parameters as ours (for ``out_of_core``).
 
     Every solver but liblinear minimizes the one objective that the Newton
     iterations solve exactly; liblinear also penalizes the intercept.
     """
-    if params.pop("solver") == "liblinear":
-        raise ValueError(
-            "LogisticRegression(solver='liblinear') also penalizes the "
-            "intercept, a model StreamingLogisticRegression does not fit; use "
-            "solver='newton-cholesky' or 'lbfgs'"
-        )
-    if params.get("penalty") == "l2":
-        del params["penalty"]
-    # Used by the solvers that draw (sag, saga) or scale the intercept
-    # (liblinear) only: the solution does not depend on them.
-    del params["random_state"], params["intercept_scaling"]
+    if params.get("solver") == "liblinear":
+        raise ValueError(f"LogisticRegression(solver='liblinear') {_LIBLINEAR}")
     return params
 
 
 @register(LogisticRegression, convert=_from_logistic_regression)
 class StreamingLogisticRegression(
-    StreamingClassifierMixin, ClassifierMixin, IterativeMixin, BaseEstimator
+    StreamingClassifierMixin,
+    ClassifierMixin,
+    SparseCoefMixin,
+    IterativeMixin,
+    BaseEstimator,
 ):
     """Logistic regression fitted exactly by Newton iterations over data on disk.
 
-    The objective is scikit-learn's: the mean log-loss plus
-    ``||coef||^2 / (2 C n)`` (the intercept is not penalized); binary
-    problems use one coefficient vector, more classes the multinomial
-    (softmax) loss. Each iteration is one pass computing the loss, its
-    gradient and its Hessian (``(d + 1) K`` squared entries), then a Newton
-    step solved in memory; a step that does not decrease the loss is halved
-    on the next pass. The solution equals
-    ``LogisticRegression(solver="newton-cholesky")`` to the tolerance. Rows
-    are shifted by the mean of the first rows before the products, so data
-    far from the origin keep a well-conditioned Hessian.
+    A drop-in for :class:`sklearn.linear_model.LogisticRegression`: the same
+    parameters, defaults and objective, with the rows streamed from disk.
+    The objective is scikit-learn's, ``C`` times the (weighted) sum of the
+    log-losses plus ``(1 - l1_ratio) / 2 ||coef||^2 + l1_ratio ||coef||_1``
+    (the intercept is not penalized); binary problems use one coefficient
+    vector, more classes the multinomial (softmax) loss.
+
+    Each iteration is one pass computing the loss, its gradient and its
+    Hessian (``(d + 1) K`` squared entries). Without an L1 term the Newton
+    step is then solved in memory; with one (``l1_ratio > 0``) the
+    L1-penalized quadratic model is minimized in memory by coordinate descent
+    (proximal Newton, which gives exact zeros). A step that does not decrease
+    the objective enough (Armijo) is halved on the next pass. The solution
+    equals that of ``LogisticRegression`` with any solver but liblinear, to
+    the tolerance. Rows are shifted by the mean of the first rows before the
+    products, so data far from the origin keep a well-conditioned Hessian.
 
     Parameters
     ----------
+    penalty : {'l1', 'l2', 'elasticnet', None}, default='l2'
+        The norm of the penalty, as scikit-learn's (deprecated there since
+        1.8, with the same :class:`FutureWarning` here): ``l1_ratio=0`` is
+        ``'l2'``, ``l1_ratio=1`` is ``'l1'``, ``C=np.inf`` is ``None``.
     C : float, default=1.0
-        Inverse strength of the L2 penalty.
+        Inverse strength of the penalty; ``np.inf`` fits no penalty.
+    l1_ratio : float, default=0.0
+        The elastic-net mixing, ``0 <= l1_ratio <= 1``: the penalty is
+        ``l1_ratio * ||coef||_1 + (1 - l1_ratio) / 2 * ||coef||^2``. Any
+        ``solver`` fits any ``l1_ratio`` here (scikit-learn's need saga for
+        ``l1_ratio > 0``).
+    dual : bool, default=False
+        Only ``False``: the dual formulation is liblinear's, which this
+        estimator does not fit (``True`` raises as scikit-learn does).
+    tol : float, default=1e-4
+        Stop when the largest entry of the gradient (with an L1 term: of the
+        smallest subgradient) is below ``tol``, or half the squared Newton
+        decrement is (scikit-learn's newton-cholesky criteria).
     fit_intercept : bool, default=True
         Whether to fit (unpenalized) intercepts.
-    tol : float, default=1e-4
-        Stop when the largest entry of the gradient is below ``tol`` or half
-        the squared Newton decrement is (scikit-learn's criteria).
+    intercept_scaling : float, default=1
+        Accepted for compatibility; used by liblinear only.
+    class_weight : dict or 'balanced', default=None
+        Weights of the classes, ``{label: weight}``, multiplied into the
+        sample weights. ``'balanced'`` gives
+        ``n_samples / (n_classes * np.bincount(y))`` with the counts weighted
+        by ``sample_weight``, counted in the pass that finds the labels.
+    random_state : int, RandomState instance or None, default=None
+        Accepted for compatibility; unused: the Newton iterations draw
+        nothing.
+    solver : {'lbfgs', 'newton-cg', 'newton-cholesky', 'sag', 'saga'}, \
+            default='lbfgs'
+        Accepted for compatibility: every one of these minimizes the same
+        objective, which the (proximal) Newton iterations above solve
+        whatever the name. ``'liblinear'`` raises a ``ValueError``: it also
+        penalizes the intercept.
     max_iter : int, default=100
         Newton iterations (passes) at most.
-    batch_size : int or "auto", default="auto"
-        Rows read per batch.
-    n_jobs : int, default=None
-        Threads summarizing batches.
     verbose : int, default=0
         1 prints a line per iteration; 2 adds a progress bar.
+    warm_start : bool, default=False
+        Start the iterations from the coefficients of the previous fit (of
+        the same shape), otherwise from zero.
+    n_jobs : int, default=None
+        Threads summarizing batches (the result is the same for every
+        value).
+    batch_size : int or "auto", default="auto"
+        Rows read per batch.
     checkpoint : str or os.PathLike, default=None
         A file that receives the state of the fit, atomically, after every
         iteration. A fit that finds a checkpoint of the same data and
@@ -122,10 +268,11 @@ class StreamingLogisticRegression(
     ----------
     classes_ : ndarray of shape (n_classes,)
         Labels.
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients.
+    coef_ : ndarray or CSR matrix of shape (1, n_features) or \
+            (n_classes, n_features)
+        Coefficients (a sparse matrix after :meth:`sparsify`).
     intercept_ : ndarray of shape (1,) or (n_classes,)
-        Intercepts.
+        Intercepts (zeros if ``fit_intercept=False``).
     n_iter_ : ndarray of shape (1,)
         Newton iterations run.
     n_features_in_ : int
@@ -137,62 +284,114 @@ class StreamingLogisticRegression(
     --------
     sklearn.linear_model.LogisticRegression : The in-memory estimator.
 
+    Notes
+    -----
+    Memory: one batch of shifted rows per thread plus the Hessian,
+    ``((n_features + 1) K)^2`` floats, whatever the number of rows.
+    Computations are in float64 for float32 input too, and so are ``coef_``
+    and ``intercept_``.
+
+    With more than two classes the model does not change when one vector is
+    added to the coefficients of every class; the penalty picks one of them,
+    except a pure L1 penalty (``l1_ratio=1``) with an even number of classes,
+    whose minimizers may form a segment (all of the same objective). Then
+    ``coef_`` may differ from saga's by such a shift, and predictions
+    slightly. Without a penalty the coefficients are centered over the
+    classes, as scikit-learn's solvers leave them.
+
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_ooc.linear_model import StreamingLogisticRegression
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(500, 2))
+    >>> X = rng.normal(size=(500, 3))
     >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
     >>> clf = StreamingLogisticRegression(batch_size=100).fit(X, y)
-    >>> clf.predict([[2.0, 1.0], [-1.0, -2.0]]).tolist()
+    >>> clf.predict([[2.0, 1.0, 0.0], [-1.0, -2.0, 0.0]]).tolist()
     [1, 0]
+
+    An L1 penalty sets the coefficient of the useless feature to zero:
+
+    >>> sparse = StreamingLogisticRegression(l1_ratio=1, C=0.05, batch_size=100)
+    >>> (sparse.fit(X, y).coef_ == 0).tolist()
+    [[False, False, True]]
     """
 
     _requires_y = True
     _y_numeric = False
     _single_target = True
-    _not_converged = (
-        "Newton solver did not converge; increase max_iter or scale the data."
-    )
 
     # What IterativeMixin reads that logistic regression does not take.
     n_init = 1
-    warm_start = False
-    random_state = None
     decay = None
     batches_per_epoch = None
     verbose_interval = 1
 
     _parameter_constraints: dict = {
-        "C": [Interval(Real, 0, None, closed="neither")],
-        "fit_intercept": ["boolean"],
+        "penalty": [
+            StrOptions({"l1", "l2", "elasticnet"}),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
+        "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "random_state": ["random_state"],
+        "solver": [StrOptions(_SOLVERS)],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "warm_start": ["boolean"],
         "checkpoint": [str, os.PathLike, None],
         **IterativeMixin._ooc_parameter_constraints,
     }
 
     def __init__(
         self,
-        C=1.0,
+        penalty="deprecated",
         *,
-        fit_intercept=True,
+        C=1.0,
+        l1_ratio=0.0,
+        dual=False,
         tol=1e-4,
+        fit_intercept=True,
+        intercept_scaling=1,
+        class_weight=None,
+        random_state=None,
+        solver="lbfgs",
         max_iter=100,
-        batch_size="auto",
-        n_jobs=None,
         verbose=0,
+        warm_start=False,
+        n_jobs=None,
+        batch_size="auto",
         checkpoint=None,
     ):
+        self.penalty = penalty
         self.C = C
-        self.fit_intercept = fit_intercept
+        self.l1_ratio = l1_ratio
+        self.dual = dual
         self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
         self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.batch_size = batch_size
         self.checkpoint = checkpoint
+
+    @property
+    def _not_converged(self):
+        # IterativeMixin warns with this after setting n_iter_.
+        return (
+            f"Newton solver did not converge after {self.n_iter_} iterations. "
+            "Increase max_iter or scale the data."
+        )
 
     # -- the problem ---------------------------------------------------------------
 
@@ -200,17 +399,89 @@ class StreamingLogisticRegression(
     def _n_outputs(self):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
-    def _initialize(self, source, random_state):
-        labels = (
-            self._engine()
-            .reduce(
-                source,
-                range(source.n_batches),
-                lambda b: LabelSet.of(b.y),
-                desc="classes",
+    def _check_penalty(self):
+        """``(penalty, C)`` as scikit-learn's ``fit`` reads them, with its
+        warnings and errors."""
+        if self.solver == "liblinear":
+            raise ValueError(f"solver='liblinear' {_LIBLINEAR}")
+        if self.dual:
+            raise ValueError(
+                f"Solver {self.solver} supports only dual=False, got dual={self.dual}"
             )
-            .labels
+        if self.penalty == "deprecated":
+            if self.l1_ratio == 0 or self.l1_ratio is None:
+                penalty = "l2"
+                if self.l1_ratio is None:
+                    warnings.warn(
+                        "'l1_ratio=None' was deprecated in version 1.8 and will "
+                        "trigger an error in 1.10. Use 0<=l1_ratio<=1 instead.",
+                        FutureWarning,
+                        stacklevel=2,
+                    )
+            elif self.l1_ratio == 1:
+                penalty = "l1"
+            else:
+                penalty = "elasticnet"
+            if self.C == np.inf:
+                penalty = None
+        else:
+            penalty = self.penalty
+            warnings.warn(
+                "'penalty' was deprecated in version 1.8 and will be removed in "
+                "1.10. To avoid this warning, leave 'penalty' set to its default "
+                "value and use 'l1_ratio' or 'C' instead. Use l1_ratio=0 instead "
+                "of penalty='l2', l1_ratio=1 instead of penalty='l1', l1_ratio "
+                "set to a float between 0 and 1 instead of penalty='elasticnet', "
+                "and C=np.inf instead of penalty=None.",
+                FutureWarning,
+                stacklevel=2,
+            )
+        if penalty != "elasticnet" and (
+            self.l1_ratio is not None and 0 < self.l1_ratio < 1
+        ):
+            warnings.warn(
+                "l1_ratio parameter is only used when penalty is 'elasticnet'. "
+                f"Got (penalty={penalty})",
+                stacklevel=2,
+            )
+        if (self.penalty == "l2" and self.l1_ratio != 0) or (
+            self.penalty == "l1" and self.l1_ratio != 1
+        ):
+            warnings.warn(
+                f"Inconsistent values: penalty={self.penalty} with "
+                f"l1_ratio={self.l1_ratio}. penalty is deprecated. Please use "
+                "l1_ratio only.",
+                stacklevel=2,
+            )
+        if penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be specified when penalty is elasticnet.")
+        if self.penalty is None and self.C != 1.0:
+            warnings.warn(
+                "Setting penalty=None will ignore the C and l1_ratio parameters",
+                stacklevel=2,
+            )
+        return penalty, np.inf if self.penalty is None else self.C
+
+    def _warm_start_coef(self):
+        """The coefficients (and intercepts) a warm start begins from."""
+        if not (self.warm_start and self.__sklearn_is_fitted__()):
+            return None
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+        if self.fit_intercept:
+            return np.hstack([coef, np.asarray(self.intercept_)[:, None]])
+        return np.array(coef, dtype=np.float64)
+
+    def _initialize(self, source, random_state):
+        penalty, C = self._check_penalty()
+        self._strengths = _penalty_strengths(penalty, C, self.l1_ratio)
+        start = self._warm_start_coef()
+        totals = self._engine().reduce(
+            source,
+            range(source.n_batches),
+            lambda b: _ClassTotals.of(b.y, b.sample_weight),
+            desc="classes",
         )
+        labels = totals.labels
         kind = type_of_target(labels)
         if kind.startswith("continuous"):
             raise ValueError(f"Unknown label type: {kind}")
@@ -220,14 +491,45 @@ class StreamingLogisticRegression(
                 f"the data contains only one class: {labels[0]!r}"
             )
         self.classes_ = labels
+        self._class_weight = None
+        if self.class_weight is not None:
+            # With each label once, weighted by its total, compute_class_weight
+            # counts what it would count over all the rows.
+            self._class_weight = compute_class_weight(
+                self.class_weight,
+                classes=labels,
+                y=labels,
+                sample_weight=totals.weights,
+            )
         head = source.take(np.arange(min(source.n_samples, 64)))
         self._shift = (
             head.mean(axis=0) if self.fit_intercept else np.zeros(source.n_features)
         )
         width = source.n_features + self.fit_intercept
         self._weights = np.zeros((self._n_outputs, width))
+        if start is not None:
+            if start.shape != self._weights.shape:
+                expected = (
+                    f"{(width,)} or (1, {width})"
+                    if self._n_outputs == 1
+                    else f"{self._weights.shape}"
+                )
+                raise ValueError(
+                    f"Initialization coef is of shape {start.shape}, expected "
+                    f"shape {expected}"
+                )
+            self._weights = start.astype(np.float64)
+            if self.fit_intercept:
+                self._weights[:, -1] += start[:, :-1] @ self._shift
         self._step = None
         self._previous = None
+
+    def _checkpoint_of(self, source, *, start=None, **overrides):
+        # Each fit starts afresh (see fit), so the base passes no start: a
+        # warm start from other coefficients is another fit.
+        if start is None:
+            start = self._warm_start_coef()
+        return super()._checkpoint_of(source, start=start, **overrides)
 
     def _summarize(self, batch):
         Z = _design(batch.X, self._shift, self.fit_intercept)
@@ -235,8 +537,10 @@ class StreamingLogisticRegression(
         w = (
             np.ones(batch.n_samples)
             if batch.sample_weight is None
-            else (batch.sample_weight)
+            else batch.sample_weight
         )
+        if self._class_weight is not None:
+            w = w * self._class_weight[codes]
         scores = Z @ self._weights.T
         width = Z.shape[1]
         if self._n_outputs == 1:
@@ -270,15 +574,38 @@ class StreamingLogisticRegression(
     def partial_fit(self, X, y=None):  # pragma: no cover - hidden
         """Not offered: Newton steps need the whole data (as scikit-learn)."""
 
+    def _penalized_entries(self):
+        """Which entries of the flattened weights the penalty reaches."""
+        mask = np.ones(self._weights.shape, dtype=bool)
+        if self.fit_intercept:
+            mask[:, -1] = False
+        return mask.ravel()
+
+    def _free_columns(self):
+        """Columns no penalty reaches: the softmax does not change when one
+        number is added to such a column of every class."""
+        free = ~self._penalized_entries()[: self._weights.shape[1]]
+        if self._strengths == (0.0, 0.0):
+            free[:] = True
+        return free
+
+    def _strengths_per_weight(self, weight):
+        if not weight > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number")
+        l2, l1 = self._strengths
+        return l2 / weight, l1 / weight
+
     def _objective(self, stats):
-        return -self._penalized(stats)[0]
+        loss = self._penalized(stats)[0]
+        l1 = self._strengths_per_weight(stats.weight)[1]
+        penalized = self._weights.ravel()[self._penalized_entries()]
+        return -(loss + l1 * np.abs(penalized).sum())
 
     def _penalized(self, stats):
-        """Objective, gradient and Hessian with the penalty, per unit weight."""
+        """Smooth part of the objective (loss and L2 term), its gradient and
+        its Hessian, per unit weight."""
         n = stats.weight
-        if not n > 0:
-            raise ValueError("Sample weights must contain at least one non-zero number")
-        lam = 1.0 / (self.C * n)
+        lam = self._strengths_per_weight(n)[0]
         W = self._weights
         penalized = W[:, :-1] if self.fit_intercept else W
         loss = stats.loss / n + 0.5 * lam * np.sum(penalized**2)
@@ -291,31 +618,62 @@ class StreamingLogisticRegression(
             hessian[idx, idx] += lam
         return loss, gradient.ravel(), hessian
 
+    def _pin_free_shifts(self, hessian):
+        """The Hessian with curvature along the shifts of the free columns.
+
+        The softmax does not change when one number is added to a free
+        column of every class, so the Hessian is singular along that shift
+        and the gradient has no part along it: curvature there selects the
+        step without a shift (the least-squares one), which a Cholesky
+        factorization can then take.
+        """
+        k = self._n_outputs
+        free = np.flatnonzero(self._free_columns())
+        if k == 1 or not len(free):
+            return hessian
+        width = self._weights.shape[1]
+        scale = np.mean(np.diag(hessian)) / k
+        for j in free:
+            idx = np.arange(k) * width + j
+            hessian[np.ix_(idx, idx)] += scale
+        return hessian
+
     def _from_summaries(self, stats):
         loss, gradient, hessian = self._penalized(stats)
-        self._gradient_max = float(np.max(np.abs(gradient)))
+        l1 = self._strengths_per_weight(stats.weight)[1]
+        penalized = self._penalized_entries()
+        w = self._weights.ravel()
+        objective = loss + l1 * np.abs(w[penalized]).sum()
+        self._gradient_max = _optimality(gradient, w, l1, penalized)
         if self._previous is not None and self._step is not None:
-            previous_loss, previous_slope = self._previous
-            # Armijo on the step just taken; else halve it and look again.
-            if loss > previous_loss + 1e-4 * self._step_size * previous_slope and (
-                self._step_size > 1e-8
+            previous_objective, previous_slope = self._previous
+            # Armijo on the step just taken; else halve it and look again,
+            # unless the point reached already meets the tolerance.
+            if (
+                objective > previous_objective + 1e-4 * self._step_size * previous_slope
+                and self._step_size > 1e-8
+                and self._gradient_max > self.tol
             ):
                 self._step_size /= 2
                 self._weights = self._origin + self._step_size * self._step
                 self._decrement = np.inf
                 return
-        try:
-            factor = linalg.cho_factor(hessian, check_finite=False)
-            step = -linalg.cho_solve(factor, gradient, check_finite=False)
-        except linalg.LinAlgError:
-            # The softmax with intercepts is invariant to a shift of all of
-            # them: a least-squares step along the other directions.
-            step = -linalg.lstsq(hessian, gradient, check_finite=False)[0]
-        self._decrement = float(-gradient @ step)
+        hessian = self._pin_free_shifts(hessian)
+        if l1 > 0:
+            target = _lasso_quadratic(hessian, gradient, w, l1, penalized)
+            step = target - w
+            slope = float(
+                gradient @ step
+                + l1 * (np.abs(target[penalized]).sum() - np.abs(w[penalized]).sum())
+            )
+        else:
+            step = _newton_step(hessian, gradient)
+            slope = float(gradient @ step)
+        self._decrement = -slope
         self._origin = self._weights.copy()
         self._step = step.reshape(self._weights.shape)
         self._step_size = 1.0
-        self._previous = (loss, float(gradient @ step))
+        self._previous = (objective, slope)
         self._weights = self._origin + self._step
 
     def _has_converged(self, change):
@@ -328,12 +686,17 @@ class StreamingLogisticRegression(
         self._weights = params.copy()
         W = params
         if self.fit_intercept:
-            coef, intercept = W[:, :-1], W[:, -1] - W[:, :-1] @ self._shift
+            coef, intercept = W[:, :-1].copy(), W[:, -1] - W[:, :-1] @ self._shift
         else:
-            coef, intercept = W, np.zeros(W.shape[0])
-        if self._n_outputs > 1 and self.fit_intercept:
-            intercept = intercept - intercept.mean()
-        self.coef_ = coef.copy()
+            coef, intercept = W.copy(), np.zeros(W.shape[0])
+        if self._n_outputs > 1:
+            # The model is the same for every shift of a free column;
+            # scikit-learn's solvers, started from zero, keep it centered.
+            free = self._free_columns()[: coef.shape[1]]
+            coef[:, free] -= coef[:, free].mean(axis=0)
+            if self.fit_intercept:
+                intercept = intercept - intercept.mean()
+        self.coef_ = coef
         self.intercept_ = intercept
 
     # -- fitting and prediction --------------------------------------------------------
@@ -350,7 +713,7 @@ class StreamingLogisticRegression(
         y : array-like of shape (n_samples,)
             Labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
+            Row weights (multiplied by the weights of ``class_weight``).
         batch_size : int or "auto", default=None
             Rows per batch for this call.
 
@@ -360,11 +723,15 @@ class StreamingLogisticRegression(
             The fitted estimator.
         """
         with self._transaction():
+            # Every fit finds the labels and class weights afresh: a warm
+            # start only changes where the iterations begin (_initialize).
+            self.__dict__.pop("converged_", None)
             self._fit_iterations(X, y, sample_weight, batch_size, None)
-            if self.max_iter == 0:
-                self._set_parameters(self._weights)
             self.n_iter_ = np.array([self.n_iter_], dtype=np.int32)
         return self
+
+    def _scores(self, X):
+        return safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
 
     def decision_function(self, X):
         """Scores of the classes, streamed (1-D for two classes).
@@ -379,11 +746,11 @@ class StreamingLogisticRegression(
         ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        out = self._map_rows(X, lambda b: b.X @ self.coef_.T + self.intercept_)
+        out = self._map_rows(X, lambda b: self._scores(b.X))
         return out[:, 0] if out.shape[1] == 1 else out
 
     def _predict_batch(self, X):
-        scores = X @ self.coef_.T + self.intercept_
+        scores = self._scores(X)
         if scores.shape[1] == 1:
             return self.classes_[(scores[:, 0] > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
