@@ -7,7 +7,10 @@ from numbers import Integral
 
 import numpy as np
 
-from ._npy import open_npy
+from ._npy import FileGuard, as_path, open_npy, open_regular
+
+# What a view inherits from the array it was made from, unless told.
+_INHERIT = object()
 
 
 def _reopen(kind, spec):
@@ -16,9 +19,11 @@ def _reopen(kind, spec):
         return open_npy(spec)
     if kind == "memmap":
         filename, dtype, offset, shape, order = spec
-        return np.memmap(
-            filename, dtype=dtype, mode="r", offset=offset, shape=shape, order=order
-        )
+        f, _ = open_regular(os.fspath(filename), "data")
+        with f:
+            return np.memmap(
+                f, dtype=dtype, mode="r", offset=offset, shape=shape, order=order
+            )
     if kind == "h5py":
         import h5py
 
@@ -158,10 +163,19 @@ class LazyArray:
     True
     """
 
-    def __init__(self, base, *, _rows=None, _columns=None, _maps=(), _path=None):
-        if isinstance(base, (str, os.PathLike)):
-            _path = os.fspath(base)
-            base = open_npy(base)
+    def __init__(
+        self,
+        base,
+        *,
+        _rows=None,
+        _columns=None,
+        _maps=(),
+        _path=None,
+        _guard=_INHERIT,
+    ):
+        if isinstance(base, (str, bytes, os.PathLike)):
+            _path = as_path(base)
+            base = open_npy(_path, name="data")
         if len(base.shape) not in (1, 2):
             raise ValueError(
                 "a LazyArray holds rows of a 2-D array (X) or the values of a "
@@ -169,6 +183,11 @@ class LazyArray:
             )
         self._base = base
         self._path = _path
+        if _guard is _INHERIT:
+            # The file's state now: a later change makes its rows unsafe to
+            # read through this map (a shorter file kills the process).
+            _guard = FileGuard.of(base, "data", _path)
+        self._guard = _guard
         self._rows_sel = range(base.shape[0]) if _rows is None else _rows
         self._columns = _columns
         self._maps = tuple(_maps)
@@ -221,6 +240,11 @@ class LazyArray:
         """The ``.npy`` file behind the view, if it was opened from one."""
         return self._path
 
+    @property
+    def guard(self):
+        """The :class:`FileGuard` of the mapped file behind the view, or None."""
+        return self._guard
+
     def __repr__(self):
         origin = self._path or type(self._base).__name__
         return f"LazyArray(shape={self.shape}, dtype={self.dtype}, from {origin!r})"
@@ -234,6 +258,7 @@ class LazyArray:
             _columns=self._columns if columns is None else columns,
             _maps=self._maps if maps is None else maps,
             _path=self._path,
+            _guard=self._guard,
         )
 
     def _select_rows(self, key):
@@ -328,8 +353,23 @@ class LazyArray:
             np.zeros((1,) + tuple(self._base.shape[1:]), self._base.dtype)
         )
 
+    def _check_file(self, what):
+        if self._guard is not None:
+            self._guard.check(f"before {what} were read", during="since it was opened")
+
     def rows(self, start, stop):
-        """Rows ``start:stop`` of the view, read now."""
+        """Rows ``start:stop`` of the view, read now.
+
+        Raises
+        ------
+        ValueError
+            If the file behind the view changed since it was opened.
+        """
+        self._check_file(f"rows {start}-{stop - 1} of the view")
+        return self._read_rows(start, stop)
+
+    def _read_rows(self, start, stop):
+        """:meth:`rows` without the check of the file (done by the caller)."""
         selected = self._rows_sel[start:stop]
         if isinstance(selected, _Runs):
             block = selected.read(self._base)
@@ -351,7 +391,19 @@ class LazyArray:
         return self._finish(block)
 
     def take(self, rows):
-        """Rows ``rows`` of the view (any order), read now."""
+        """Rows ``rows`` of the view (any order), read now.
+
+        Raises
+        ------
+        ValueError
+            If the file behind the view changed since it was opened.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        self._check_file(f"{rows.shape[0]} rows of the view")
+        return self._take(rows)
+
+    def _take(self, rows):
+        """:meth:`take` without the check of the file (done by the caller)."""
         rows = np.asarray(rows, dtype=np.intp)
         if isinstance(self._rows_sel, range):
             index = self._rows_sel.start + self._rows_sel.step * rows

@@ -1,5 +1,7 @@
 """Which batches each epoch reads."""
 
+from numbers import Integral
+
 from ._source import check_batches_per_epoch
 
 
@@ -33,8 +35,17 @@ class EpochPlan:
     """
 
     def __init__(self, n_batches, batches_per_epoch=None, cursor=0):
+        # A float or a string here (a damaged checkpoint's cursor) would be
+        # rounded or parsed into another plan than the one saved.
+        if not isinstance(n_batches, Integral) or isinstance(n_batches, bool):
+            raise ValueError(f"n_batches must be a positive int, got {n_batches!r}")
         if n_batches < 1:
-            raise ValueError(f"an epoch plan needs at least one batch, got {n_batches}")
+            raise ValueError(
+                f"n_batches must be a positive int, got {n_batches!r}: an epoch "
+                "plan needs at least one batch"
+            )
+        if not isinstance(cursor, Integral) or isinstance(cursor, bool):
+            raise ValueError(f"cursor must be an int, got {cursor!r}")
         self.n_batches = int(n_batches)
         self.batches_per_epoch = check_batches_per_epoch(batches_per_epoch)
         self.cursor = int(cursor) % self.n_batches

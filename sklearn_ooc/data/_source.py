@@ -14,12 +14,14 @@ from sklearn.utils.validation import check_array
 
 from .._kernels import first_negative, first_nonfinite_row
 from ._lazy import LazyArray
-from ._npy import open_npy
+from ._npy import FileGuard, as_path, open_npy
 
 #: Bytes of float64 rows in a batch when ``batch_size="auto"``.
 AUTO_BATCH_BYTES = 64 << 20
 
 _NUMERIC_KINDS = "fiub"
+
+_PATH_TYPES = (str, bytes, os.PathLike)
 
 
 def check_batch_size(batch_size, name="batch_size"):
@@ -78,7 +80,7 @@ def open_rows(data, name="X", numeric=True):
     anything else (lists, DataFrames) is in memory already and is converted
     with scikit-learn's :func:`~sklearn.utils.check_array`.
     """
-    if isinstance(data, (str, os.PathLike)):
+    if isinstance(data, _PATH_TYPES):
         return open_npy(data, name=name)
     if sp.issparse(data):
         return data.tocsr()
@@ -106,14 +108,39 @@ def open_rows(data, name="X", numeric=True):
 
 def _label(data):
     """How error messages name a file-backed input (None for memory)."""
-    if isinstance(data, (str, os.PathLike)):
-        return repr(os.fspath(data))
+    if isinstance(data, _PATH_TYPES):
+        return repr(as_path(data))
     if isinstance(data, LazyArray):
         return None if data.path is None else repr(data.path)
     filename = getattr(data, "filename", None)
     if isinstance(data, np.memmap) and filename:
         return repr(os.fspath(filename))
     return None
+
+
+def _describe(data, label):
+    """How error messages name where rows come from (cheaply: made per fit)."""
+    if label is not None:
+        return f"file {label}"
+    if isinstance(data, np.ndarray) or not (
+        isinstance(data, LazyArray) or _is_array_store(data)
+    ):
+        return f"an in-memory {type(data).__name__}"
+    try:
+        # Stores (h5py, zarr, dask) say in one line what they are.
+        text = repr(data)
+    except Exception:
+        text = f"a {type(data).__name__}"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _check_declared_shape(shape, name, where):
+    """Refuse a shape that no array has (a store may declare anything)."""
+    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
+        raise ValueError(
+            f"{name}{where} declares shape {tuple(shape)}; expected non-negative "
+            "integers"
+        )
 
 
 def _check_dtype(dtype, name, where):
@@ -171,6 +198,45 @@ class _BatchMaker:
     def __init__(self, labels, y_numeric):
         self.labels = labels
         self.y_numeric = y_numeric
+        # Filled as the inputs are opened: what each batch must look like.
+        self.sources = {}
+        self.shapes = {}
+        self.dtypes = {}
+
+    def expect(self, name, data, arr):
+        """Record that batches of ``name`` come from ``arr`` (given as ``data``)."""
+        self.sources[name] = _describe(data, self.labels.get(name))
+        self.shapes[name] = tuple(int(n) for n in arr.shape[1:])
+        self.dtypes[name] = np.dtype(arr.dtype)
+
+    def check_block(self, block, name, n_rows, what):
+        """Raise unless ``block`` holds ``n_rows`` rows of ``name`` as declared.
+
+        A store whose slices return other rows or columns than asked for
+        (a short read, a stale shape) would otherwise be used as is: misaligned
+        with ``y``, or indexed out of bounds by a kernel.
+        """
+        expected = (n_rows,) + self.shapes.get(name, block.shape[1:])
+        declared = self.dtypes.get(name)
+        problem = None
+        if block.shape != expected:
+            problem = f"has shape {block.shape}; expected {expected}"
+        elif (
+            (name != "y" or self.y_numeric)
+            and declared is not None
+            and block.dtype.kind not in _NUMERIC_KINDS
+        ):
+            problem = (
+                f"has dtype {block.dtype}; expected numbers (the source declares "
+                f"{declared})"
+            )
+        if problem is not None:
+            source = self.sources.get(name, "the source")
+            raise ValueError(
+                f"{name} {what} read from {source} {problem}: the source returned "
+                "other data than it declares. Check that slicing it returns "
+                "exactly the rows asked for, with every column"
+            )
 
     def where(self, name="X"):
         label = self.labels.get(name)
@@ -204,15 +270,21 @@ class _BatchMaker:
         ValueError
             If the rows hold a NaN or an infinity (in ``X``, in a ``y`` of
             floats, or in the weights), or a negative weight; the message
-            names the absolute row.
+            names the absolute row. Also if the rows read are not the ones
+            asked for (other rows, columns or a non-numeric dtype than the
+            source declares); the message names the batch and the source.
         """
+        what = f"batch {index} (rows {start}-{stop - 1})"
         X = np.asarray(X)
+        self.check_block(X, "X", stop - start, what)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
         X = np.ascontiguousarray(X)
         if validate:
             self.finite(X, "X", index, start, stop)
         if y is not None:
+            y = np.asarray(y)
+            self.check_block(y, "y", stop - start, what)
             if self.y_numeric:
                 y = np.ascontiguousarray(y, dtype=np.float64)
             if validate:
@@ -222,6 +294,8 @@ class _BatchMaker:
         if isinstance(w, float):
             w = np.full(stop - start, w)
         elif w is not None:
+            w = np.asarray(w)
+            self.check_block(w, "sample_weight", stop - start, what)
             w = np.ascontiguousarray(w, dtype=np.float64)
             if validate:
                 self.finite(w, "sample_weight", index, start, stop)
@@ -242,9 +316,12 @@ class BatchSource:
     """Rows of ``X`` (with aligned ``y`` and ``sample_weight``) read batch by batch.
 
     Nothing is read when the source is made: shapes and dtypes are checked
-    from metadata. Each batch is read and validated when asked for (finite,
-    numeric, non-negative weights), so an error names the absolute row and
-    the batch where the problem is.
+    from metadata. Each batch is read and validated when asked for (the shape
+    asked for, finite, numeric, non-negative weights), so an error names the
+    absolute row and the batch where the problem is. Before each batch, one
+    :func:`os.stat` per memory-mapped file checks that the file has not
+    changed since the source was made (a truncated file would otherwise kill
+    the process with SIGBUS).
 
     Parameters
     ----------
@@ -281,9 +358,12 @@ class BatchSource:
     ):
         self._labels = {"X": _label(X)}
         self.maker = _BatchMaker(self._labels, y_numeric)
+        self._guards = []
         self.X = open_rows(X, "X")
         self._check_X()
         self.n_samples, self.n_features = (int(s) for s in self.X.shape)
+        self.maker.expect("X", X, self.X)
+        self._guard(X, self.X, "X")
         self.y_numeric = y_numeric
         self.y = None if y is None else self._open_aligned(y, "y", (1, 2))
         self.sample_weight = self._open_weights(sample_weight)
@@ -309,8 +389,27 @@ class BatchSource:
     def _where(self, name="X"):
         return self.maker.where(name)
 
+    def _guard(self, data, arr, name):
+        """Watch the file under ``arr`` for changes while its rows are read."""
+        if isinstance(arr, LazyArray):
+            guard = arr.guard
+            if guard is not None:
+                guard = guard.renamed(name)
+                # The view mapped the file when it was opened, maybe long ago.
+                guard.check("before any row was read", during="since it was opened")
+        else:
+            label = as_path(data) if isinstance(data, _PATH_TYPES) else None
+            guard = FileGuard.of(arr, name, label)
+        if guard is not None:
+            self._guards.append(guard)
+
+    def _check_files(self, when):
+        for guard in self._guards:
+            guard.check(when)
+
     def _check_X(self):
         X = self.X
+        _check_declared_shape(X.shape, "X", self._where())
         if len(X.shape) != 2:
             raise ValueError(
                 f"Expected a 2-D X (rows x features), got a {len(X.shape)}-D array of "
@@ -338,6 +437,7 @@ class BatchSource:
         arr = open_rows(data, name, numeric=numeric)
         if sp.issparse(arr):
             raise ValueError(f"{name} must be dense, got a sparse matrix")
+        _check_declared_shape(arr.shape, name, where)
         if len(arr.shape) not in ndims:
             raise ValueError(
                 f"{name} must be {' or '.join(f'{d}-D' for d in ndims)}, got shape "
@@ -350,6 +450,8 @@ class BatchSource:
             )
         if numeric:
             _check_dtype(arr.dtype, name, where)
+        self.maker.expect(name, data, arr)
+        self._guard(data, arr, name)
         return arr
 
     def _open_weights(self, sample_weight):
@@ -380,7 +482,8 @@ class BatchSource:
 
     def _rows(self, arr, start, stop):
         if isinstance(arr, LazyArray):
-            return arr.rows(start, stop)
+            # Its file is among the source's guards, checked by the caller.
+            return arr._read_rows(start, stop)
         if sp.issparse(arr):
             return arr[start:stop].toarray()
         return np.asarray(arr[start:stop])
@@ -391,6 +494,10 @@ class BatchSource:
         # A batch read again in a later pass of the same call (EM) was
         # checked already; the files are opened read-only.
         validate = index not in self._validated
+        if self._guards:
+            self._check_files(
+                f"before batch {index} (rows {start}-{stop - 1}) was read"
+            )
         X = self._rows(self.X, start, stop)
         y = None if self.y is None else self._rows(self.y, start, stop)
         w = self.sample_weight
@@ -418,7 +525,16 @@ class BatchSource:
             return np.ones(rows.shape[0])
         if isinstance(self.sample_weight, float):
             return np.full(rows.shape[0], self.sample_weight)
-        weights = np.asarray(self.sample_weight[rows], dtype=np.float64)
+        self._check_files(f"before the weights of {rows.shape[0]} rows were read")
+        if isinstance(self.sample_weight, LazyArray):
+            weights = self.sample_weight._take(rows)
+        else:
+            weights = self.sample_weight[rows]
+        weights = np.asarray(weights)
+        self.maker.check_block(
+            weights, "sample_weight", rows.shape[0], f"sample of {rows.shape[0]} rows"
+        )
+        weights = weights.astype(np.float64, copy=False)
         bad = ~np.isfinite(weights) | (weights < 0)
         if bad.any():
             first = np.flatnonzero(rows == rows[bad].min())[0]
@@ -484,14 +600,18 @@ class BatchSource:
         if rows.size and (rows.min() < 0 or rows.max() >= self.n_samples):
             raise IndexError(f"rows out of range for a source of {self.n_samples} rows")
         unique, back = np.unique(rows, return_inverse=True)
+        self._check_files(f"before {unique.shape[0]} sampled rows were read")
         if isinstance(self.X, LazyArray):
-            block = self.X.take(unique)
+            block = self.X._take(unique)
         elif sp.issparse(self.X):
             block = self.X[unique].toarray()
         elif hasattr(self.X, "oindex"):  # zarr
             block = np.asarray(self.X.oindex[unique])
         else:
             block = np.asarray(self.X[unique])
+        self.maker.check_block(
+            block, "X", unique.shape[0], f"sample of {unique.shape[0]} rows"
+        )
         if block.dtype not in (np.float32, np.float64):
             block = block.astype(np.float64)
         block = np.ascontiguousarray(block)
