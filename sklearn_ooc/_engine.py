@@ -4,16 +4,23 @@ Estimators never loop over batches, start threads or print: they hand the
 engine a function of one batch, and the engine maps it over the batches of an
 epoch (serially, or on ``n_jobs`` threads running GIL-free kernels), reduces
 the results in batch order, and reports progress.
+
+A pass also hands the digest of each batch it reads to whoever asked for the
+digests of that source (:func:`digest_batches`): a checkpoint fingerprints
+the whole data as the fit's own passes read it, at no pass of its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from joblib import effective_n_jobs
 from threadpoolctl import ThreadpoolController
 
@@ -55,6 +62,129 @@ class _SingleThreadedBlas:
                 cls._limiter.restore_original_limits()
                 cls._limiter = None
         return False
+
+
+def batch_digest(batch):
+    """A hash of the values of a batch: ``X``, ``y`` and ``sample_weight``.
+
+    Each array enters with its dtype and shape, so that equal digests mean
+    equal batches.
+
+    Parameters
+    ----------
+    batch : Batch
+        A batch read from a source.
+
+    Returns
+    -------
+    digest : bytes
+        32 bytes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.data import BatchSource
+    >>> source = BatchSource(np.arange(6.0).reshape(3, 2), batch_size=2)
+    >>> batch_digest(source.read(0)) == batch_digest(source.read(0))
+    True
+    >>> batch_digest(source.read(0)) == batch_digest(source.read(1))
+    False
+    """
+    digest = hashlib.blake2b(digest_size=32)
+    for values in (batch.X, batch.y, batch.sample_weight):
+        if values is None:
+            digest.update(b"None;")
+            continue
+        values = np.ascontiguousarray(values)
+        digest.update(f"{values.dtype.str}{values.shape};".encode())
+        if values.dtype.hasobject:
+            # Labels held as Python objects (strings): their values, never
+            # the addresses the array holds.
+            digest.update(repr(values.tolist()).encode())
+        else:
+            digest.update(values.reshape(-1).view(np.uint8))
+    return digest.digest()
+
+
+# Who receives the digests of the batches of a source, by source: estimators
+# make a new engine for each pass, so the source is what every pass shares.
+_digest_receivers = weakref.WeakKeyDictionary()
+
+
+def digest_batches(source, receiver):
+    """Have every pass over ``source`` hand ``receiver`` its batches' digests.
+
+    ``receiver.missing(indices)`` says which of the batches a pass is about
+    to read it has no digest of yet; the pass then calls
+    ``receiver.receive(index, digest)`` (:func:`batch_digest`) for each of
+    those before the batch is summarized, on the thread that summarizes it
+    (Dask passes: on this thread, before any result is used). An exception
+    it raises aborts the pass.
+
+    Parameters
+    ----------
+    source : BatchSource
+        The source watched.
+    receiver : object or None
+        The receiver; ``None`` stops handing digests over.
+    """
+    if receiver is None:
+        _digest_receivers.pop(source, None)
+    else:
+        _digest_receivers[source] = receiver
+
+
+def _wanted_digests(source, indices):
+    """The receiver of ``source``'s digests and the batches it lacks."""
+    receiver = _digest_receivers.get(source)
+    if receiver is None:
+        return None, frozenset()
+    return receiver, frozenset(receiver.missing(indices))
+
+
+class _Digesting:
+    """``func`` that first hands the digest of a wanted batch to ``receiver``."""
+
+    def __init__(self, func, receiver, wanted):
+        self.func, self.receiver, self.wanted = func, receiver, wanted
+
+    def __call__(self, batch):
+        if batch.index in self.wanted:
+            self.receiver.receive(batch.index, batch_digest(batch))
+        return self.func(batch)
+
+
+class _Digested:
+    """A result computed on a Dask worker, with the digests of its batches.
+
+    Sums merge the digests, so a tree reduction carries them to the caller
+    and still adds the results in the same pairs.
+    """
+
+    def __init__(self, value, digests):
+        self.value, self.digests = value, digests
+
+    def __add__(self, other):
+        return _Digested(self.value + other.value, {**self.digests, **other.digests})
+
+
+class _WithDigests:
+    """Picklable ``func`` that also returns the digest of a wanted batch."""
+
+    def __init__(self, func, wanted):
+        self.func, self.wanted = func, wanted
+
+    def __call__(self, batch):
+        digests = {}
+        if batch.index in self.wanted:
+            digests[batch.index] = batch_digest(batch)
+        return _Digested(self.func(batch), digests)
+
+
+def _hand_over(receiver, digested):
+    for index in sorted(digested.digests):
+        receiver.receive(index, digested.digests[index])
+    return digested.value
 
 
 class _NoProgress:
@@ -127,9 +257,12 @@ class Engine:
         buffers reused by its thread.
         """
         indices = list(indices)
+        receiver, wanted = _wanted_digests(source, indices)
         if self.distributed and getattr(source, "is_dask", False):
-            yield from _dask_map(source, indices, func)
+            yield from _dask_map(source, indices, func, receiver, wanted)
             return
+        if wanted:
+            func = _Digesting(func, receiver, wanted)
         progress = self._progress(len(indices), desc)
         batches = source.iter_batches(indices, prefetch=min(2, self.n_jobs + 1))
         try:
@@ -180,7 +313,9 @@ class Engine:
         bitwise the same for every ``n_jobs``. Returns ``None`` for no batches.
         """
         if self.distributed and getattr(source, "is_dask", False):
-            return _dask_reduce(source, list(indices), summarize)
+            indices = list(indices)
+            receiver, wanted = _wanted_digests(source, indices)
+            return _dask_reduce(source, indices, summarize, receiver, wanted)
         total = None
         for _, stats in self.map(source, indices, summarize, desc=desc):
             total = stats if total is None else total + stats
@@ -208,7 +343,7 @@ def _dask_tasks(source, indices, func):
     ]
 
 
-def _dask_reduce(source, indices, summarize):
+def _dask_reduce(source, indices, summarize, receiver=None, wanted=frozenset()):
     """Summaries computed where the chunks live, merged by a tree reduction.
 
     Only statistics travel. The tree pairs neighbours in batch order, so the
@@ -220,6 +355,8 @@ def _dask_reduce(source, indices, summarize):
 
     if not indices:
         return None
+    if wanted:
+        summarize = _WithDigests(summarize, wanted)
     tasks = _dask_tasks(source, indices, summarize)
     add = dask.delayed(_add, pure=True)
     while len(tasks) > 1:
@@ -227,7 +364,8 @@ def _dask_reduce(source, indices, summarize):
             add(tasks[k], tasks[k + 1]) if k + 1 < len(tasks) else tasks[k]
             for k in range(0, len(tasks), 2)
         ]
-    return dask.compute(tasks[0])[0]
+    total = dask.compute(tasks[0])[0]
+    return _hand_over(receiver, total) if wanted else total
 
 
 class _Span:
@@ -238,10 +376,15 @@ class _Span:
         self.n_samples = stop - start
 
 
-def _dask_map(source, indices, func):
+def _dask_map(source, indices, func, receiver=None, wanted=frozenset()):
     import dask
 
+    if wanted:
+        func = _WithDigests(func, wanted)
     results = dask.compute(*_dask_tasks(source, indices, func))
+    if wanted:
+        # Every digest is checked before any result is handed out.
+        results = [_hand_over(receiver, result) for result in results]
     for i, result in zip(indices, results, strict=True):
         yield _Span(i, *source.bounds(i)), result
 

@@ -5,6 +5,13 @@ of both, computed with Chan, Golub and LeVeque's centered update so that data
 far from the origin (a mean of 1e6 and a spread of 1) keeps all its digits.
 Statistics are small, picklable, and never share arrays with their operands:
 ``a + b`` returns a new object, ``a += b`` updates ``a`` only.
+
+Scatters of rows whose products leave float64's range (values beyond about
+1e154, or below about 1e-154, in magnitude) are kept, on request, with a
+power-of-two scale per column (:attr:`Moments.exponent`): a product scaled by
+a power of two is rounded exactly as the unscaled one, so such data get the
+statistics of the same data scaled back into range, digit for digit.
+Statistics kept without a scale refuse to overflow instead.
 """
 
 from __future__ import annotations
@@ -19,6 +26,12 @@ from ._kernels import column_sums_and_cross, shifted_weighted_rows
 # Rows averaged to pick the shift of a batch: enough to land within a fraction
 # of a standard deviation of the batch mean, few enough to cost nothing.
 _SHIFT_ROWS = 64
+
+# Column magnitudes (square roots of a scatter's diagonal) within 2**+-this
+# are kept unscaled: their products stay between 2**-800 and 2**800, far from
+# float64's limits (2**-1022, 2**1024) even summed over 2**63 rows, and rows
+# too small to square in full (below 2**-511) weigh nothing beside them.
+_RANGE_LOG2 = 400
 
 
 class Workspace:
@@ -77,6 +90,15 @@ class Moments:
         twice float64 precision). Merging thousands of small batches of data
         far from the origin would otherwise add one rounding of the mean per
         merge; with it, the mean stays within one rounding of the truth.
+    exponent : ndarray of int64 or None
+        Power-of-two scale of each column, shaped as ``mean``: the scatter of
+        the rows is ``scatter[..., j, k] * 2**(exponent[j] + exponent[k])``
+        (``scatter[..., j] * 2**(2 * exponent[j])`` if diagonal). Zero for
+        columns whose magnitude is within ``2**+-400``, so ordinary data are
+        never scaled. ``None``: statistics of a caller that reads ``scatter``
+        as it is; they are never scaled, and a merge that would overflow
+        raises instead. Use :meth:`scatter_at` or :meth:`covariance` to read
+        scaled statistics.
     """
 
     count: int
@@ -84,6 +106,7 @@ class Moments:
     mean: np.ndarray
     scatter: np.ndarray
     mean_error: np.ndarray = None
+    exponent: np.ndarray = None
 
     def __post_init__(self):
         if self.mean_error is None:
@@ -102,26 +125,91 @@ class Moments:
         )
 
     @classmethod
-    def from_shifted_sums(cls, count, weight, shift, sums, scatter):
+    def from_shifted_sums(cls, count, weight, shift, sums, scatter, exponent=None):
         """Moments from sums and a scatter taken about ``shift`` (per set).
 
         ``sums`` is ``sum_i w_i (z_i - shift)`` and ``scatter`` the same sum
-        of outer products (or squares, for a diagonal scatter); ``scatter``
-        is corrected in place to the scatter about the mean.
+        of outer products (or squares, for a diagonal scatter), scaled by
+        ``exponent`` as :attr:`exponent` says if given; ``scatter`` is
+        corrected in place to the scatter about the mean. Raises a
+        ``ValueError`` naming the columns if the sums overflowed, or (without
+        ``exponent``) the scatter.
         """
         weight = np.asarray(weight, dtype=np.float64)
         expand = weight[..., None]
         delta = np.zeros_like(sums)
         np.divide(sums, expand, out=delta, where=expand > 0)
-        if scatter.ndim == sums.ndim:
-            scatter -= expand * delta**2
-        else:
-            scatter -= expand[..., None] * (delta[..., :, None] * delta[..., None, :])
+        scaled = delta if exponent is None else _scale(delta, -exponent)
+        diagonal = scatter.ndim == sums.ndim
+        # Overflows are caught, and refused, by the check below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if diagonal:
+                scatter -= expand * scaled**2
+            else:
+                scatter -= expand[..., None] * (
+                    scaled[..., :, None] * scaled[..., None, :]
+                )
         mean, mean_error = _two_sum(shift, delta)
         # A set without weight has mean zero, wherever its shift was.
         mean = np.where(expand > 0, mean, 0.0)
         mean_error = np.where(expand > 0, mean_error, 0.0)
-        return cls(count, weight, mean, scatter, mean_error)
+        _check_finite(weight, mean, scatter, diagonal)
+        if exponent is not None:
+            scatter, exponent = _canonical(scatter, exponent, diagonal)
+        return cls(count, weight, mean, scatter, mean_error, exponent)
+
+    @property
+    def exponents(self):
+        """:attr:`exponent`, zeros if it is ``None``."""
+        if self.exponent is None:
+            return np.zeros(self.mean.shape, dtype=np.int64)
+        return self.exponent
+
+    def scatter_at(self, exponent):
+        """The scatter scaled by ``exponent`` instead of :attr:`exponent`.
+
+        ``exponent`` has the shape of ``mean``; zeros give the scatter
+        itself, which overflows to infinity, or underflows, where the true
+        scatter leaves float64's range. Entries scaled below that range
+        flush to zero: give each column at least its own magnitude's
+        exponent (:func:`common_exponent`) and they are negligible beside it.
+        """
+        shift = _pair(self.exponents - exponent, self.diagonal)
+        if not shift.any():
+            return self.scatter
+        return np.ldexp(self.scatter, shift)
+
+    def log2_magnitude(self):
+        """``log2`` of the square root of the scatter's diagonal (``-inf``
+        for a column without spread), computed without overflow."""
+        spread = (
+            self.scatter
+            if self.diagonal
+            else np.diagonal(self.scatter, axis1=-2, axis2=-1)
+        )
+        with np.errstate(divide="ignore"):
+            return 0.5 * np.log2(np.abs(spread)) + self.exponents
+
+    def about_origin(self):
+        """``sum_i w_i z_i z_i^T`` (full scatter only), with its exponents.
+
+        The scatter about the mean plus ``weight * mean mean^T``, scaled
+        per column so that neither part overflows: data far from the
+        origin have second moments far larger than their scatter.
+
+        Returns
+        -------
+        scatter : ndarray
+            Scaled as :attr:`exponent` says, by the exponents returned.
+        exponent : ndarray of int64
+        """
+        with np.errstate(divide="ignore"):
+            moved = 0.5 * np.log2(self.weight)[..., None] + np.log2(np.abs(self.mean))
+        exponent = needed_exponent(np.fmax(self.log2_magnitude(), moved))
+        mean = _scale(self.mean, -exponent)
+        outer = mean[..., :, None] * mean[..., None, :]
+        raw = self.scatter_at(exponent) + self.weight[..., None, None] * outer
+        return raw, exponent
 
     def lost_digits(self, shift):
         """Decimal digits the scatter lost by being taken about ``shift``.
@@ -132,12 +220,15 @@ class Moments:
         mean, all sixteen when data at 1e8 are taken about the origin.
         """
         delta = (self.mean - shift) + self.mean_error
+        if self.exponent is not None:
+            delta = _scale(delta, -self.exponent)
         spread = (
             self.scatter
             if self.diagonal
             else np.diagonal(self.scatter, axis1=-2, axis2=-1)
         )
-        moved = self.weight[..., None] * delta**2
+        with np.errstate(over="ignore"):
+            moved = self.weight[..., None] * delta**2
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(moved > 0, moved / spread, 0.0)
         ratio = np.where(spread > 0, ratio, np.where(moved > 0, np.inf, 0.0))
@@ -149,11 +240,17 @@ class Moments:
         return self.scatter.ndim == self.mean.ndim
 
     def covariance(self, ddof=0):
-        """Scatter divided by ``weight - ddof`` (zero where that is not positive)."""
+        """Scatter divided by ``weight - ddof`` (zero where that is not positive).
+
+        Unscaled (see :attr:`exponent`): infinite where it overflows.
+        """
         denom = np.asarray(self.weight - ddof, dtype=float)
         expand = denom.reshape(denom.shape + (1,) * (self.scatter.ndim - denom.ndim))
         out = np.zeros_like(self.scatter)
         np.divide(self.scatter, expand, out=out, where=expand > 0)
+        if self.exponent is not None:
+            with np.errstate(over="ignore"):
+                out = np.ldexp(out, _pair(self.exponent, self.diagonal))
         return out
 
     def scaled(self, factor):
@@ -164,6 +261,7 @@ class Moments:
             self.mean.copy(),
             self.scatter * factor,
             self.mean_error.copy(),
+            _copy(self.exponent),
         )
 
     def copy(self):
@@ -173,6 +271,7 @@ class Moments:
             self.mean.copy(),
             self.scatter.copy(),
             self.mean_error.copy(),
+            _copy(self.exponent),
         )
 
     def __add__(self, other):
@@ -200,18 +299,154 @@ class Moments:
         # A set that had no weight takes the other's mean as it is, with its
         # rounding error: passing it through the update would round it away.
         empty = (self.weight == 0)[..., None]
-        self.mean = np.where(empty, other.mean, mean)
-        self.mean_error = np.where(empty, other.mean_error, mean_error)
-        if self.diagonal:
-            correction = between[..., None] * delta**2
+        mean = np.where(empty, other.mean, mean)
+        mean_error = np.where(empty, other.mean_error, mean_error)
+        if self.exponent is None and other.exponent is None:
+            mine, theirs, exponent = self.scatter, other.scatter, None
         else:
-            correction = between[..., None, None] * (
-                delta[..., :, None] * delta[..., None, :]
-            )
-        self.scatter = self.scatter + other.scatter + correction
+            exponent = _merged_exponent(self, other, between, delta)
+            mine, theirs = self.scatter_at(exponent), other.scatter_at(exponent)
+            delta = _scale(delta, -exponent)
+        # Without exponents, overflows are caught, and refused, below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.diagonal:
+                correction = between[..., None] * delta**2
+            else:
+                correction = between[..., None, None] * (
+                    delta[..., :, None] * delta[..., None, :]
+                )
+            scatter = mine + theirs + correction
+        if exponent is None:
+            _check_finite(total, mean, scatter, self.diagonal)
+        else:
+            # The sum of the parts may pass the next power of two: scaled
+            # again, any partition of the rows stores the same numbers.
+            scatter, exponent = _canonical(scatter, exponent, self.diagonal)
+        self.mean, self.mean_error = mean, mean_error
+        self.scatter, self.exponent = scatter, exponent
         self.weight = total
         self.count = self.count + other.count
         return self
+
+
+def _merged_exponent(a, b, between, delta):
+    """The exponents of the merge of ``a`` and ``b``: each column takes the
+    scale of the largest of the three parts, the between-sets one included;
+    smaller parts scaled below float64's range are negligible beside it."""
+    if not (a.exponents.any() or b.exponents.any()):
+        spread_a, spread_b = (
+            (m.scatter if m.diagonal else np.diagonal(m.scatter, axis1=-2, axis2=-1))
+            for m in (a, b)
+        )
+        with np.errstate(over="ignore"):
+            moved = between[..., None] * delta**2
+        if _in_range(spread_a) and _in_range(spread_b) and _in_range(moved):
+            return np.zeros(delta.shape, dtype=np.int64)
+    with np.errstate(divide="ignore"):
+        moved = 0.5 * np.log2(between)[..., None] + np.log2(np.abs(delta))
+    return needed_exponent(
+        np.fmax(np.fmax(a.log2_magnitude(), b.log2_magnitude()), moved)
+    )
+
+
+def _copy(array):
+    return None if array is None else array.copy()
+
+
+def _scale(values, exponent):
+    """``values * 2**exponent``, exact; ``values`` itself for zero exponents."""
+    if not np.any(exponent):
+        return values
+    return np.ldexp(values, exponent)
+
+
+def _pair(exponent, diagonal):
+    """The exponent of each scatter entry, from those of the columns."""
+    if diagonal:
+        return 2 * exponent
+    return exponent[..., :, None] + exponent[..., None, :]
+
+
+def needed_exponent(log2_magnitude):
+    """Exponents that bring magnitudes (as ``log2``) out of range to [1/2, 1).
+
+    Zero for magnitudes within ``2**+-_RANGE_LOG2``, and for columns without
+    spread (``-inf``), which need no scale.
+    """
+    log2_magnitude = np.asarray(log2_magnitude, dtype=np.float64)
+    exponent = np.zeros(log2_magnitude.shape, dtype=np.int64)
+    far = np.isfinite(log2_magnitude) & (np.abs(log2_magnitude) > _RANGE_LOG2)
+    exponent[far] = np.floor(log2_magnitude[far]).astype(np.int64) + 1
+    return exponent
+
+
+def _in_range(squares):
+    """Whether squared magnitudes all need no scale (see needed_exponent)."""
+    squares = np.abs(squares)
+    low, high = 2.0 ** (-2 * _RANGE_LOG2), 2.0 ** (2 * _RANGE_LOG2)
+    return bool(np.all(((squares >= low) & (squares <= high)) | (squares == 0)))
+
+
+def _canonical(scatter, exponent, diagonal):
+    """The same scatter, scaled only for columns out of range."""
+    spread = scatter if diagonal else np.diagonal(scatter, axis1=-2, axis2=-1)
+    if not exponent.any() and _in_range(spread):
+        return scatter, exponent
+    with np.errstate(divide="ignore"):
+        magnitude = 0.5 * np.log2(np.abs(spread)) + exponent
+    wanted = needed_exponent(magnitude)
+    shift = _pair(exponent - wanted, diagonal)
+    if shift.any():
+        scatter = np.ldexp(scatter, shift)
+    return scatter, wanted
+
+
+def common_exponent(moments, *, uniform=False):
+    """One exponent per column under which every one of ``moments`` (a
+    sequence of statistics of the same columns) is kept without overflow,
+    and none loses more than a negligible part to underflow.
+
+    ``uniform``: the same exponent for every column, that of the largest
+    magnitude (for what mixes the columns, as a trace or eigenvectors do).
+    """
+    magnitude = np.full(moments[0].mean.shape[-1], -np.inf)
+    for m in moments:
+        per_column = m.log2_magnitude().reshape(-1, magnitude.shape[0])
+        magnitude = np.fmax(magnitude, per_column.max(axis=0, initial=-np.inf))
+    if uniform:
+        top = magnitude.max(initial=-np.inf)
+        return np.full(magnitude.shape, needed_exponent(top), dtype=np.int64)
+    return needed_exponent(magnitude)
+
+
+def _columns(mask):
+    """The column indices flagged in ``mask`` (over any leading dimensions)."""
+    if mask.ndim > 1:
+        mask = mask.reshape(-1, mask.shape[-1]).any(axis=0)
+    return np.flatnonzero(mask).tolist()
+
+
+def _check_finite(weight, mean, scatter, diagonal):
+    """Raise if statistics of finite rows overflowed."""
+    if np.all(np.isfinite(scatter)) and np.all(np.isfinite(mean)):
+        if np.all(np.isfinite(weight)):
+            return
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(
+            "The sum of the sample weights overflows float64; please divide "
+            "sample_weight by a constant."
+        )
+    bad = ~np.isfinite(mean)
+    if not diagonal:
+        bad = bad | ~np.isfinite(scatter).all(axis=-1)
+    else:
+        bad = bad | ~np.isfinite(scatter)
+    raise ValueError(
+        f"The sums of squares of column(s) {_columns(bad)} exceed float64's range "
+        "(values beyond about 1e154 in magnitude square to more than 1.8e308, "
+        "the largest float64): these statistics cannot be computed. Please "
+        "scale the data, e.g. with sklearn.preprocessing.StandardScaler."
+    )
 
 
 def _head(X, Y, sample_weight):
@@ -221,8 +456,15 @@ def _head(X, Y, sample_weight):
     if not w.sum() > 0:
         w = np.ones(head.stop)
     Z = np.hstack([X[head], Y[head]]).astype(np.float64, copy=False)
-    mean = (w @ Z) / w.sum()
-    var = (w @ (Z - mean) ** 2) / w.sum()
+    # A first guess: rows beyond float64's range when squared or summed are
+    # caught, and scaled or refused, by the exact computation that follows.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        mean = (w @ Z) / w.sum()
+        var = (w @ (Z - mean) ** 2) / w.sum()
+    if not np.all(np.isfinite(mean)):
+        # Rows near float64's largest numbers: their sum overflows, and the
+        # median is as good a shift.
+        mean = np.where(np.isfinite(mean), mean, np.median(Z, axis=0))
     return mean, var
 
 
@@ -254,31 +496,78 @@ def _two_sum(a, b):
 _MAX_LOST_DIGITS = 0.5
 
 
-def _moments_about_zero(X, Y):
+def _out_of_range(scatter, sums, columns):
+    """Whether a scatter of raw products lost digits to float64's range.
+
+    It did if it overflowed, or if a column's sum of squares is beyond
+    ``2**+-800`` (a magnitude beyond ``2**+-400``: see ``_RANGE_LOG2``),
+    except for a column of zeros. A zero sum of squares and a zero sum are
+    a column of zeros or of values whose squares underflow (below about
+    1e-162) and cancel exactly: ``columns(j)`` gives column ``j`` to tell.
+    Checked after the fact, so that rows in range cost nothing more.
+    """
+    if not (np.all(np.isfinite(scatter)) and np.all(np.isfinite(sums))):
+        return True
+    squares = np.diagonal(scatter)
+    far = ~(
+        (squares >= 2.0 ** (-2 * _RANGE_LOG2)) & (squares <= 2.0 ** (2 * _RANGE_LOG2))
+    )
+    if not far.any():
+        return False
+    if np.any(far & ((squares != 0) | (sums != 0))):
+        return True
+    return any(np.any(columns(j)) for j in np.flatnonzero(far))
+
+
+def _moments_about_zero(X, Y, rescale):
     """Moments from the raw products of unweighted float64 rows.
 
     For rows whose mean is within a standard deviation of the origin, zero
     is as good a shift as any: ``X.T @ X`` runs on the batch in place (a
     memory map is not copied) and the target products stream in one read.
+    With ``rescale``, ``None`` if the products left float64's range (the
+    rows must then be scaled, which needs a copy).
     """
     n, d = X.shape
     x_sums, y_sums, xy, yy = column_sums_and_cross(X, Y)
     scatter = np.empty((d + Y.shape[1],) * 2)
-    scatter[:d, :d] = X.T @ X
+    # An overflow is caught by the checks that follow.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scatter[:d, :d] = X.T @ X
     scatter[:d, d:] = xy
     scatter[d:, :d] = xy.T
     scatter[d:, d:] = yy
     sums = np.concatenate([x_sums, y_sums])
-    return Moments.from_shifted_sums(n, n, np.zeros_like(sums), sums, scatter)
+    exponent = None
+    if rescale:
+        if _out_of_range(scatter, sums, lambda j: X[:, j] if j < d else Y[:, j - d]):
+            return None
+        exponent = np.zeros(sums.shape, dtype=np.int64)
+    return Moments.from_shifted_sums(n, n, np.zeros_like(sums), sums, scatter, exponent)
 
 
-def _moments_about_shift(X, Y, w, shift, rows):
-    """Moments from ``sqrt(w) * ([X, Y] - shift)`` written to ``rows``."""
+def _moments_about_shift(X, Y, w, shift, rows, rescale):
+    """Moments from ``sqrt(w) * ([X, Y] - shift)`` written to ``rows``.
+
+    With ``rescale``, columns whose products leave float64's range are
+    scaled by powers of two, exactly, and multiplied again.
+    """
     sums, weight = shifted_weighted_rows(X, Y, w, shift, rows)
-    return Moments.from_shifted_sums(X.shape[0], weight, shift, sums, rows.T @ rows)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scatter = rows.T @ rows
+    exponent = None
+    if rescale:
+        exponent = np.zeros(rows.shape[1], dtype=np.int64)
+        if _out_of_range(scatter, sums, lambda j: rows[:, j]):
+            peak = np.zeros(rows.shape[1])
+            shifted_weighted_rows(X, Y, w, shift, rows, peak)
+            exponent = np.frexp(peak)[1].astype(np.int64)
+            np.ldexp(rows, -exponent, out=rows)
+            scatter = rows.T @ rows
+    return Moments.from_shifted_sums(X.shape[0], weight, shift, sums, scatter, exponent)
 
 
-def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
+def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=False):
     """Moments of the rows of ``[X, Y]``, weighted by ``sample_weight``.
 
     The scatter is computed about a shift within a standard deviation of the
@@ -297,6 +586,11 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
         Non-negative weights; ``None`` means unit weights.
     workspace : Workspace, default=None
         Where shifted rows are written; a fresh buffer if ``None``.
+    rescale : bool, default=False
+        Scale columns whose products would leave float64's range by powers
+        of two (see :attr:`Moments.exponent`), for a caller that reads the
+        scatter with its exponents. Otherwise such rows raise a
+        ``ValueError`` (or, for products that underflow, lose digits).
 
     Returns
     -------
@@ -310,26 +604,30 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None):
     if n == 0:
         return Moments.zero(d + t)
     shift, var = _head(X, Y, sample_weight)
-    if sample_weight is None and X.dtype == np.float64 and np.all(shift**2 <= var):
-        moments = _moments_about_zero(X, Y)
-        if moments.lost_digits(0.0) <= _MAX_LOST_DIGITS:
+    with np.errstate(over="ignore"):
+        near_origin = np.all(shift**2 <= var)
+    if sample_weight is None and X.dtype == np.float64 and near_origin:
+        moments = _moments_about_zero(X, Y, rescale)
+        if moments is not None and moments.lost_digits(0.0) <= _MAX_LOST_DIGITS:
             return moments
     w = np.empty(0) if sample_weight is None else sample_weight
     if workspace is None:
         rows = np.empty((n, d + t))
     else:
         rows = workspace.get("shifted_rows", n, d + t)
-    moments = _moments_about_shift(X, Y, w, shift, rows)
+    moments = _moments_about_shift(X, Y, w, shift, rows, rescale)
     if moments.lost_digits(shift) > _MAX_LOST_DIGITS:
-        moments = _moments_about_shift(X, Y, w, moments.mean, rows)
+        moments = _moments_about_shift(X, Y, w, moments.mean, rows, rescale)
     return moments
 
 
-def diagonal_moments_of_rows(X, sample_weight=None):
+def diagonal_moments_of_rows(X, sample_weight=None, *, exponent=None):
     """Weighted count, mean and diagonal scatter of rows (two-pass).
 
     For when only the variance of each feature is needed: no ``d x d``
-    product.
+    product. ``exponent`` (one per column): the rows are scaled by
+    ``2**-exponent`` first, and the statistics kept scaled (see
+    :attr:`Moments.exponent`), for rows whose squares leave float64's range.
     """
     X = np.asarray(X, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
@@ -338,15 +636,23 @@ def diagonal_moments_of_rows(X, sample_weight=None):
         out = Moments.zero(X.shape[1], diagonal=True)
         out.count = X.shape[0]
         return out
+    if exponent is not None:
+        X = _scale(X, -exponent)
     # The corrected two-pass mean: the plain mean, then the mean of the rows
     # about it, whose rounding is kept as in moments_of_rows; no digits are
     # lost to data far from the origin.
     shift = (w @ X) / weight
     shifted = X - shift
     delta = (w @ shifted) / weight
-    scatter = w @ (shifted - delta) ** 2
+    # An overflow is caught, and refused, by the check below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scatter = w @ (shifted - delta) ** 2
     mean, mean_error = _two_sum(shift, delta)
-    return Moments(X.shape[0], np.float64(weight), mean, scatter, mean_error)
+    _check_finite(weight, mean, scatter, True)
+    if exponent is not None:
+        mean, mean_error = _scale(mean, exponent), _scale(mean_error, exponent)
+        scatter, exponent = _canonical(scatter, exponent, True)
+    return Moments(X.shape[0], np.float64(weight), mean, scatter, mean_error, exponent)
 
 
 @dataclass
@@ -457,6 +763,19 @@ class RootMoments:
         """``sum_i (x_i - mean)(x_i - mean)^T``."""
         return self.root.T @ self.root
 
+    def covariance(self):
+        """``scatter / count``, finite wherever it is representable.
+
+        The scatter of rows beyond about 1e154 overflows where their
+        covariance does not: the root is scaled into range by a power of two
+        first, which rounds nothing, and the quotient scaled back.
+        """
+        top = np.abs(self.root).max(initial=0.0)
+        scale = int(needed_exponent(np.log2(top))) if top > 0 else 0
+        root = _scale(self.root, -scale)
+        with np.errstate(over="ignore"):
+            return _scale((root.T @ root) / self.count, 2 * scale)
+
     def spectrum(self):
         """Singular values (``n_features`` of them, decreasing, zero-padded)
         and right singular vectors (rows, signed by :func:`largest_positive`)
@@ -540,31 +859,64 @@ class RegressionScore:
 
     ``targets`` holds the weighted moments of the true values (diagonal
     scatter: the total sum of squares per output) and ``residual`` the
-    weighted sum of squared residuals per output.
+    weighted sum of squared residuals per output, times
+    ``2**(-2 exponent)``: targets (and residuals) whose squares leave
+    float64's range are scaled by powers of two, as in :class:`Moments`, and
+    their R² is that of the targets scaled into range.
     """
 
     targets: Moments
     residual: np.ndarray
+    exponent: np.ndarray = None
 
     @classmethod
     def of_batch(cls, y_true, y_pred, sample_weight=None):
         y_true = y_true[:, None] if y_true.ndim == 1 else y_true
         y_pred = y_pred.reshape(y_true.shape)
         w = np.ones(y_true.shape[0]) if sample_weight is None else sample_weight
+        exponent = np.zeros(y_true.shape[1], dtype=np.int64)
+        if y_true.shape[0]:
+            peak = np.abs(y_true).max(axis=0).astype(np.float64)
+            top = np.sqrt(y_true.shape[0]) * peak
+            far = (top > 2.0**_RANGE_LOG2) | ((peak > 0) & (peak < 2.0**-_RANGE_LOG2))
+            exponent[far] = np.frexp(peak[far])[1]
         # In float64 whatever the rows: squares of float32 lose digits, and
         # the smallest ones underflow to zero.
-        residual = w @ np.subtract(y_true, y_pred, dtype=np.float64) ** 2
-        return cls(diagonal_moments_of_rows(y_true, w), residual)
+        error = _scale(np.subtract(y_true, y_pred, dtype=np.float64), -exponent)
+        with np.errstate(over="ignore"):
+            residual = w @ error**2
+        targets = diagonal_moments_of_rows(y_true, w, exponent=exponent)
+        residual, exponent = _canonical(residual, exponent, True)
+        return cls(targets, residual, exponent)
+
+    @property
+    def exponents(self):
+        """:attr:`exponent`, zeros if it is ``None``."""
+        if self.exponent is None:
+            return np.zeros(self.residual.shape, dtype=np.int64)
+        return self.exponent
 
     def __add__(self, other):
-        return RegressionScore(
-            self.targets + other.targets, self.residual + other.residual
+        with np.errstate(divide="ignore"):
+            magnitude = np.fmax(
+                0.5 * np.log2(self.residual) + self.exponents,
+                0.5 * np.log2(other.residual) + other.exponents,
+            )
+        exponent = needed_exponent(magnitude)
+        residual = _scale(self.residual, 2 * (self.exponents - exponent)) + _scale(
+            other.residual, 2 * (other.exponents - exponent)
         )
+        residual, exponent = _canonical(residual, exponent, True)
+        return RegressionScore(self.targets + other.targets, residual, exponent)
 
     def r2(self):
         """R² averaged uniformly over outputs, as :func:`sklearn.metrics.r2_score`."""
         total = self.targets.scatter
-        residual = self.residual
+        # Beside the targets' scale: an overflow is an R² below -1e300.
+        with np.errstate(over="ignore"):
+            residual = _scale(
+                self.residual, 2 * (self.exponents - self.targets.exponents)
+            )
         scores = np.ones_like(total)
         nonzero = total != 0
         scores[nonzero] = 1 - residual[nonzero] / total[nonzero]

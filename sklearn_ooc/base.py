@@ -19,6 +19,7 @@ was before the call.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import tempfile
@@ -42,6 +43,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._engine import Engine, Timer
 from ._stats import RegressionScore
 from .data import BatchSource, EpochPlan, check_batch_size, open_rows
+
+# The checkpoints opened in the innermost transaction of this thread: its end
+# finishes their checks of the data (see OutOfCoreMixin._transaction).
+_open_checkpoints = contextvars.ContextVar("sklearn_ooc_open_checkpoints")
 
 
 class OutOfCoreMixin:
@@ -136,33 +141,76 @@ class OutOfCoreMixin:
 
         Hooks assign new objects to attributes and never modify fitted arrays
         in place, so a shallow copy of ``__dict__`` is a full snapshot.
+
+        The checkpoints opened in the block (:meth:`_checkpoint_of`) finish
+        their checks of the data when it ends: a fit resumed from the
+        checkpoint of other data fails there, and is undone, rather than
+        return a model of that other data.
         """
         saved = dict(self.__dict__)
+        opened = []
+        token = _open_checkpoints.set(opened)
         try:
             yield
+            for checkpoint in opened:
+                checkpoint.close()
         except BaseException:
+            for checkpoint in opened:
+                checkpoint.close(verify=False)
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
+        finally:
+            _open_checkpoints.reset(token)
 
-    def _checkpoint_of(self, source, **overrides):
+    def _checkpoint_of(self, source, *, start=None, **overrides):
         """The checkpoint of this fit (None without ``checkpoint``).
 
-        ``overrides`` are the parameters given to this call of ``fit``
-        (``batches_per_epoch=...``); the batch size is the source's.
+        Parameters
+        ----------
+        source : BatchSource
+            The data of the fit; its batches are digested as the passes over
+            it read them.
+        start : object, default=None
+            The fitted state a warm start begins from (part of the
+            fingerprint: another start is another fit).
+        **overrides
+            The parameters given to this call of ``fit``
+            (``batches_per_epoch=...``); the batch size is the source's.
+
+        Returns
+        -------
+        Checkpoint or None
+            Opened inside :meth:`_transaction`, whose end finishes its checks
+            of the data; opened outside one, it checks every batch when it
+            loads a state.
         """
         path = getattr(self, "checkpoint", None)
         if path is None:
             return None
-        from ._checkpoint import Checkpoint, data_fingerprint, params_fingerprint
+        from ._checkpoint import Checkpoint, data_identity, params_fingerprint
 
         # What does not change the result does not change the fingerprint:
-        # a fit may resume with more iterations, threads or verbosity.
+        # a fit may resume with other threads or verbosity, and with any
+        # max_iter that the checkpoint has not passed (Checkpoint.load
+        # refuses the others).
         ignored = {"checkpoint", "verbose", "verbose_interval", "n_jobs", "max_iter"}
-        params = {k: v for k, v in self.get_params().items() if k not in ignored}
-        params.update(overrides, batch_size=source.batch_size)
-        fingerprint = data_fingerprint(source) + params_fingerprint(params)
-        return Checkpoint(path, fingerprint, type(self).__name__)
+        params = {
+            k: v for k, v in self.get_params(deep=False).items() if k not in ignored
+        }
+        params.update(overrides, batch_size=source.batch_size, warm_start_from=start)
+        opened = _open_checkpoints.get(None)
+        checkpoint = Checkpoint(
+            path,
+            data_identity(source) + params_fingerprint(params),
+            type(self).__name__,
+            source,
+            max_iter=getattr(self, "max_iter", None),
+            verify_on_load=opened is None,
+        )
+        if opened is not None:
+            opened.append(checkpoint)
+        return checkpoint
 
     def _reduce(self, source, indices=None, *, desc="pass", summarize=None):
         """Sum of ``summarize`` (``_summarize`` by default) over the batches
@@ -597,18 +645,23 @@ class IterativeMixin(OutOfCoreMixin):
             cursor = 0 if do_init else getattr(self, "_epoch_cursor", 0)
             engine = self._engine()
             random_state = check_random_state(self.random_state)
-            best, first_run, resume = None, 0, None
+            # (n_iter, converged) of each finished run, before the current one.
+            best, first_run, resume, runs = None, 0, None, []
             checkpoint = self._checkpoint_of(
-                source, batches_per_epoch=batches_per_epoch
+                source,
+                batches_per_epoch=batches_per_epoch,
+                start=None if do_init else self._warm_start_state(cursor),
             )
             saved = checkpoint.load() if checkpoint is not None else None
             if saved is not None:
+                runs = self._resumable_runs(checkpoint, saved)
                 params = self.get_params(deep=False)
-                self.__dict__.update(saved["estimator"])
+                self.__dict__.update(checkpoint.strict(saved["estimator"]))
                 self.__dict__.update(params)
                 if saved["random_state"] is not None:
                     random_state.set_state(saved["random_state"])
-                best, first_run, resume = saved["best"], saved["run"], saved["loop"]
+                best, first_run = saved["best"], saved["run"]
+                resume = checkpoint.strict(saved["loop"])
                 engine.log(
                     f"Resuming from {checkpoint.path} (run {first_run + 1}, "
                     f"iteration {resume['n_iter']})"
@@ -618,7 +671,7 @@ class IterativeMixin(OutOfCoreMixin):
                 if n_runs > 1:
                     engine.log(f"Initialization {init + 1} of {n_runs}")
 
-                def save(loop, init=init, best=best):
+                def save(loop, init=init, best=best, runs=tuple(runs)):
                     if checkpoint is None:
                         return
                     params = set(self.get_params(deep=False))
@@ -626,6 +679,10 @@ class IterativeMixin(OutOfCoreMixin):
                         {
                             "run": init,
                             "loop": loop,
+                            # Checkpoint.load refuses a fit of a lower max_iter.
+                            "n_iter": loop["n_iter"],
+                            "max_iter": self.max_iter,
+                            "runs": runs,
                             "best": best,
                             "estimator": {
                                 k: v
@@ -652,6 +709,7 @@ class IterativeMixin(OutOfCoreMixin):
                     save,
                 )
                 resume = None
+                runs.append((run.n_iter, run.converged))
                 # As scikit-learn: a later run wins only with a higher bound,
                 # or when no bound is known (max_iter=0 keeps the last run).
                 if (
@@ -786,6 +844,37 @@ class IterativeMixin(OutOfCoreMixin):
     def _check_source(self, source):
         pass
 
+    def _warm_start_state(self, cursor):
+        """What a warm start begins from: the fitted parameters, and what the
+        loop carries over from the previous fit."""
+        return (
+            self._get_parameters(),
+            cursor,
+            self.lower_bound_,
+            getattr(self, "_running_stats", None),
+            getattr(self, "_n_steps", 0),
+        )
+
+    def _resumable_runs(self, checkpoint, saved):
+        """The finished runs of ``saved``, if this fit would end them alike.
+
+        A run that converged ends at the same iteration under any
+        ``max_iter`` that reaches it; one that ``max_iter`` stopped ends
+        there only under the same ``max_iter``. The run in progress may go
+        on to any ``max_iter`` it has not passed (see ``Checkpoint.load``).
+        """
+        runs = [tuple(run) for run in saved["runs"]]
+        then = saved["max_iter"]
+        for n_iter, converged in runs:
+            if n_iter > self.max_iter or (not converged and self.max_iter != then):
+                raise checkpoint.refusal(
+                    f"holds {len(runs)} finished initialization(s) of a fit with "
+                    f"max_iter={then}, which a fit with max_iter={self.max_iter} "
+                    "would run to another end",
+                    f"set max_iter={then}",
+                )
+        return runs
+
     def _publish_update(self):
         """Make the public attributes show the parameters of an update made
         outside ``fit`` (``partial_fit``, ``from_summaries``)."""
@@ -892,9 +981,12 @@ class SequentialMixin(OutOfCoreMixin):
         if self.shuffle != "disk":
             yield X, y
             return
+        from .data._scratch import scratch_dir
         from .io import shuffle_on_disk
 
-        tmpdir = tempfile.mkdtemp(prefix="sklearn_ooc_shuffle_")
+        # Named for this process, so that the next run removes the copy
+        # if this one is killed before its ``finally``.
+        tmpdir = scratch_dir(tempfile.gettempdir(), "shuffle")
         try:
             yield shuffle_on_disk(
                 X,

@@ -233,8 +233,10 @@ def test_a_checkpoint_of_other_data_or_parameters_is_refused(tmp_path):
 
 
 def test_raising_max_iter_carries_a_finished_fit_further(tmp_path):
+    # One initialization: with several, the runs finished before the last
+    # would stop at the lower max_iter (refused: test_bad_input_checkpoint).
     X_path, _ = _data(tmp_path)
-    params = dict(n_clusters=5, tol=0.0, init="random", random_state=0)
+    params = dict(n_clusters=5, tol=0.0, init="random", n_init=1, random_state=0)
     short = OOCKMeans(max_iter=2, checkpoint=str(tmp_path / "km.ckpt"), **params)
     assert short.fit(X_path).n_iter_ == 2
     longer = short.set_params(max_iter=5).fit(X_path)
@@ -253,3 +255,158 @@ def test_a_damaged_checkpoint_is_refused(tmp_path):
     y = (np.load(X_path)[:, 0] > 0).astype(int)
     with pytest.raises(ValueError, match="cannot be read"):
         StreamingLogisticRegression(checkpoint=str(checkpoint)).fit(X_path, y)
+
+
+def _interrupt(model, name, X_path, y_path, monkeypatch, at=3):
+    """Fit ``model`` and interrupt it at the ``at``-th iteration (Ctrl-C)."""
+    hook_module, hook_attr = ESTIMATORS[name][2].split(":")
+    hook_class, hook_method = hook_attr.split(".")
+    owner = getattr(importlib.import_module(hook_module), hook_class)
+    original = getattr(owner, hook_method)
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(owner, hook_method, interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            _fit(model, name, X_path, y_path)
+
+
+@pytest.mark.parametrize("name", ["kmeans", "sgd_classifier"])
+def test_a_random_state_object_of_the_same_seed_resumes(tmp_path, monkeypatch, name):
+    # The generator counts by its state, not by the object that holds it: a
+    # new RandomState(0) (in a new process, say) resumes the fit of another.
+    X_path, y_path = _data(tmp_path)
+    checkpoint = tmp_path / f"{name}.ckpt"
+
+    def make(path=None):
+        model = _make(name, path)
+        return model.set_params(random_state=np.random.RandomState(0))
+
+    first = make(checkpoint)
+    _interrupt(first, name, str(X_path), y_path, monkeypatch)
+    assert checkpoint.exists()
+    # ``first`` still alive, the new generator lives at another address.
+    resumed = _fit(make(checkpoint), name, str(X_path), y_path)
+    assert resumed.random_state is not first.random_state
+    _assert_same_model(resumed, _fit(make(), name, str(X_path), y_path))
+
+
+@pytest.mark.parametrize("name", ["kmeans", "sgd_classifier", "kernel_ridge_cg"])
+def test_a_lower_max_iter_not_yet_reached_resumes_to_its_own_fit(
+    tmp_path, monkeypatch, name
+):
+    # Interrupted at the third iteration of max_iter=8: a fit with max_iter=5
+    # carries on from the checkpoint and stops at 5, as it would have.
+    X_path, y_path = _data(tmp_path)
+    checkpoint = tmp_path / f"{name}.ckpt"
+    _interrupt(_make(name, checkpoint), name, str(X_path), y_path, monkeypatch)
+    resumed = _fit(
+        _make(name, checkpoint).set_params(max_iter=5), name, str(X_path), y_path
+    )
+    plain = _fit(_make(name).set_params(max_iter=5), name, str(X_path), y_path)
+    _assert_same_model(resumed, plain)
+
+
+def test_a_warm_start_resumes_from_the_same_state(tmp_path, monkeypatch):
+    X_path, _ = _data(tmp_path)
+    checkpoint = tmp_path / "gmm.ckpt"
+    params = dict(n_components=3, max_iter=3, tol=0.0, random_state=0, batch_size=100)
+    model = _fit(OOCGaussianMixture(**params), "gmm", str(X_path), None)
+    start = pickle.loads(pickle.dumps(model))
+    model.set_params(warm_start=True, max_iter=6, checkpoint=str(checkpoint))
+    _interrupt(model, "gmm", str(X_path), None, monkeypatch)
+    # The interrupted fit left the model as it was: the same start.
+    resumed = _fit(model, "gmm", str(X_path), None)
+    plain = _fit(
+        start.set_params(warm_start=True, max_iter=6), "gmm", str(X_path), None
+    )
+    _assert_same_model(resumed, plain)
+
+
+KILLED_WHILE_SAVING = """
+import os, signal, warnings
+warnings.simplefilter("ignore")
+from sklearn_ooc.cluster import OOCKMeans
+
+syncs = [0]
+original = os.fsync
+
+def dying(fd):
+    syncs[0] += 1
+    if syncs[0] == 3:  # the temporary file of the third save is written
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(fd)
+
+os.fsync = dying
+OOCKMeans(5, max_iter=8, tol=0.0, n_init=1, init="random", random_state=0,
+          batch_size=100, checkpoint={checkpoint!r}).fit({X!r})
+"""
+
+
+def test_the_temporary_file_of_a_run_killed_while_saving_is_removed(tmp_path):
+    X_path, _ = _data(tmp_path)
+    checkpoint = tmp_path / "fit.ckpt"
+    script = textwrap.dedent(KILLED_WHILE_SAVING).format(
+        checkpoint=str(checkpoint), X=str(X_path)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == -9, result.stderr
+    left = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith(".fit.ckpt."), left
+    # The killed save never replaced the checkpoint of the second iteration.
+    with open(checkpoint, "rb") as f:
+        assert pickle.load(f)["state"]["loop"]["n_iter"] == 2
+    params = dict(n_clusters=5, max_iter=8, tol=0.0, n_init=1, init="random")
+    params.update(random_state=0, batch_size=100)
+    resumed = OOCKMeans(checkpoint=str(checkpoint), **params).fit(X_path)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    _assert_same_model(resumed, OOCKMeans(**params).fit(X_path))
+
+
+def _counting_reads(monkeypatch):
+    from sklearn_ooc.data import BatchSource
+
+    reads = []
+    original = BatchSource.read
+
+    def read(self, index):
+        reads.append(index)
+        return original(self, index)
+
+    monkeypatch.setattr(BatchSource, "read", read)
+    return reads
+
+
+@pytest.mark.parametrize("name", ["kmeans", "logistic", "kernel_ridge_cg"])
+def test_the_data_is_fingerprinted_by_the_passes_of_the_fit(
+    tmp_path, monkeypatch, name
+):
+    # Hashing every batch costs no pass of its own: a fit with a checkpoint
+    # reads the same batches as one without, and so does a resumed fit.
+    X_path, y_path = _data(tmp_path)
+    checkpoint = tmp_path / f"{name}.ckpt"
+    reads = _counting_reads(monkeypatch)
+    _fit(_make(name), name, str(X_path), y_path)
+    plain = len(reads)
+    reads.clear()
+    _fit(_make(name, checkpoint), name, str(X_path), y_path)
+    assert len(reads) == plain
+    if name == "kernel_ridge_cg":
+        return  # its resumed fit reads the targets and landmarks again
+    checkpoint.unlink()
+    reads.clear()
+    _interrupt(_make(name, checkpoint), name, str(X_path), y_path, monkeypatch)
+    interrupted = len(reads)
+    reads.clear()
+    _fit(_make(name, checkpoint), name, str(X_path), y_path)
+    # The resumed fit reads what the interrupted one had left, no more.
+    assert interrupted > 0
+    assert len(reads) + interrupted == plain

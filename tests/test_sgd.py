@@ -1,7 +1,11 @@
 """Streaming SGD: the kernel against plain NumPy, accuracy against references."""
 
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
+import time
 import warnings
 
 import numpy as np
@@ -9,7 +13,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDClassifier
+from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -285,3 +289,160 @@ def test_nan_in_a_file_leaves_the_model_and_file_unchanged(rng, npy):
     model.set_params(buffer_mb=64)
     assert fitted_state(model) == before
     assert file_digest(path) == digest
+
+
+def test_kernel_l2_step_stops_at_zero():
+    # eta * alpha = 1e4: the L2 step once took coef to -9999 coef, and on
+    # from there to 1e115.
+    coef = np.array([[3.0, -2.0]])
+    sgd_block(
+        np.zeros((4, 2)),
+        np.zeros((4, 1)),
+        np.arange(4),
+        coef,
+        np.zeros(1),
+        np.zeros((1, 2)),
+        np.zeros(1),
+        SQUARED_ERROR,
+        1e5,
+        0.1,
+        CONSTANT,
+        0.1,
+        0.25,
+        0.9,
+        0,
+        1.0,
+        1,
+        0.0,
+        False,
+    )
+    assert_allclose(coef, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("max_iter", [1, 5])
+def test_strong_l2_shrinks_to_zero_as_sgdregressor_does(rng, max_iter):
+    # scikit-learn scales the weights by max(0, 1 - eta * alpha): with
+    # single-row steps, no momentum and no shuffle the two are the same SGD.
+    X, y = _regression(rng, n=200, d=3)
+    common = dict(
+        alpha=1e5,
+        eta0=0.1,
+        learning_rate="constant",
+        max_iter=max_iter,
+        tol=None,
+        shuffle=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SGDRegressor(**common).fit(X, y)
+    ours = StreamingSGDRegressor(**common, momentum=0.0, batch_size=1).fit(X, y)
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-9)
+
+
+def test_strong_l2_keeps_momentum_steps_bounded(rng):
+    X, y = _regression(rng, n=500, d=3)
+    params = dict(alpha=1e5, eta0=0.1, learning_rate="constant", random_state=0)
+    reg = StreamingSGDRegressor(**params).fit(X, y)
+    clf = StreamingSGDClassifier(**params).fit(X, np.where(y > 2, "a", "b"))
+    for coef in (reg.coef_, clf.coef_):
+        # scikit-learn's weights on these data are within 0.3 of zero.
+        assert np.all(np.abs(coef) < 1.0), coef
+
+
+def _dead_pid():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_disk_shuffle_removes_what_dead_runs_left(rng, npy, monkeypatch, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    stale = scratch / f".shuffle.ooc-{_dead_pid()}-0123456789ab.tmp"
+    stale.mkdir()
+    (stale / "shuffled_X.npy").write_bytes(bytes(4096))
+    # A live process's scratch and files not named as scratch stay.
+    live = scratch / f".shuffle.ooc-{os.getppid()}-0123456789ab.tmp"
+    live.mkdir()
+    (scratch / "notes.txt").write_text("mine")
+    import sklearn_ooc.io
+
+    folders = []
+    original = sklearn_ooc.io.shuffle_on_disk
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        folders.append(os.path.dirname(out[0]))
+        assert not stale.exists()
+        return out
+
+    monkeypatch.setattr(sklearn_ooc.io, "shuffle_on_disk", spy)
+    X, y = _regression(rng, n=500)
+    StreamingSGDRegressor(
+        shuffle="disk", max_iter=2, tol=None, buffer_mb=0.01, random_state=0
+    ).fit(npy(X), npy(y))
+    assert len(folders) == 1
+    assert os.path.dirname(folders[0]) == str(scratch)
+    assert not os.path.exists(folders[0])
+    assert sorted(os.listdir(scratch)) == sorted([live.name, "notes.txt"])
+
+
+_KILLED_FIT = """
+import os
+import sys
+import time
+
+import sklearn_ooc.io
+from sklearn_ooc.linear_model import StreamingSGDRegressor
+
+original = sklearn_ooc.io.shuffle_on_disk
+
+
+def shuffle_then_wait(*args, **kwargs):
+    out = original(*args, **kwargs)
+    with open(sys.argv[3] + ".part", "w") as f:
+        f.write(os.path.dirname(out[0]))
+    os.replace(sys.argv[3] + ".part", sys.argv[3])
+    time.sleep(600)
+    return out
+
+
+sklearn_ooc.io.shuffle_on_disk = shuffle_then_wait
+model = StreamingSGDRegressor(shuffle="disk", max_iter=1, tol=None)
+model.fit(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_a_killed_fit_leaves_its_shuffled_copy_to_the_next_fit(
+    rng, npy, monkeypatch, tmp_path
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    X, y = _regression(rng, n=500)
+    path_X, path_y = npy(X), npy(y)
+    marker = tmp_path / "copy"
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_FIT)]
+        + [str(path_X), str(path_y), str(marker)],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the fit never shuffled"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+        child.stderr.close()
+    copy = marker.read_text()
+    # SIGKILL runs no finally clause: the copy outlives the run.
+    assert os.path.dirname(copy) == str(scratch) and os.listdir(copy)
+
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    StreamingSGDRegressor(shuffle="disk", max_iter=1, tol=None).fit(path_X, path_y)
+    assert os.listdir(scratch) == []

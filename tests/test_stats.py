@@ -275,3 +275,137 @@ def test_merged_mean_steps_from_the_larger_set(kind):
     one, many = of_rows(np.ones((1, 1))), of_rows(np.zeros((1000, 1)))
     for merged in (one + many, many + one):
         assert abs(merged.mean[0] - 1 / 1001) <= 2 * np.finfo(float).eps / 1001
+
+
+# -- rows whose products leave float64's range -----------------------------------
+
+
+def _batches(Z, Y, w, cuts, rescale=True):
+    """moments_of_rows of consecutive slices of the rows, merged."""
+    bounds = [0, *cuts, Z.shape[0]]
+    parts = [
+        moments_of_rows(Z[a:b], Y[a:b], None if w is None else w[a:b], rescale=rescale)
+        for a, b in pairwise(bounds)
+    ]
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+@pytest.mark.parametrize("k", [600, 450, -450, -600])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("cuts", [[], [1, 40, 41, 90]])
+def test_rescaled_moments_are_those_of_the_rows_scaled_back(rng, k, weighted, cuts):
+    # X * 2**k: products beyond 2**1024 (or below the normal numbers) in
+    # float64. Scaled by powers of two, which round nothing, the statistics
+    # are those of X itself, scaled: no overflow to inf, no underflow to 0.
+    X = rng.normal(size=(120, 3)) * [1.0, 3.0, 0.5] + [0.0, 2.0, -1.0]
+    Y = X @ [[1.0], [-1.0], [2.0]] + rng.normal(size=(120, 1))
+    w = rng.uniform(0.5, 2, size=120) if weighted else None
+    scaled = _batches(X * 2.0**k, Y, w, cuts)
+    plain = _batches(X, Y, w, cuts, rescale=False)
+    assert np.all(scaled.exponents[:3] != 0) and scaled.exponents[3] == 0
+    assert_array_equal(plain.exponents, 0)
+    # The scatter of the rows scaled back: that of X in its first 3 columns.
+    back = scaled.scatter_at(np.array([k, k, k, 0]))
+    assert np.all(np.isfinite(scaled.scatter))
+    if weighted and not cuts:
+        # The same path through the same arithmetic, up to powers of two.
+        assert_array_equal(back, plain.scatter)
+        assert_array_equal(scaled.mean, plain.mean * 2.0 ** np.r_[k, k, k, 0])
+    unit = 2.0 ** -np.r_[k, k, k, 0]
+    assert_allclose(scaled.mean * unit, plain.mean, rtol=1e-13)
+    _assert_moments_equal(
+        Moments(120, scaled.weight, scaled.mean * unit, back),
+        *_naive.weighted_moments(np.hstack([X, Y]), w),
+    )
+
+
+def test_rescaled_moments_of_mixed_scales_and_zero_columns(rng):
+    # One column far beyond float64's squares, one far below, one of zeros,
+    # one of exact +-1e-200 pairs (zero sum, squares 0 in float64), one
+    # constant: each keeps its own scale, and only the out-of-range ones move.
+    n = 200
+    X = rng.normal(size=(n, 5))
+    X[:, 0] *= 1e200
+    X[:, 1] *= 1e-200
+    X[:, 2] = 0.0
+    X[:, 3] = np.where(np.arange(n) % 2, 1e-200, -1e-200)
+    X[:, 4] = 7.0
+    for w in (None, rng.uniform(0.5, 2, size=n)):
+        m = moments_of_rows(X, sample_weight=w, rescale=True)
+        assert m.exponents[0] > 600 and m.exponents[1] < -600
+        assert m.exponents[3] < -600
+        assert_array_equal(m.exponents[[2, 4]], 0)
+        assert_array_equal(np.diagonal(m.scatter)[[2, 4]], 0.0)
+        unit = X / [1e200, 1e-200, 1.0, 1e-200, 1.0]
+        weight, mean, scatter = _naive.weighted_moments(unit, w)
+        exponent = np.frexp([1e200, 1e-200, 1.0, 1e-200, 1.0])[1] - 1
+        back = m.scatter_at(exponent) / np.outer(
+            *[np.ldexp([1e200, 1e-200, 1.0, 1e-200, 1.0], -exponent)] * 2
+        )
+        assert_allclose(back[:2, :2], scatter[:2, :2], rtol=1e-12)
+        assert_allclose(back[3, 3], scatter[3, 3], rtol=1e-12)
+        assert_allclose(m.mean[[0, 1, 4]], (mean * [1e200, 1e-200, 1, 0, 1])[[0, 1, 4]])
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 2.0**600], ids=str)
+def test_statistics_without_scales_refuse_to_overflow(rng, scale):
+    # The statistics of callers that read the scatter as it is (no rescale)
+    # raise a ValueError naming the columns instead of holding inf or NaN.
+    X = rng.normal(size=(50, 3))
+    X[:, 1] *= scale
+    if scale < 1:
+        # Below float64's squares: nothing overflows; the loss is the
+        # caller's to judge (a covariance regularized, e.g.).
+        assert np.all(np.isfinite(moments_of_rows(X).scatter))
+        return
+    for w in (None, rng.uniform(0.5, 2, size=50)):
+        with pytest.raises(ValueError, match=r"column\(s\) \[1\] exceed float64"):
+            moments_of_rows(X, sample_weight=w)
+    from sklearn_ooc._stats import diagonal_moments_of_rows
+
+    with pytest.raises(ValueError, match=r"column\(s\) \[1\] exceed float64"):
+        diagonal_moments_of_rows(X)
+
+
+def test_merge_of_batches_whose_between_scatter_overflows(rng):
+    # Two batches each in range (spread 1e150, squares 1e300), means 1e154
+    # apart: the merged scatter (n * 1e308) overflows. Unscaled statistics
+    # refuse the merge, scaled ones give the scatter of all the rows.
+    X = rng.normal(size=(40, 2)) * 1e150
+    X[20:, 0] += 1e154
+    a, b = moments_of_rows(X[:20]), moments_of_rows(X[20:])
+    assert np.all(np.isfinite(a.scatter)) and np.all(np.isfinite(b.scatter))
+    with pytest.raises(ValueError, match=r"column\(s\) \[0\] exceed float64"):
+        a + b
+    a_before, b_before = pickle.dumps(a), pickle.dumps(b)
+    with pytest.raises(ValueError):
+        a += b
+    assert pickle.dumps(a) == a_before and pickle.dumps(b) == b_before
+    merged = moments_of_rows(X[:20], rescale=True) + moments_of_rows(
+        X[20:], rescale=True
+    )
+    whole = moments_of_rows(X / 2.0**512)
+    assert_allclose(merged.scatter_at(np.array([512, 512])), whole.scatter, rtol=1e-12)
+    assert_allclose(merged.mean, whole.mean * 2.0**512, rtol=1e-14)
+
+
+@pytest.mark.parametrize("k", [600, -600])
+def test_regression_score_of_targets_beyond_float64_squares(rng, k):
+    # R² is a ratio: y * 2**k has the R² of y. Unscaled, its sums of squares
+    # overflow (NaN) or underflow (a perfect 1.0) -- as r2_score's do.
+    y = rng.normal(size=(90, 2)) + [0.0, 5.0]
+    pred = y + rng.normal(size=y.shape)
+    w = rng.uniform(0.5, 2, size=90)
+    expected = r2_score(y, pred, sample_weight=w)
+    s = 2.0**k
+    parts = [
+        RegressionScore.of_batch(y[a:b] * s, pred[a:b] * s, w[a:b])
+        for a, b in [(0, 1), (1, 30), (30, 90)]
+    ]
+    assert_allclose((parts[0] + parts[1] + parts[2]).r2(), expected, rtol=1e-12)
+    assert_allclose(
+        RegressionScore.of_batch(y * s, pred * s, w).r2(), expected, rtol=1e-12
+    )

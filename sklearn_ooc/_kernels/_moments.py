@@ -9,7 +9,7 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def shifted_weighted_rows(X, Y, w, shift, out):
+def shifted_weighted_rows(X, Y, w, shift, out, peak=None):
     """Write ``sqrt(w_i) * ([X_i, Y_i] - shift)`` into ``out`` row by row.
 
     ``Y`` may have zero columns and ``w`` zero length (unit weights). Returns
@@ -17,6 +17,10 @@ def shifted_weighted_rows(X, Y, w, shift, out):
     from which the caller corrects the shifted scatter ``out.T @ out`` to the
     scatter about the mean. The shift is close to the mean, so the correction
     is small and no digits are lost to cancellation.
+
+    ``peak`` (length ``d + t``, zeros on entry), if given, receives the
+    largest magnitude written to each column of ``out``, from which the
+    caller scales columns whose products leave float64's range.
     """
     n, d = X.shape
     t = Y.shape[1]
@@ -28,12 +32,18 @@ def shifted_weighted_rows(X, Y, w, shift, out):
         root = np.sqrt(wi)
         for j in range(d):
             v = X[i, j] - shift[j]
-            out[i, j] = root * v
+            u = root * v
+            out[i, j] = u
             sums[j] += wi * v
+            if peak is not None:
+                peak[j] = max(peak[j], abs(u))
         for j in range(t):
             v = Y[i, j] - shift[d + j]
-            out[i, d + j] = root * v
+            u = root * v
+            out[i, d + j] = u
             sums[d + j] += wi * v
+            if peak is not None:
+                peak[d + j] = max(peak[d + j], abs(u))
         total += wi
     return sums, total
 

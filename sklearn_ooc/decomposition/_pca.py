@@ -17,7 +17,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._out_of_core import register
-from .._stats import RootMoments, largest_positive, moments_of_rows
+from .._stats import (
+    RootMoments,
+    largest_positive,
+    moments_of_rows,
+    needed_exponent,
+)
 from ..base import ClosedFormMixin
 from ..data import LazyArray
 
@@ -49,6 +54,29 @@ def _log_evidence(spectrum, rank, n_samples):
                 (spectrum[i] - spectrum[j]) * (1.0 / spectrum_[j] - 1.0 / spectrum_[i])
             ) + log(n_samples)
     return pu + pl + pv + pp - pa / 2.0 - rank * log(n_samples) / 2.0
+
+
+def _check_variances(eigenvalues, scale):
+    """Raise if the variance along the first axis, ``eigenvalues[0] *
+    2**(2 scale)``, is not a normal float64: the explained variances (and
+    the whitening, the covariance and the likelihood made of them) would be
+    infinite, or zero, or lose their digits."""
+    top = eigenvalues[0] if eigenvalues.size else 0.0
+    if not top > 0 or scale == 0:
+        return
+    log10 = (np.log2(top) + 2 * scale) * np.log10(2.0)
+    info = np.finfo(np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        variance = np.ldexp(top, 2 * scale)
+    if info.tiny <= variance <= info.max:
+        return
+    which = "exceeds" if log10 > 0 else "falls below"
+    raise ValueError(
+        f"The variance along the first principal axis, about 1e{log10:+.0f}, "
+        f"{which} float64's range (2.2e-308 to 1.8e308): explained_variance_ "
+        "cannot be represented. Please scale X, e.g. with "
+        "sklearn.preprocessing.StandardScaler."
+    )
 
 
 def _mle_rank(spectrum, n_samples):
@@ -98,6 +126,8 @@ class OOCPCA(
     component (made positive where the component is largest), where
     :class:`~sklearn.decomposition.IncrementalPCA` only approximates.
     ``partial_fit`` is exact too; its solver is chosen at the first call.
+    Data whose squares leave float64's range are scaled by powers of two,
+    exactly; variances that float64 cannot hold raise a ``ValueError``.
 
     Parameters
     ----------
@@ -241,15 +271,31 @@ class OOCPCA(
     def _summarize(self, batch):
         if self._fit_svd_solver == "full":
             return RootMoments.of_rows(batch.X, workspace=batch.workspace)
-        return moments_of_rows(batch.X, workspace=batch.workspace)
+        return moments_of_rows(batch.X, workspace=batch.workspace, rescale=True)
 
     def _spectrum(self, stats):
-        """Singular values of the centered data and the components."""
+        """Singular values of the centered data, as ``values * 2**scale``,
+        and the components.
+
+        Data whose variances leave float64's range keep a power-of-two
+        ``scale`` apart: the spectrum of the scatter scaled by ``2**-2 scale``
+        (one scale for all columns, which keeps the axes) is that of the
+        data scaled into range.
+        """
         if isinstance(stats, RootMoments):
-            return stats.spectrum()
-        values, vectors = linalg.eigh(stats.scatter)
+            values, vectors = stats.spectrum()
+            scale = 0
+            if values[0] > 0:
+                scale = int(needed_exponent(np.log2(values[0])))
+            return np.ldexp(values, -scale), scale, vectors
+        exponent = stats.exponents
+        scale = 0
+        if exponent.any():
+            scale = int(needed_exponent(stats.log2_magnitude().max()))
+        scatter = stats.scatter_at(np.full_like(exponent, scale))
+        values, vectors = linalg.eigh(scatter)
         values = np.clip(values[::-1], 0.0, None)
-        return np.sqrt(values), largest_positive(vectors[:, ::-1].T)
+        return np.sqrt(values), scale, largest_positive(vectors[:, ::-1].T)
 
     def _from_summaries(self, stats):
         n_samples, n_features = int(stats.count), stats.mean.shape[0]
@@ -268,8 +314,10 @@ class OOCPCA(
                 f"n_components={k} must be between 0 and min(n_samples, "
                 f"n_features)={min(n_samples, n_features)} with svd_solver='full'"
             )
-        singular_values, components = self._spectrum(stats)
+        singular_values, scale, components = self._spectrum(stats)
+        # Scaled by 2**(-2 scale): ratios and the choice of k are the same.
         eigenvalues = singular_values**2 / (n_samples - 1)
+        _check_variances(eigenvalues, scale)
         rank = min(n_samples, n_features)
         eigenvalues, components = eigenvalues[:rank], components[:rank]
         ratio = eigenvalues / eigenvalues.sum()
@@ -279,14 +327,15 @@ class OOCPCA(
             k = _mle_rank(eigenvalues, n_samples)
         elif 0 < k < 1:
             k = int(np.searchsorted(np.cumsum(ratio), k, side="right") + 1)
-        self.noise_variance_ = float(eigenvalues[k:].mean()) if k < rank else 0.0
+        noise = np.ldexp(eigenvalues[k:].mean(), 2 * scale) if k < rank else 0.0
+        self.noise_variance_ = float(noise)
         self.mean_ = stats.mean
         self.n_samples_ = n_samples
         self.n_components_ = int(k)
         self.components_ = components[:k].copy()
-        self.explained_variance_ = eigenvalues[:k].copy()
+        self.explained_variance_ = np.ldexp(eigenvalues[:k], 2 * scale)
         self.explained_variance_ratio_ = ratio[:k].copy()
-        self.singular_values_ = singular_values[:k].copy()
+        self.singular_values_ = np.ldexp(singular_values[:k], scale)
 
     @property
     def _n_features_out(self):

@@ -18,8 +18,72 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from .._out_of_core import register
-from .._stats import GroupedMoments, RootMoments, largest_positive
+from .._stats import (
+    GroupedMoments,
+    RootMoments,
+    common_exponent,
+    largest_positive,
+    moments_of_rows,
+    needed_exponent,
+)
 from ..base import ClosedFormMixin, StreamingClassifierMixin
+
+_TINY = np.finfo(np.float64).tiny
+
+
+def _rescaled_moments(rows, workspace=None):
+    # Scaled by powers of two where the rows' products leave float64's range.
+    return moments_of_rows(rows, workspace=workspace, rescale=True)
+
+
+def _scale_rows(values, exponent):
+    """``values[j] * 2**exponent[j]`` (rows of a matrix, or a vector)."""
+    if not exponent.any():
+        return values
+    return np.ldexp(values, exponent if values.ndim == 1 else exponent[:, None])
+
+
+def _unscaled_covariance(covariance, exponent):
+    """The covariance in the units of X, or a ``ValueError`` saying which
+    features' variances float64 cannot hold."""
+    if not exponent.any():
+        return covariance
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(covariance, exponent[:, None] + exponent[None, :])
+    over = ~np.isfinite(out).all(axis=1)
+    under = (np.diagonal(covariance) > 0) & (np.diagonal(out) < _TINY)
+    if over.any() or under.any():
+        which = "exceed" if over.any() else "fall below"
+        raise ValueError(
+            "The within-class variances of feature(s) "
+            f"{np.flatnonzero(over | under).tolist()} {which} float64's range "
+            "(2.2e-308 to 1.8e308): covariance_ cannot be represented. Please "
+            "scale X, e.g. with sklearn.preprocessing.StandardScaler."
+        )
+    return out
+
+
+def _squares_over(values, count):
+    """``values**2 / count``, finite wherever the quotient is representable.
+
+    Squared as they are, singular values beyond about 1e154 overflow; scaled
+    into range by a power of two first, they round as they would unscaled.
+    """
+    top = values.max(initial=0.0)
+    scale = int(needed_exponent(np.log2(top))) if top > 0 else 0
+    if not scale:
+        return values**2 / count
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(np.ldexp(values, -scale) ** 2 / count, 2 * scale)
+
+
+def _check_finite_model(coef, intercept):
+    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+        raise ValueError(
+            "The coefficients or intercepts exceed float64's range (1.8e308): "
+            "the classes are too close for the scale of X. Please scale X, "
+            "e.g. with sklearn.preprocessing.StandardScaler."
+        )
 
 
 def _shrunk(covariance, shrinkage):
@@ -99,7 +163,9 @@ class _DiscriminantBase(
     _requires_y = True
 
     def _summarize(self, batch):
-        return GroupedMoments.of_batch(batch.X, batch.y, batch.workspace)
+        return GroupedMoments.of_batch(
+            batch.X, batch.y, batch.workspace, of_rows=_rescaled_moments
+        )
 
     def _class_statistics(self, stats):
         classes = np.array(sorted(stats.groups))
@@ -298,13 +364,24 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
                 "n_components cannot be larger than min(n_features, n_classes - 1)."
             )
         self._max_components = self.n_components or max_components
+        total = None
+        if self.solver == "eigen":
+            total = moments[0].copy()
+            for m in moments[1:]:
+                total += m
+        # Features whose products leave float64's range are scaled by powers
+        # of two, exactly: the covariance C is T C' T, T = diag(2**exponent).
+        # The shrinkage target mixes the features' scales: one for all then.
+        exponent = common_exponent(
+            moments + ([total] if total is not None else []),
+            uniform=bool(self.shrinkage),
+        )
         covariances = [
-            _shrunk(m.scatter / c, self.shrinkage)
+            _shrunk(m.scatter_at(exponent) / c, self.shrinkage)
             for m, c in zip(moments, counts, strict=True)
         ]
-        self.covariance_ = sum(
-            p * c for p, c in zip(self.priors_, covariances, strict=True)
-        )
+        covariance = sum(p * c for p, c in zip(self.priors_, covariances, strict=True))
+        self.covariance_ = _unscaled_covariance(covariance, exponent)
         # coef_k = A mu_k (A the inverse covariance, or the projection on the
         # discriminant axes) and intercept_k = -mu_k A mu_k / 2 + log p_k are
         # taken about the data mean c: with mu_k = c + delta_k, the parts
@@ -315,23 +392,28 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
         center = counts @ self.means_ / counts.sum()
         deltas = np.array([(m.mean - center) + m.mean_error for m in moments])
         if self.solver == "lsqr":
-            solved = linalg.lstsq(
-                self.covariance_, np.column_stack([deltas.T, center])
-            )[0]
+            # C x = b is C' (T x) = T^-1 b.
+            rhs = _scale_rows(np.column_stack([deltas.T, center]), -exponent)
+            solved = _scale_rows(linalg.lstsq(covariance, rhs)[0], -exponent)
             coef_deltas, coef_center = solved[:, :-1].T, solved[:, -1]
         else:
-            total = moments[0].copy()
-            for m in moments[1:]:
-                total += m
-            total_cov = _shrunk(total.scatter / total.count, self.shrinkage)
-            evals, evecs = linalg.eigh(total_cov - self.covariance_, self.covariance_)
+            total_cov = _shrunk(
+                total.scatter_at(exponent) / total.count, self.shrinkage
+            )
+            # The same eigenvalues; an eigenvector v of C' is T v of C.
+            evals, evecs = linalg.eigh(total_cov - covariance, covariance)
             self.explained_variance_ratio_ = np.sort(evals / np.sum(evals))[::-1][
                 : self._max_components
             ]
-            evecs = largest_positive(evecs[:, np.argsort(evals)[::-1]].T).T
-            self.scalings_ = evecs
-            coef_deltas = deltas @ evecs @ evecs.T
-            coef_center = center @ evecs @ evecs.T
+            evecs = evecs[:, np.argsort(evals)[::-1]]
+            scalings = _scale_rows(evecs, -exponent)
+            signed = largest_positive(scalings.T).T
+            signs = np.where(np.all(signed == scalings, axis=0), 1.0, -1.0)
+            evecs = evecs * signs
+            self.scalings_ = signed
+            # deltas @ scalings is (T^-1 deltas) @ evecs: no overflow between.
+            coef_deltas = (_scale_rows(deltas.T, -exponent).T @ evecs) @ signed.T
+            coef_center = (_scale_rows(center, -exponent) @ evecs) @ signed.T
         # The intercepts about the center: decision_k(x) = (x - c) coef_k +
         # local_k, with local_k = intercept_k + c coef_k.
         local = np.log(self.priors_) - 0.5 * np.einsum("kj,kj->k", deltas, coef_deltas)
@@ -345,6 +427,7 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
             self.coef_ = coef_deltas + coef_center
             self._local_intercept = local + common
             self.intercept_ = local - crossed - common
+        _check_finite_model(self.coef_, self.intercept_)
         self._center = center
 
     def _decision(self, X):
@@ -398,6 +481,15 @@ class OOCLinearDiscriminantAnalysis(_DiscriminantBase):
         ndarray of shape (n_samples, n_components)
         """
         return self.fit(X, y, **fit_params).transform(X)
+
+
+def _variance_overflow(label):
+    return ValueError(
+        f"The variances of class {label} exceed float64's range (1.8e308; "
+        "values beyond about 1e154 in magnitude): its covariance cannot be "
+        "represented. Please scale X, e.g. with "
+        "sklearn.preprocessing.StandardScaler."
+    )
 
 
 @register(QuadraticDiscriminantAnalysis)
@@ -513,15 +605,19 @@ class OOCQuadraticDiscriminantAnalysis(_DiscriminantBase):
             if self.solver == "svd":
                 # The SVD of the class's centered rows, from their R factor.
                 singular_values, vectors = m.spectrum()
-                scaling = singular_values**2 / count
+                scaling = _squares_over(singular_values, count)
                 scaling = (1 - self.reg_param) * scaling + self.reg_param
                 rotation = vectors.T
             else:
-                covariance = _shrunk(m.scatter / count, self.shrinkage)
+                covariance = _shrunk(m.covariance(), self.shrinkage)
+                if not np.all(np.isfinite(covariance)):
+                    raise _variance_overflow(label)
                 values, vectors = linalg.eigh(covariance)
                 order = np.argsort(values)[::-1]
                 scaling = np.clip(values[order], 0.0, None)
                 rotation = largest_positive(vectors[:, order].T).T
+            if not np.all(np.isfinite(scaling)):
+                raise _variance_overflow(label)
             if np.sum(scaling > self.tol) < n_features:
                 if self.solver == "svd" and count <= n_features:
                     raise linalg.LinAlgError(

@@ -68,9 +68,66 @@ def _penalties(alpha, n_targets):
     return alpha
 
 
+def _solve_scaled(scatter, exponent, n_features, alpha):
+    """:func:`_solve_regularized` for a scatter scaled by powers of two.
+
+    The true system is ``(G + alpha I) c = C`` with ``G_jk = G'_jk
+    2**(e_j + e_k)`` and ``C_jt = C'_jt 2**(e_j + e_t)``. Scaled again by
+    ``2**-f_j`` on both sides, with ``2**f_j`` about the square root of its
+    diagonal, it has a diagonal near one, whatever the scales of the
+    columns and of alpha: each of its entries is a true entry times a power
+    of two, so nothing is rounded that the unscaled system would not round.
+    Returns the coefficients (n_features, n_targets) in true units, or
+    raises if they leave float64's range.
+    """
+    d = n_features
+    gram, cross = scatter[:d, :d], scatter[:d, d:]
+    ex, et = exponent[:d], exponent[d:]
+    with np.errstate(divide="ignore"):
+        log2_diagonal = 0.5 * np.log2(np.abs(np.diagonal(gram))) + ex
+    coef = np.empty_like(cross)
+    unscaled = np.empty_like(cross)
+    for a in np.unique(alpha):
+        cols = np.flatnonzero(alpha == a)
+        with np.errstate(divide="ignore"):
+            top = np.fmax(log2_diagonal, 0.5 * np.log2(a))
+        # Columns without spread keep their own scale; alpha alone, if any,
+        # is the diagonal of theirs.
+        f = np.where(np.isfinite(top), np.floor(top), ex).astype(np.int64)
+        system = np.ldexp(gram, (ex - f)[:, None] + (ex - f)[None, :])
+        system.flat[:: d + 1] += np.ldexp(a, -2 * f)
+        rhs = np.ldexp(cross[:, cols], (ex - f)[:, None])
+        solved = _solve_regularized(system, rhs, np.zeros(cols.size))
+        unscaled[:, cols] = solved
+        with np.errstate(over="ignore"):
+            coef[:, cols] = np.ldexp(solved, et[cols][None, :] - f[:, None])
+    bad = ~np.isfinite(coef).all(axis=0)
+    # A target whose coefficients all round to zero or to denormals below
+    # float64's normal range (2.2e-308) has lost them.
+    lost = (np.abs(unscaled).max(axis=0) > 0) & (
+        np.abs(coef).max(axis=0) < np.finfo(np.float64).tiny
+    )
+    if bad.any() or lost.any():
+        targets = np.flatnonzero(bad | lost).tolist()
+        which = "exceed" if bad.any() else "fall below"
+        raise ValueError(
+            f"The coefficients of target(s) {targets} {which} float64's range: "
+            "the scales of y and X are too far apart (y / X beyond about 1e308 "
+            "or below about 1e-308). Please scale y or X, e.g. with "
+            "sklearn.preprocessing.StandardScaler."
+        )
+    return coef
+
+
 def _ridge_solution(moments, n_features, alpha, fit_intercept):
     """Coefficients ``(n_targets, n_features)`` and intercepts of the ridge
-    problem whose rows ``[X, y]`` have the given moments."""
+    problem whose rows ``[X, y]`` have the given moments.
+
+    Moments scaled by powers of two (data whose products leave float64's
+    range, see :attr:`~sklearn_ooc._stats.Moments.exponent`) are solved in
+    scaled form: the same model as the data scaled into range would give,
+    scaled back. A model that float64 cannot hold raises a ``ValueError``.
+    """
     d = n_features
     if not moments.weight > 0:
         raise ValueError(
@@ -78,16 +135,28 @@ def _ridge_solution(moments, n_features, alpha, fit_intercept):
             "row seen has weight zero"
         )
     x_mean, y_mean = moments.mean[:d], moments.mean[d:]
-    gram = moments.scatter[:d, :d]
-    cross = moments.scatter[:d, d:]
-    if not fit_intercept:
-        gram = gram + moments.weight * np.outer(x_mean, x_mean)
-        cross = cross + moments.weight * np.outer(x_mean, y_mean)
-    coef = _solve_regularized(gram, cross, alpha).T
     if fit_intercept:
-        intercept = y_mean - coef @ x_mean
+        scatter, exponent = moments.scatter, moments.exponents
+    else:
+        scatter, exponent = moments.about_origin()
+    if exponent.any():
+        coef = _solve_scaled(scatter, exponent, d, alpha).T
+    else:
+        gram = scatter[:d, :d]
+        cross = scatter[:d, d:]
+        coef = _solve_regularized(gram, cross, alpha).T
+    if fit_intercept:
+        with np.errstate(over="ignore", invalid="ignore"):
+            intercept = y_mean - coef @ x_mean
     else:
         intercept = np.zeros(len(alpha))
+    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+        bad = ~(np.isfinite(coef).all(axis=1) & np.isfinite(intercept))
+        raise ValueError(
+            "The intercept or coefficients of target(s) "
+            f"{np.flatnonzero(bad).tolist()} exceed float64's range (1.8e308). "
+            "Please scale X and y, e.g. with sklearn.preprocessing.StandardScaler."
+        )
     return coef, intercept
 
 
@@ -167,6 +236,12 @@ class StreamingRidge(
     n_targets)^2`` floats, whatever the number of rows. Computations are in
     float64 for float32 input too.
 
+    Columns of ``X`` or ``y`` whose products leave float64's range (values
+    beyond about 1e154 in magnitude, or below about 1e-154) are scaled by
+    powers of two, which rounds nothing: the model is that of the data scaled
+    into range, scaled back, where scikit-learn's Ridge fails or returns
+    zeros. Coefficients that float64 cannot hold raise a ``ValueError``.
+
     Examples
     --------
     >>> import numpy as np, os, tempfile
@@ -229,7 +304,9 @@ class StreamingRidge(
 
     def _summarize(self, batch):
         y = batch.y.reshape(batch.n_samples, -1)
-        return moments_of_rows(batch.X, y, batch.sample_weight, batch.workspace)
+        return moments_of_rows(
+            batch.X, y, batch.sample_weight, batch.workspace, rescale=True
+        )
 
     def _from_summaries(self, stats):
         d = self.n_features_in_

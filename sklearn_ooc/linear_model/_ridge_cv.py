@@ -55,16 +55,39 @@ def _fold_score(moments, coef, intercept, n_features, scoring):
     ``z = [x, y]`` and ``v_t = [-w_t, e_t]``, so its weighted sum of squares
     is ``v_t^T S v_t + W (mean.v_t - b_t)^2``: a quadratic form in the
     fold's statistics, no second look at its rows.
+
+    For a scatter scaled by powers of two (see
+    :attr:`~sklearn_ooc._stats.Moments.exponent`), the sums of squares of
+    target ``t`` are computed scaled by ``2**(-2 e_t)``, as its total sum of
+    squares is: R² is their ratio, whatever the scale of y.
     """
     d = n_features
     n_targets = coef.shape[0]
     V = np.zeros((d + n_targets, n_targets))
     V[:d] = -coef.T
     V[d + np.arange(n_targets), np.arange(n_targets)] = 1.0
+    exponent = moments.exponents
+    target_exponent = exponent[d:]
+    offset = moments.mean @ V - intercept
+    if exponent.any():
+        V = np.ldexp(V, exponent[:, None] - target_exponent[None, :])
+        offset = np.ldexp(offset, -target_exponent)
     residual = np.einsum("it,ij,jt->t", V, moments.scatter, V)
-    residual += moments.weight * (moments.mean @ V - intercept) ** 2
+    residual += moments.weight * offset**2
     if scoring == "neg_mean_squared_error":
-        return float(-np.mean(residual / moments.weight))
+        scaled = residual / moments.weight
+        with np.errstate(over="ignore", under="ignore"):
+            error = np.ldexp(scaled, 2 * target_exponent)
+        lost = (scaled > 0) & (error < np.finfo(np.float64).tiny)
+        if not np.all(np.isfinite(error)) or lost.any():
+            which = "fall below" if lost.any() else "exceed"
+            raise ValueError(
+                f"The mean squared errors of the folds {which} float64's range "
+                "(2.2e-308 to 1.8e308): y is too far from unit scale to score "
+                "by scoring='neg_mean_squared_error'. Please use scoring='r2', "
+                "or scale y."
+            )
+        return float(-np.mean(error))
     total = np.diagonal(moments.scatter)[d:]
     scores = np.ones(n_targets)
     nonzero = total != 0
@@ -247,6 +270,7 @@ class StreamingRidgeCV(
                             np.ascontiguousarray(Y[mine]),
                             None if w is None else w[mine],
                             batch.workspace,
+                            rescale=True,
                         )
                     )
                 return _stack(parts)
@@ -291,6 +315,7 @@ def _stack(parts):
         np.array([p.mean for p in parts]),
         np.array([p.scatter for p in parts]),
         np.array([p.mean_error for p in parts]),
+        np.array([p.exponents for p in parts]),
     )
 
 
@@ -301,6 +326,7 @@ def _unstack(stacked, k):
         stacked.mean[k].copy(),
         stacked.scatter[k].copy(),
         stacked.mean_error[k].copy(),
+        stacked.exponents[k].copy(),
     )
 
 

@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -26,6 +27,7 @@ from .._kernels._sgd import (
     MULTINOMIAL,
     SQUARED_ERROR,
 )
+from .._out_of_core import register
 from .._stats import LabelSet
 from ..base import SequentialMixin, StreamingClassifierMixin, StreamingRegressorMixin
 
@@ -228,6 +230,8 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
             seed = seed if saved is None else saved["seed"]
         with self._shuffled(X, y, seed) if whole else nullcontext((X, y)) as (X, y):
             source = self._source(X, y, reset=reset, fitting=True)
+            if checkpoint is not None:
+                checkpoint.watch(source)  # the rows the epochs read
             self._prepare_targets(source, reset, classes)
             if reset:
                 state = self._new_state(source.n_features)
@@ -244,6 +248,8 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
                 stop_early=stop_early,
                 checkpoint=checkpoint,
             )
+            if checkpoint is not None:
+                checkpoint.close()  # checks the data while a shuffled copy exists
         self._set_state(state)
         self.n_iter_ = n_iter if reset else getattr(self, "n_iter_", 0) + n_iter
         self._is_fitted = True
@@ -299,6 +305,19 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
             return self._fit(X, y, reset=first, classes=classes, whole=False)
 
 
+def _from_sgd(params):
+    """SGDClassifier's or SGDRegressor's parameters as ours (``out_of_core``).
+
+    ``shuffle=True`` mixes the rows between epochs: ours does so by blocks
+    of ``buffer_mb`` (a shuffle of the whole data on disk is
+    ``shuffle='disk'``).
+    """
+    if params.get("shuffle") is True:
+        params["shuffle"] = "block"
+    return params
+
+
+@register(SGDRegressor, convert=_from_sgd)
 class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStreamingSGD):
     """Linear regression by minibatch SGD over data read in memory-sized blocks.
 
@@ -516,6 +535,7 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
         return self._partial_fit(X, y)
 
 
+@register(SGDClassifier, convert=_from_sgd)
 class StreamingSGDClassifier(
     StreamingClassifierMixin, ClassifierMixin, _BaseStreamingSGD
 ):
