@@ -49,6 +49,17 @@ from .data import BatchSource, EpochPlan, check_batch_size, open_rows
 _open_checkpoints = contextvars.ContextVar("sklearn_ooc_open_checkpoints")
 
 
+def _same_file(a, b):
+    """Whether two paths name one file (by name, link or inode)."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, TypeError, ValueError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
 class OutOfCoreMixin:
     """Data access, engine and transactional state for out-of-core estimators.
 
@@ -189,6 +200,14 @@ class OutOfCoreMixin:
         if path is None:
             return None
         from ._checkpoint import Checkpoint, data_identity, params_fingerprint
+
+        for guard in getattr(source, "_guards", ()):
+            if _same_file(path, guard.path):
+                raise ValueError(
+                    f"checkpoint {os.fspath(path)!r} is the data file "
+                    f"{os.fspath(guard.path)!r} of this fit; point checkpoint to "
+                    "another file (the data is left as it is)"
+                )
 
         # What does not change the result does not change the fingerprint:
         # a fit may resume with other threads or verbosity, and with any

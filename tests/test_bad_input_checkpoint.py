@@ -474,3 +474,25 @@ def test_a_checkpoint_opened_outside_a_fit_checks_every_batch_when_loaded(tmp_pa
     assert checkpoint.read_bytes() == before
     source = est._source(X, reset=False, batch_size=100)
     assert est._checkpoint_of(source, batches_per_epoch=None).load()["n_iter"] == 8
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_a_checkpoint_that_is_the_data_file_is_refused(tmp_path, link):
+    # Saving the state there would replace the user's data with a pickle.
+    from sklearn_ooc.mixture import OOCGaussianMixture
+
+    from .conftest import file_digest
+
+    data = tmp_path / "X.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(60, 2)))
+    target = data
+    if link:
+        target = tmp_path / "other_name.ckpt"
+        os.link(data, target)
+    before = file_digest(data)
+    model = OOCGaussianMixture(2, max_iter=3, checkpoint=target)
+    with pytest.raises(ValueError, match="is the data file .* point checkpoint to"):
+        model.fit(data)
+    assert file_digest(data) == before
+    assert not hasattr(model, "means_")
+    assert sorted(os.listdir(tmp_path)) == sorted({"X.npy", target.name})
