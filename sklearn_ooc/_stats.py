@@ -301,27 +301,28 @@ class Moments:
         empty = (self.weight == 0)[..., None]
         mean = np.where(empty, other.mean, mean)
         mean_error = np.where(empty, other.mean_error, mean_error)
-        if self.exponent is None and other.exponent is None:
-            mine, theirs, exponent = self.scatter, other.scatter, None
-        else:
+        aware = self.exponent is not None or other.exponent is not None
+        scatter = None
+        if not (_any(self.exponent) or _any(other.exponent)):
+            correction = _between_scatter(between, delta, self.diagonal)
+            scatter = self.scatter + other.scatter + correction
+            if aware and not _unscaled_merge_in_range(scatter, between, delta):
+                scatter = None
+            elif not aware:
+                _check_finite(total, mean, scatter, self.diagonal)
+        if scatter is None:
             exponent = _merged_exponent(self, other, between, delta)
-            mine, theirs = self.scatter_at(exponent), other.scatter_at(exponent)
-            delta = _scale(delta, -exponent)
-        # Without exponents, overflows are caught, and refused, below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            if self.diagonal:
-                correction = between[..., None] * delta**2
-            else:
-                correction = between[..., None, None] * (
-                    delta[..., :, None] * delta[..., None, :]
-                )
-            scatter = mine + theirs + correction
-        if exponent is None:
-            _check_finite(total, mean, scatter, self.diagonal)
-        else:
+            correction = _between_scatter(
+                between, _scale(delta, -exponent), self.diagonal
+            )
+            scatter = self.scatter_at(exponent) + other.scatter_at(exponent)
             # The sum of the parts may pass the next power of two: scaled
             # again, any partition of the rows stores the same numbers.
-            scatter, exponent = _canonical(scatter, exponent, self.diagonal)
+            scatter, exponent = _canonical(
+                scatter + correction, exponent, self.diagonal
+            )
+        else:
+            exponent = np.zeros(self.mean.shape, dtype=np.int64) if aware else None
         self.mean, self.mean_error = mean, mean_error
         self.scatter, self.exponent = scatter, exponent
         self.weight = total
@@ -329,24 +330,45 @@ class Moments:
         return self
 
 
+def _between_scatter(between, delta, diagonal):
+    """``between * delta delta^T`` (or its diagonal), per set; overflows are
+    the caller's to catch."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if diagonal:
+            return between[..., None] * delta**2
+        return between[..., None, None] * (delta[..., :, None] * delta[..., None, :])
+
+
+def _unscaled_merge_in_range(scatter, between, delta):
+    """Whether a merge of unscaled parts needs no scale: it did not overflow,
+    and neither it nor its between-sets part left the range of
+    ``_RANGE_LOG2`` (the parts were checked when they were made)."""
+    if not np.all(np.isfinite(scatter)):
+        return False
+    spread = (
+        scatter
+        if scatter.ndim == delta.ndim
+        else np.diagonal(scatter, axis1=-2, axis2=-1)
+    )
+    # As a magnitude, not a square: a square could underflow to zero.
+    moved = np.sqrt(between)[..., None] * np.abs(delta)
+    return _in_range(spread) and _in_range(moved, squared=False)
+
+
 def _merged_exponent(a, b, between, delta):
     """The exponents of the merge of ``a`` and ``b``: each column takes the
     scale of the largest of the three parts, the between-sets one included;
     smaller parts scaled below float64's range are negligible beside it."""
-    if not (a.exponents.any() or b.exponents.any()):
-        spread_a, spread_b = (
-            (m.scatter if m.diagonal else np.diagonal(m.scatter, axis1=-2, axis2=-1))
-            for m in (a, b)
-        )
-        with np.errstate(over="ignore"):
-            moved = between[..., None] * delta**2
-        if _in_range(spread_a) and _in_range(spread_b) and _in_range(moved):
-            return np.zeros(delta.shape, dtype=np.int64)
     with np.errstate(divide="ignore"):
         moved = 0.5 * np.log2(between)[..., None] + np.log2(np.abs(delta))
     return needed_exponent(
         np.fmax(np.fmax(a.log2_magnitude(), b.log2_magnitude()), moved)
     )
+
+
+def _any(exponent):
+    """Whether any exponent (of an :attr:`Moments.exponent`) is non-zero."""
+    return exponent is not None and bool(exponent.any())
 
 
 def _copy(array):
@@ -380,11 +402,15 @@ def needed_exponent(log2_magnitude):
     return exponent
 
 
-def _in_range(squares):
-    """Whether squared magnitudes all need no scale (see needed_exponent)."""
-    squares = np.abs(squares)
-    low, high = 2.0 ** (-2 * _RANGE_LOG2), 2.0 ** (2 * _RANGE_LOG2)
-    return bool(np.all(((squares >= low) & (squares <= high)) | (squares == 0)))
+def _in_range(values, squared=True):
+    """Whether magnitudes (squared ones by default) all need no scale (see
+    needed_exponent)."""
+    bound = 2.0 ** ((2 if squared else 1) * _RANGE_LOG2)
+    if values.size and 1 / bound <= values.min() and values.max() <= bound:
+        # Every batch of ordinary rows: two reductions, no temporaries.
+        return True
+    values = np.abs(values)
+    return bool(np.all(((values >= 1 / bound) & (values <= bound)) | (values == 0)))
 
 
 def _canonical(scatter, exponent, diagonal):
@@ -428,9 +454,13 @@ def _columns(mask):
 
 def _check_finite(weight, mean, scatter, diagonal):
     """Raise if statistics of finite rows overflowed."""
-    if np.all(np.isfinite(scatter)) and np.all(np.isfinite(mean)):
-        if np.all(np.isfinite(weight)):
+    # A finite sum has finite terms: one reduction each in the common case.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(scatter) + np.sum(mean) + np.sum(weight)):
             return
+    finite = np.isfinite(scatter).all() and np.isfinite(mean).all()
+    if finite and np.all(np.isfinite(weight)):
+        return
     if not np.all(np.isfinite(weight)):
         raise ValueError(
             "The sum of the sample weights overflows float64; please divide "
@@ -450,7 +480,8 @@ def _check_finite(weight, mean, scatter, diagonal):
 
 
 def _head(X, Y, sample_weight):
-    """Weighted mean and variance of the first rows of ``[X, Y]``."""
+    """Weighted mean of the first rows of ``[X, Y]``, and whether it is
+    within a standard deviation of the origin."""
     head = slice(0, min(X.shape[0], _SHIFT_ROWS))
     w = np.ones(head.stop) if sample_weight is None else sample_weight[head]
     if not w.sum() > 0:
@@ -461,11 +492,12 @@ def _head(X, Y, sample_weight):
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         mean = (w @ Z) / w.sum()
         var = (w @ (Z - mean) ** 2) / w.sum()
+        near_origin = bool(np.all(mean**2 <= var))
     if not np.all(np.isfinite(mean)):
         # Rows near float64's largest numbers: their sum overflows, and the
         # median is as good a shift.
         mean = np.where(np.isfinite(mean), mean, np.median(Z, axis=0))
-    return mean, var
+    return mean, near_origin
 
 
 def _merged_mean(a, b, delta, share_a, share_b):
@@ -506,14 +538,16 @@ def _out_of_range(scatter, sums, columns):
     1e-162) and cancel exactly: ``columns(j)`` gives column ``j`` to tell.
     Checked after the fact, so that rows in range cost nothing more.
     """
+    squares = np.diagonal(scatter)
+    low, high = 2.0 ** (-2 * _RANGE_LOG2), 2.0 ** (2 * _RANGE_LOG2)
+    if low <= squares.min() and squares.max() <= high:
+        # Then no product overflowed (|S_jk| <= sqrt(S_jj S_kk)), nor a sum.
+        return False
     if not (np.all(np.isfinite(scatter)) and np.all(np.isfinite(sums))):
         return True
-    squares = np.diagonal(scatter)
     far = ~(
         (squares >= 2.0 ** (-2 * _RANGE_LOG2)) & (squares <= 2.0 ** (2 * _RANGE_LOG2))
     )
-    if not far.any():
-        return False
     if np.any(far & ((squares != 0) | (sums != 0))):
         return True
     return any(np.any(columns(j)) for j in np.flatnonzero(far))
@@ -603,9 +637,7 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=Fa
     t = Y.shape[1]
     if n == 0:
         return Moments.zero(d + t)
-    shift, var = _head(X, Y, sample_weight)
-    with np.errstate(over="ignore"):
-        near_origin = np.all(shift**2 <= var)
+    shift, near_origin = _head(X, Y, sample_weight)
     if sample_weight is None and X.dtype == np.float64 and near_origin:
         moments = _moments_about_zero(X, Y, rescale)
         if moments is not None and moments.lost_digits(0.0) <= _MAX_LOST_DIGITS:
