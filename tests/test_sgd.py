@@ -446,3 +446,24 @@ def test_a_killed_fit_leaves_its_shuffled_copy_to_the_next_fit(
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     StreamingSGDRegressor(shuffle="disk", max_iter=1, tol=None).fit(path_X, path_y)
     assert os.listdir(scratch) == []
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_overflow_is_scikit_learns_error_and_the_model_is_kept(method):
+    from sklearn.linear_model import SGDRegressor
+
+    from .conftest import fitted_state
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="under-/overflow") as theirs:
+        SGDRegressor(random_state=0).fit(X * 1e200, y)
+    model = StreamingSGDRegressor(random_state=0).fit(X, y)
+    before = fitted_state(model)
+    with pytest.raises(
+        ValueError, match="under-/overflow occurred at epoch #1"
+    ) as ours:
+        getattr(model, method)(X * 1e200, y)
+    assert str(ours.value) == str(theirs.value)
+    assert fitted_state(model) == before

@@ -130,6 +130,13 @@ class _BaseStreamingSGD(SequentialMixin, BaseEstimator):
             totals[1] += rows.shape[0]
 
         self._visit(source, order, step, desc=f"epoch {epoch + 1}")
+        if not (np.isfinite(state.coef).all() and np.isfinite(state.intercept).all()):
+            # scikit-learn's own error; the fit's transaction keeps the
+            # estimator as it was.
+            raise ValueError(
+                f"Floating-point under-/overflow occurred at epoch #{epoch + 1}. "
+                "Scaling input data with StandardScaler or MinMaxScaler might help."
+            )
         return totals[0], totals[1]
 
     def _holdout(self, seed):
