@@ -53,3 +53,40 @@ def npy(tmp_path):
         return path
 
     return save
+
+
+def run_cli(*args, cwd=None):
+    """``python -m sklearn_ooc ARGS`` in a subprocess, its output captured."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_ooc", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def interrupt_at(hook, fit, monkeypatch, at=3):
+    """Run ``fit()`` and interrupt it, as Ctrl-C does, at the ``at``-th call
+    of ``hook`` (``"module:Class.method"``)."""
+    import importlib
+
+    hook_module, hook_attr = hook.split(":")
+    hook_class, hook_method = hook_attr.split(".")
+    owner = getattr(importlib.import_module(hook_module), hook_class)
+    original = getattr(owner, hook_method)
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(owner, hook_method, interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            fit()

@@ -7,7 +7,6 @@ left as it was, the checkpoint file byte for byte as it was, and no temporary
 file is left in its folder.
 """
 
-import importlib
 import os
 import pickle
 import re
@@ -27,7 +26,7 @@ from sklearn_ooc.linear_model import (
 )
 from sklearn_ooc.mixture import OOCGaussianMixture
 
-from .conftest import fitted_state
+from .conftest import fitted_state, interrupt_at
 
 N = 1000
 # A row that the 64 rows sampled by the first fingerprints missed
@@ -108,22 +107,7 @@ def _fit_case(name, est, X, y):
 
 def _interrupted(name, est, X, y, monkeypatch, at=3):
     """Fit ``est`` and interrupt it at the ``at``-th iteration, as Ctrl-C does."""
-    hook_module, hook_attr = CASES[name][2].split(":")
-    hook_class, hook_method = hook_attr.split(".")
-    owner = getattr(importlib.import_module(hook_module), hook_class)
-    original = getattr(owner, hook_method)
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == at:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    with monkeypatch.context() as m:
-        m.setattr(owner, hook_method, interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            _fit_case(name, est, X, y)
+    interrupt_at(CASES[name][2], lambda: _fit_case(name, est, X, y), monkeypatch, at=at)
 
 
 def _temporary_files(directory):

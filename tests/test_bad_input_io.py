@@ -22,7 +22,7 @@ from sklearn_ooc.__main__ import main
 from sklearn_ooc.data._scratch import _PATTERN
 from sklearn_ooc.io import ConversionError, _npy_writer, convert, shuffle_on_disk
 
-from .conftest import file_digest
+from .conftest import file_digest, run_cli
 
 # -- helpers -------------------------------------------------------------------------
 
@@ -45,14 +45,7 @@ def _scratch(directory):
     return sorted(n for n in os.listdir(directory) if n.endswith(".tmp"))
 
 
-def _run(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "sklearn_ooc", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+_run = run_cli
 
 
 def _pair(tmp_path, stem="data", n=50):

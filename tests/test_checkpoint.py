@@ -29,7 +29,7 @@ __all__ = [
     "StreamingSGDRegressor",
 ]
 
-from .conftest import fitted_state
+from .conftest import fitted_state, interrupt_at
 
 BATCH = 100
 N = 1000
@@ -259,22 +259,12 @@ def test_a_damaged_checkpoint_is_refused(tmp_path):
 
 def _interrupt(model, name, X_path, y_path, monkeypatch, at=3):
     """Fit ``model`` and interrupt it at the ``at``-th iteration (Ctrl-C)."""
-    hook_module, hook_attr = ESTIMATORS[name][2].split(":")
-    hook_class, hook_method = hook_attr.split(".")
-    owner = getattr(importlib.import_module(hook_module), hook_class)
-    original = getattr(owner, hook_method)
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == at:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    with monkeypatch.context() as m:
-        m.setattr(owner, hook_method, interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            _fit(model, name, X_path, y_path)
+    interrupt_at(
+        ESTIMATORS[name][2],
+        lambda: _fit(model, name, X_path, y_path),
+        monkeypatch,
+        at=at,
+    )
 
 
 @pytest.mark.parametrize("name", ["kmeans", "sgd_classifier"])

@@ -10,15 +10,9 @@ import pytest
 
 from sklearn_ooc.__main__ import main
 
+from .conftest import run_cli
 
-def _run(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "sklearn_ooc", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+_run = run_cli
 
 
 def test_help_lists_the_commands():
