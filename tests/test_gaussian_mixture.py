@@ -266,8 +266,11 @@ def test_each_iteration_reads_the_next_batches(rng):
     assert seen == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
 
 
-def test_minibatch_updates_use_the_epoch_alone(rng):
-    X = _blobs(rng, n=100)
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_minibatch_updates_use_the_epoch_alone(rng, offset):
+    # Far from the origin too: a step's fractional weights are not counts,
+    # and get none of scikit-learn's padding artifacts (10 eps m**2 / weight).
+    X = _blobs(rng, n=100, offset=offset)
     start = _start(X, "diag")
     gmm = _fit(
         X,
@@ -440,22 +443,34 @@ def test_nan_in_the_middle_of_a_file_leaves_model_and_file_unchanged(fitted, npy
             "Expected n_samples >= n_components but got "
             "n_components = 5, n_samples = 4",
         ),
-        ({}, 1, r"Found array with 1 sample\(s\) .* minimum of 2"),
-        ({"weights_init": [0.2, 0.2]}, 20, r"weights_init should be normalized"),
+        (
+            {},
+            1,
+            r"Found array with 1 sample\(s\) \(shape=\(1, 3\)\) while a minimum "
+            r"of 2 is required by OOCGaussianMixture\.",
+        ),
+        (
+            {"weights_init": [0.2, 0.2]},
+            20,
+            r"The parameter 'weights' should be normalized, but got "
+            r"sum\(weights\) = 0\.40000",
+        ),
         (
             {"weights_init": [0.5, 0.3, 0.2]},
             20,
-            r"weights_init should have the shape \(2,\)",
+            r"The parameter 'weights' should have the shape of \(2,\), but got "
+            r"\(3,\)",
         ),
         (
             {"means_init": np.zeros((2, 4))},
             20,
-            r"means_init should have the shape \(2, 3\)",
+            r"The parameter 'means' should have the shape of \(2, 3\), but got "
+            r"\(2, 4\)",
         ),
         (
             {"precisions_init": -np.ones((2, 3)), "covariance_type": "diag"},
             20,
-            "precisions_init of a 'diag' mixture should be positive",
+            "'diag precision' should be positive",
         ),
         (
             {"precisions_init": np.array([[[1, 2, 0], [0, 1, 0], [0, 0, 1]]] * 2)},
@@ -480,6 +495,61 @@ def test_bad_parameters_leave_the_model_unchanged(fitted, params, X_rows, match)
             covariance_type="full",
             init_params="kmeans",
         )
+
+
+def _bad_starts(rng, covariance_type, k, d):
+    """The starting parameters scikit-learn's own tests refuse, and a few more."""
+    not_positive = np.ones((k, d, d))
+    not_positive[0] = np.eye(d)
+    not_positive[0, 0, 0] = -1.0
+    bad_shape = {
+        "full": np.ones((k + 1, d, d)),
+        "tied": np.ones((d + 1, d + 1)),
+        "diag": np.ones((k + 1, d)),
+        "spherical": np.ones(k + 1),
+    }[covariance_type]
+    negative = {
+        "full": not_positive,
+        "tied": not_positive[0],
+        "diag": np.full((k, d), -1.0),
+        "spherical": np.full(k, -1.0),
+    }[covariance_type]
+    unnormalized = rng.uniform(size=k)
+    return [
+        {"weights_init": rng.uniform(size=(k, 1))},
+        {"weights_init": rng.uniform(size=k) + 1},
+        {"weights_init": unnormalized / (unnormalized.sum() + 1)},
+        {"weights_init": np.r_[np.nan, np.ones(k - 1) / (k - 1)]},
+        {"means_init": rng.uniform(size=(k + 1, d))},
+        {"means_init": np.r_[np.zeros((k - 1, d)), np.full((1, d), np.inf)]},
+        {"precisions_init": bad_shape},
+        {"precisions_init": negative},
+        {"precisions_init": np.ones((1, 1, d, d))},
+    ]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_bad_starting_parameters_get_sklearn_messages(rng, covariance_type):
+    X = _blobs(rng)
+    k, d = 3, X.shape[1]
+    for bad in _bad_starts(rng, covariance_type, k, d):
+        params = dict(n_components=k, covariance_type=covariance_type, **bad)
+        with pytest.raises(ValueError) as expected:
+            GaussianMixture(**params).fit(X)
+        with pytest.raises(ValueError) as raised:
+            OOCGaussianMixture(**params).fit(X)
+        assert str(raised.value) == str(expected.value), bad
+
+
+def test_float32_weights_are_normalized_to_float32_precision(rng):
+    # Three float32 thirds sum to 1 within float32's precision, not float64's.
+    X = _blobs(rng)
+    weights = np.full(3, 1 / 3, dtype=np.float32)
+    assert abs(1.0 - weights.astype(np.float64).sum()) > 1e-8
+    params = dict(n_components=3, weights_init=weights, random_state=0, max_iter=5)
+    ours, ref = _fit(X, **params), _reference(X, **params)
+    assert_allclose(ours.weights_, ref.weights_, rtol=1e-6)
+    assert_allclose(ours.means_, ref.means_, rtol=1e-6)
 
 
 def test_collapsed_component_gets_sklearn_advice(fitted):
@@ -646,6 +716,146 @@ def test_nearly_empty_component_like_sklearn(rng):
     ours, ref = _fit(X, **params), _reference(X, **params)
     assert ref.weights_[2] < 1e-15
     assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-7)
+
+
+# -- components without spread, reg_covar=0 ------------------------------------------
+#
+# scikit-learn pads every count by 10 eps and takes the diagonal covariances
+# from raw second moments: a component of one row, or of almost no weight,
+# keeps a variance of about 10 eps x**2, and with reg_covar=0 that decides
+# whether the fit goes on.
+
+
+def _same_outcome(ref_error, ours_error):
+    """Whether both raised with one message, or neither raised."""
+    assert (ref_error is None) == (ours_error is None), (ref_error, ours_error)
+    if ref_error is not None:
+        assert str(ours_error) == str(ref_error)
+
+
+def _fit_or_error(cls, X, **params):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return cls(**params).fit(X), None
+    except ValueError as error:
+        return None, error
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init_params", ["random_from_data", "k-means++"])
+def test_starts_on_single_rows_without_regularization_like_sklearn(
+    rng, covariance_type, init_params
+):
+    # Each component starts on one row. Its covariance is what scikit-learn's
+    # formulas round a zero spread to: positive variances (diag, spherical),
+    # a rank-one matrix that is positive definite in one dimension only
+    # (full), so the fit goes on or stops exactly where scikit-learn's does.
+    X = _blobs(rng, offset=3.0)
+    params = dict(
+        n_components=2,
+        covariance_type=covariance_type,
+        reg_covar=0.0,
+        init_params=init_params,
+        random_state=1,
+        tol=0.0,
+        max_iter=4,
+    )
+    for data, completes in ((X, covariance_type != "full"), (X[:, :1], True)):
+        ref, ref_error = _fit_or_error(GaussianMixture, data, **params)
+        ours, ours_error = _fit_or_error(OOCGaussianMixture, data, **params)
+        assert (ref_error is None) == completes
+        _same_outcome(ref_error, ours_error)
+        if completes:
+            if covariance_type != "tied":
+                assert ref.lower_bounds_[0] < -1e6  # the start was that narrow
+            _assert_same_mixture(ours, ref)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("copies", [1, 2, 3])
+def test_component_left_with_copies_of_one_row_like_sklearn(
+    rng, covariance_type, copies
+):
+    # The second component holds nothing but the copies of a far row: no
+    # spread, and its covariance is scikit-learn's rounding, bit for bit
+    # (sums of up to three equal terms round alike in every order).
+    blobs = _blobs(rng, offset=3.0)
+    far = blobs[:1] + 60.0
+    X = np.vstack([blobs, np.repeat(far, copies, axis=0)])
+    params = dict(
+        n_components=2,
+        covariance_type=covariance_type,
+        reg_covar=0.0,
+        tol=0.0,
+        max_iter=4,
+        weights_init=[0.99, 0.01],
+        means_init=np.vstack([blobs.mean(axis=0), far]),
+        precisions_init=_start(X, covariance_type)["precisions_init"],
+    )
+    ref, ref_error = _fit_or_error(GaussianMixture, X, **params)
+    ours, ours_error = _fit_or_error(OOCGaussianMixture, X, **params, batch_size=41)
+    # A full covariance of rank one in three dimensions is singular.
+    assert (ref_error is None) == (covariance_type != "full")
+    _same_outcome(ref_error, ours_error)
+    if ref_error is None:
+        assert_allclose(ref.weights_[1] * len(X), copies)
+        assert ours.n_iter_ == ref.n_iter_
+        for name in (
+            "weights_",
+            "means_",
+            "covariances_",
+            "precisions_",
+            "precisions_cholesky_",
+        ):
+            assert_allclose(
+                getattr(ours, name), getattr(ref, name), rtol=1e-10, err_msg=name
+            )
+        # scikit-learn's diagonal log-densities expand (x - m)**2 * p into
+        # three terms of 1e14 here, which cancel to about 0.1 a row.
+        assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_components_of_few_rows_far_from_the_origin_keep_their_spread(
+    rng, covariance_type
+):
+    # Twenty rows a component: scikit-learn's padded counts would add
+    # 10 eps m**2 / 20, 1e-4 of the spread at 1e6, to a component with rows
+    # and spread. It is left out: the fit is scikit-learn's at the origin.
+    X = _blobs(rng, n=40, offset=1e6)
+    params = dict(
+        n_components=2,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=3,
+        **_start(X, covariance_type),
+    )
+    _assert_same_mixture(_fit(X, **params), _reference(X, 1e6, **params))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_nearly_empty_component_without_regularization_like_sklearn(
+    rng, covariance_type
+):
+    # One M-step leaves a component almost no weight: scikit-learn's
+    # raw moments keep its mean square in its variance, ten thousand times
+    # its spread here.
+    X = _blobs(rng, offset=100.0)
+    params = dict(
+        n_components=3,
+        covariance_type=covariance_type,
+        reg_covar=0.0,
+        tol=0.0,
+        max_iter=1,
+        weights_init=[0.5, 0.49, 0.01],
+        means_init=np.vstack([X[:2], X[:1] + 6.0]),
+        precisions_init=_start(X, covariance_type, k=3)["precisions_init"],
+    )
+    ours, ref = _fit(X, **params), _reference(X, **params)
+    assert ref.weights_[2] < 1e-10
+    assert_allclose(ours.weights_, ref.weights_, rtol=1e-6)
+    assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-6)
 
 
 def test_memory_holds_batches_not_rows(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ooc.io import NpyWriter
 from sklearn_ooc.kernel_ridge import OOCKernelRidge
@@ -208,6 +209,173 @@ def test_sgd_reference_solver_decreases_the_residual(rng):
             random_state=0,
         ).fit(X, y)
     assert b.residual_[0] < a.residual_[0] < 1
+
+
+# -- scikit-learn's kernel names, and a precomputed kernel ------------------------
+
+
+# scikit-learn's kernel names, but "precomputed".
+SKLEARN_KERNELS = ["additive_chi2", "chi2", "cosine", "laplacian", "linear", "poly"]
+SKLEARN_KERNELS += ["polynomial", "rbf", "sigmoid"]
+
+
+def test_every_parameter_of_sklearn_is_taken_with_its_default():
+    import inspect
+
+    from sklearn.utils._param_validation import StrOptions
+
+    ours = inspect.signature(OOCKernelRidge).parameters
+    for name, param in inspect.signature(KernelRidge).parameters.items():
+        assert name in ours
+        assert ours[name].default == param.default, name
+        assert ours[name].kind == param.kind, name
+    (names,) = [
+        c
+        for c in KernelRidge._parameter_constraints["kernel"]
+        if isinstance(c, StrOptions)
+    ]
+    assert names.options == set(SKLEARN_KERNELS) | {"precomputed"}
+    for kernel in names.options:
+        OOCKernelRidge(kernel=kernel)._validate_params()
+
+
+@pytest.mark.parametrize("kernel", SKLEARN_KERNELS)
+def test_every_kernel_name_of_sklearn_gives_its_model(rng, kernel):
+    from scipy.linalg import LinAlgWarning
+
+    X = rng.uniform(0, 1, size=(200, 4))
+    y = X.sum(axis=1)
+    params = dict(alpha=0.5, kernel=kernel, gamma=0.5, degree=2)
+    # The additive chi2 kernel is not positive definite: both fall back on
+    # least squares, with a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        warnings.filterwarnings("ignore", "Singular matrix", UserWarning)
+        ref = KernelRidge(**params).fit(X, y)
+        ours = OOCKernelRidge(**params, memory_limit_mb=1).fit(X, y)
+    assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-9, atol=1e-9)
+
+
+def _precomputed_problem(rng, n=600):
+    X = rng.normal(size=(n, 4))
+    X_test = rng.normal(size=(70, 4))
+    y = np.column_stack([np.sin(X[:, 0]), X[:, 1] ** 2])
+    K = pairwise_kernels(X, metric="rbf", gamma=0.3)
+    K_test = pairwise_kernels(X_test, X, metric="rbf", gamma=0.3)
+    return K, K_test, y, rng.uniform(0.1, 2.0, size=n)
+
+
+@pytest.mark.parametrize(
+    "solver, memory_limit_mb",
+    [("cholesky", 8), ("cholesky", 1), ("cg", 1), ("auto", 8), ("sgd", 1)],
+)
+@pytest.mark.parametrize("given_as", ["array", "memmap", "path"])
+def test_precomputed_kernel_equals_sklearn(
+    rng, tmp_path, npy, solver, memory_limit_mb, given_as
+):
+    # memory_limit_mb=1 holds a third of the 2.9 MB matrix: the Cholesky
+    # factorization is then done on disk, conjugate gradients stream it.
+    K, K_test, y, weights = _precomputed_problem(rng)
+    alpha = np.array([0.5, 2.0])
+    ref = KernelRidge(alpha=alpha, kernel="precomputed").fit(
+        K, y, sample_weight=weights
+    )
+    path = npy(K)
+    given = {"array": K, "memmap": np.load(path, mmap_mode="r"), "path": path}
+    model = OOCKernelRidge(
+        alpha=alpha,
+        kernel="precomputed",
+        solver=solver,
+        memory_limit_mb=memory_limit_mb,
+        store_dir=tmp_path / "scratch",
+        tol=1e-13,
+        max_iter=1000 if solver != "sgd" else 3000,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # sgd's slow convergence
+        model.fit(given[given_as], y, sample_weight=weights)
+    rtol = 1e-3 if solver == "sgd" else 1e-8
+    assert_allclose(
+        model.dual_coef_,
+        ref.dual_coef_,
+        rtol=rtol,
+        atol=rtol * np.abs(ref.dual_coef_).max(),
+    )
+    expected = ref.predict(K_test)
+    assert_allclose(model.predict(K_test), expected, rtol=rtol, atol=rtol)
+    assert_allclose(model.predict(npy(K_test)), expected, rtol=rtol, atol=rtol)
+    # The matrix given is read, never written, and no scratch is left.
+    assert np.array_equal(K, np.load(path))
+    assert not os.path.exists(tmp_path / "scratch") or not os.listdir(
+        tmp_path / "scratch"
+    )
+
+
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+def test_precomputed_kernel_on_disk_is_read_block_by_block(rng, npy, tmp_path, solver):
+    import tracemalloc
+
+    n = 1500  # an 18 MB matrix, a 2 MB limit
+    K, _, y, _ = _precomputed_problem(rng, n=n)
+    path = npy(K)
+    del K
+    params = dict(
+        kernel="precomputed",
+        solver=solver,
+        memory_limit_mb=2,
+        n_preconditioner=20,
+        store_dir=tmp_path,
+        random_state=0,
+    )
+    OOCKernelRidge(**params).fit(np.load(path)[:50, :50], y[:50])  # compiled
+    tracemalloc.start()
+    try:
+        model = OOCKernelRidge(**params).fit(path, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert model.dual_coef_.shape == y.shape
+    assert peak < 8 * n * n / 3, peak
+
+
+def test_precomputed_kernel_shapes_are_checked_like_sklearn(rng):
+    K, K_test, y, _ = _precomputed_problem(rng, n=60)
+    for bad in (K[:, :50], K[:50]):
+        with pytest.raises(ValueError) as expected:
+            KernelRidge(kernel="precomputed").fit(bad, y[: bad.shape[0]])
+        with pytest.raises(ValueError) as raised:
+            OOCKernelRidge(kernel="precomputed").fit(bad, y[: bad.shape[0]])
+        assert str(raised.value) == str(expected.value)
+        assert "Precomputed metric requires shape" in str(raised.value)
+    ref = KernelRidge(kernel="precomputed").fit(K, y)
+    ours = OOCKernelRidge(kernel="precomputed").fit(K, y)
+    with pytest.raises(ValueError) as expected:
+        ref.predict(K_test[:, :50])
+    with pytest.raises(ValueError) as raised:
+        ours.predict(K_test[:, :50])
+    assert str(raised.value) == str(expected.value).replace(
+        "KernelRidge", "OOCKernelRidge"
+    )
+
+
+def test_precomputed_kernel_cross_validates_like_sklearn(rng):
+    # The pairwise tag makes cross-validation cut the matrix on both axes.
+    from sklearn.model_selection import cross_val_score
+
+    K, _, y, _ = _precomputed_problem(rng, n=200)
+    ours = OOCKernelRidge(kernel="precomputed", alpha=0.3)
+    assert ours.__sklearn_tags__().input_tags.pairwise
+    assert not OOCKernelRidge(kernel="rbf").__sklearn_tags__().input_tags.pairwise
+    expected = cross_val_score(KernelRidge(kernel="precomputed", alpha=0.3), K, y)
+    assert_allclose(cross_val_score(ours, K, y), expected, rtol=1e-9)
+
+
+@parametrize_with_checks([OOCKernelRidge(kernel="precomputed", memory_limit_mb=0.001)])
+def test_precomputed_kernel_passes_sklearn_checks(estimator, check):
+    # The checks hand a pairwise estimator kernel matrices (and NaN in rows
+    # of the wrong width, refused for the NaN first, as scikit-learn does).
+    check(estimator)
 
 
 # -- the disk store ----------------------------------------------------------------

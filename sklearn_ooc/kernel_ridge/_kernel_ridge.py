@@ -42,7 +42,20 @@ MB = 1 << 20
 # Blocks held at a time that memory_limit_mb is shared by, whatever n_jobs.
 _BLOCKS_AT_A_TIME = 2
 
-_KERNELS = ("rbf", "laplacian", "polynomial", "linear", "sigmoid", "cosine", "chi2")
+# scikit-learn's names: its pairwise kernels ("poly" is "polynomial") and
+# "precomputed", where the rows given are the kernel matrix's rows.
+_KERNELS = (
+    "rbf",
+    "laplacian",
+    "polynomial",
+    "poly",
+    "linear",
+    "sigmoid",
+    "cosine",
+    "chi2",
+    "additive_chi2",
+    "precomputed",
+)
 
 # 'auto' stores the kernel on disk when recomputing an entry (about 2d flops
 # and a transcendental) costs more than reading its 8 bytes: at a few GFLOP/s
@@ -65,7 +78,8 @@ class _Kernel:
     def __init__(
         self, kernel, gamma, degree, coef0, kernel_params, n_features, center=None
     ):
-        self.kernel = kernel
+        self.kernel = "polynomial" if kernel == "poly" else kernel
+        self.precomputed = kernel == "precomputed"
         self.center = center
         self.params = dict(kernel_params or {})
         if gamma is None:
@@ -96,6 +110,14 @@ class _Kernel:
         kernel = self.kernel
         if callable(kernel):
             return pairwise_kernels(A, B, metric=kernel, **self.params)
+        if self.precomputed:
+            raise ValueError(
+                "a precomputed kernel has no function of two blocks of rows: "
+                "its values are the rows given"
+            )
+        if kernel == "additive_chi2":
+            # scikit-learn's own kernel, its checks and its sums.
+            return pairwise_kernels(A, B, metric=kernel)
         if kernel == "laplacian":
             out = np.empty((A.shape[0], B.shape[0]))
             laplacian_block(A, B, self.gamma, out)
@@ -135,7 +157,11 @@ class _KernelMatrix:
     """The (weighted) training kernel matrix, read or recomputed in blocks.
 
     ``K_w = diag(s) K diag(s)`` with ``s`` the square roots of the sample
-    weights, as scikit-learn weights the dual problem.
+    weights, as scikit-learn weights the dual problem. The rows of a block
+    come from one of three places: the disk ``store``; the source itself,
+    whose rows are the matrix's rows when the kernel is ``'precomputed'``
+    (a matrix in memory, a memory map or a ``.npy`` file); or the kernel
+    function, recomputed from the training rows.
     """
 
     def __init__(self, source, kernel, engine, sqrt_weights=None, store=None):
@@ -151,6 +177,8 @@ class _KernelMatrix:
         """``K[rows of batch, :] @ right`` without holding more than a block."""
         if self.store is not None:
             return np.asarray(self.store.rows(batch.start, batch.stop)) @ right
+        if self.kernel.precomputed:
+            return batch.X @ right
         out = np.zeros((batch.n_samples, right.shape[1]))
         for j in range(self.source.n_batches):
             other = self.source.read(j)
@@ -174,9 +202,13 @@ class _KernelMatrix:
         return out if s is None else out * s[:, None]
 
     def _rows(self, batch):
-        """``K[rows of batch, :]``, unweighted."""
+        """``K[rows of batch, :]``, unweighted, an array of its own."""
         if self.store is not None:
             return np.asarray(self.store.rows(batch.start, batch.stop))
+        if self.kernel.precomputed:
+            # A copy: the rows are weighted and factored in place, and
+            # these may be the caller's own.
+            return np.array(batch.X, dtype=np.float64)
         out = np.empty((batch.n_samples, self.n))
         for j in range(self.source.n_batches):
             other = self.source.read(j)
@@ -197,14 +229,23 @@ class _KernelMatrix:
             yield batch.start, rows
         self.passes += 1
 
-    def columns(self, rows_X, indices):
-        """``K_w[:, indices]`` for the training rows ``rows_X`` (one pass)."""
+    def columns(self, indices):
+        """``K_w[:, indices]``, the columns of the training rows ``indices``
+        (one pass)."""
         out = np.empty((self.n, len(indices)))
+        if self.kernel.precomputed:
+
+            def columns_of(b):
+                return b.X[:, indices]
+
+        else:
+            rows_X = self.source.take(indices)
+
+            def columns_of(b):
+                return self.kernel.block(b.X, rows_X)
+
         for batch, block in self.engine.map(
-            self.source,
-            range(self.source.n_batches),
-            lambda b: self.kernel.block(b.X, rows_X),
-            desc="landmarks",
+            self.source, range(self.source.n_batches), columns_of, desc="landmarks"
         ):
             out[batch.start : batch.stop] = block
         s = self.sqrt_weights
@@ -452,8 +493,7 @@ class _NystromPreconditioner:
         n = source.n_samples
         m = min(n_centers, n)
         landmarks = np.sort(rng.choice(n, size=m, replace=False))
-        rows_X = source.take(landmarks)
-        C = kernel_matrix.columns(rows_X, landmarks)
+        C = kernel_matrix.columns(landmarks)
         # K ~ C W^+ C^T; the pseudo-inverse square root of W keeps its
         # positive eigenvalues only (kernels that are not positive definite,
         # such as the sigmoid, and duplicated landmarks).
@@ -589,13 +629,21 @@ class OOCKernelRidge(
     memory when the matrix fits in ``memory_limit_mb``, otherwise in a file
     on disk, tile by tile, an exact solve for a matrix larger than memory.
 
+    With ``kernel='precomputed'`` the rows given to :meth:`fit` are the
+    ``n x n`` kernel matrix itself (in memory, a memory map or a ``.npy``
+    file), and those given to :meth:`predict` the kernel of the new rows
+    against the training rows, ``(n_test, n)``: the matrix plays the part
+    of the disk store, read row block by row block by every solver.
+
     Parameters
     ----------
     alpha : float or ndarray of shape (n_targets,), default=1.0
         Regularization; one value per target if an array.
-    kernel : {'rbf', 'laplacian', 'polynomial', 'linear', 'sigmoid', \
-            'cosine', 'chi2'} or callable, default='linear'
-        The kernel; a callable is called on pairs of rows, as in
+    kernel : {'rbf', 'laplacian', 'polynomial', 'poly', 'linear', \
+            'sigmoid', 'cosine', 'chi2', 'additive_chi2', 'precomputed'} \
+            or callable, default='linear'
+        The kernel, with scikit-learn's names (``'poly'`` is
+        ``'polynomial'``); a callable is called on pairs of rows, as in
         scikit-learn.
     gamma : float, default=None
         Parameter of the rbf, laplacian, polynomial, sigmoid and chi2 kernels;
@@ -621,6 +669,7 @@ class OOCKernelRidge(
         again on each pass; ``'auto'`` stores on disk when ``store_dir`` is
         set, the matrix fits in its free space and the rows have at least 30
         features (recomputing an entry then costs more than reading it).
+        A precomputed kernel is read where it is given, whatever this says.
     store_dir : str or os.PathLike, default=None
         Directory of the disk store (a temporary one, removed after the fit,
         if ``None``) and of the Cholesky factor of a matrix larger than
@@ -682,6 +731,16 @@ class OOCKernelRidge(
     ...                        memory_limit_mb=0.5).fit(X, y)
     >>> np.abs(model.predict([[0.5], [1.5]]) - np.sin([0.5, 1.5])).max() < 1e-2
     np.True_
+
+    The same model from the kernel matrix, as scikit-learn's
+    ``kernel='precomputed'``:
+
+    >>> from sklearn.metrics.pairwise import rbf_kernel
+    >>> K = rbf_kernel(X, gamma=1.0)
+    >>> pre = OOCKernelRidge(alpha=1e-3, kernel="precomputed").fit(K, y)
+    >>> K_new = rbf_kernel([[0.5], [1.5]], X, gamma=1.0)
+    >>> np.allclose(pre.predict(K_new), model.predict([[0.5], [1.5]]))
+    True
     """
 
     _requires_y = True
@@ -748,6 +807,8 @@ class OOCKernelRidge(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # Cross-validation then splits a precomputed matrix on both axes.
+        tags.input_tags.pairwise = self.kernel == "precomputed"
         return tags
 
     def _kernel_of(self, n_features):
@@ -790,6 +851,9 @@ class OOCKernelRidge(
         return max(1, min(n_samples, int(rows)))
 
     def _choose_store(self, n_samples, n_features):
+        if self.kernel == "precomputed":
+            # The matrix given is the store.
+            return "precomputed"
         if self.kernel_store != "auto":
             return self.kernel_store
         if self.store_dir is None or n_features < _AUTO_DISK_FEATURES:
@@ -810,8 +874,9 @@ class OOCKernelRidge(
         Parameters
         ----------
         X : ndarray, numpy.memmap, str, os.PathLike or array store of shape \
-                (n_samples, n_features)
-            Training rows; kept by reference in ``X_fit_``.
+                (n_samples, n_features) or (n_samples, n_samples)
+            Training rows, or the kernel matrix if ``kernel='precomputed'``;
+            kept by reference in ``X_fit_``.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         sample_weight : float or array-like of shape (n_samples,), default=None
@@ -836,7 +901,9 @@ class OOCKernelRidge(
                 sample_weight,
                 reset=False,
                 fitting=True,
-                batch_size=self._block_rows(n, d, store_kind == "disk", solver),
+                batch_size=self._block_rows(
+                    n, d, store_kind in ("disk", "precomputed"), solver
+                ),
             )
             Y = np.empty((n, 1 if len(source.y.shape) == 1 else source.y.shape[1]))
             weights = np.empty(n) if source.sample_weight is not None else None
@@ -845,6 +912,13 @@ class OOCKernelRidge(
                 Y[batch.start : batch.stop] = batch.y.reshape(batch.n_samples, -1)
                 if weights is not None:
                     weights[batch.start : batch.stop] = batch.sample_weight
+            # After the pass that checked every row, as scikit-learn checks
+            # the values before the shape.
+            if self.kernel == "precomputed" and d != n:
+                raise ValueError(
+                    "Precomputed metric requires shape (n_queries, n_indexed). "
+                    f"Got ({n}, {d}) for {n} indexed."
+                )
             alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
             if alpha.size == 1:
                 alpha = np.repeat(alpha, Y.shape[1])
@@ -859,7 +933,11 @@ class OOCKernelRidge(
                 )
             sqrt_w = None if weights is None else np.sqrt(weights)
             # The first training row centers the rbf kernel (see _Kernel).
-            self._kernel_center = np.asarray(source.take([0])[0], dtype=np.float64)
+            self._kernel_center = (
+                None
+                if self.kernel == "precomputed"
+                else np.asarray(source.take([0])[0], dtype=np.float64)
+            )
             kernel = self._kernel_of(d)
             engine = self._engine()
             tmpdir = None
@@ -935,13 +1013,24 @@ class OOCKernelRidge(
 
     def _predict_rows(self):
         """Rows of the square blocks of ``predict``: with their temporary,
-        two of them fill ``memory_limit_mb``."""
+        two of them fill ``memory_limit_mb``. A precomputed kernel's rows
+        are as long as the training data: two blocks of them fill it."""
+        if self.kernel == "precomputed" and hasattr(self, "dual_coef_"):
+            n = self.dual_coef_.shape[0]
+            return max(1, int(self.memory_limit_mb * MB / (16 * n)))
         return max(1, int(np.sqrt(self.memory_limit_mb * MB / 16)))
 
     def _source(self, X, y=None, sample_weight=None, *, reset, batch_size=None, **kw):
         # predict and score read the rows to predict in blocks of the limit.
         if batch_size is None:
             batch_size = self._predict_rows()
+        if not reset and self.kernel == "precomputed":
+            rows = BatchSource(X, batch_size=batch_size)
+            if rows.n_features != getattr(self, "n_features_in_", rows.n_features):
+                # scikit-learn refuses NaN and infinity before a kernel of the
+                # wrong width: read the rows, which raises if they hold any.
+                for b in range(rows.n_batches):
+                    rows.read(b)
         return super()._source(
             X, y, sample_weight, reset=reset, batch_size=batch_size, **kw
         )
@@ -950,10 +1039,18 @@ class OOCKernelRidge(
         """Predictions of a batch: the kernel against the training rows,
         block by block."""
         n = self.dual_coef_.shape[0]
+        coef = self.dual_coef_.reshape(n, -1)
+        if self.kernel == "precomputed":
+            # The rows to predict are the kernel's rows against the training
+            # rows.
+            def predict_precomputed(K):
+                out = K @ coef
+                return out[:, 0] if self.dual_coef_.ndim == 1 else out
+
+            return predict_precomputed
         rows = self._predict_rows()
         fit_source = BatchSource(self.X_fit_, batch_size=min(n, rows))
         kernel = self._kernel_of(self.n_features_in_)
-        coef = self.dual_coef_.reshape(n, -1)
 
         def predict(X):
             out = np.zeros((X.shape[0], coef.shape[1]))

@@ -12,7 +12,7 @@ from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
@@ -60,6 +60,69 @@ _PassConstants = namedtuple(
 )
 
 
+# -- the user's starting parameters ----------------------------------------------
+#
+# scikit-learn's checks and messages, word for word, so that code written
+# against GaussianMixture's errors reads ours; the values come back as float64.
+
+
+def _check_shape(param, param_shape, name):
+    if param.shape != param_shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {param_shape}, but "
+            f"got {param.shape}"
+        )
+
+
+def _check_weights(weights, n_components):
+    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        # In scikit-learn's order: the smallest weight is said first.
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got max "
+            f"value {np.min(weights):.5f}, min value {np.max(weights):.5f}"
+        )
+    # float32 weights are normalized to float32's precision.
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not np.allclose(float(np.abs(1.0 - np.sum(weights))), 0.0, atol=atol):
+        raise ValueError(
+            "The parameter 'weights' should be normalized, but got sum(weights) = "
+            f"{np.sum(weights):.5f}"
+        )
+    return weights.astype(np.float64)
+
+
+def _check_means(means, n_components, n_features):
+    means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(means, (n_components, n_features), "means")
+    return means.astype(np.float64)
+
+
+def _check_precisions(precisions, covariance_type, n_components, n_features):
+    name = f"{covariance_type} precision"
+    precisions = check_array(
+        precisions,
+        dtype=[np.float64, np.float32],
+        ensure_2d=False,
+        allow_nd=covariance_type == "full",
+    )
+    shape = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+    _check_shape(precisions, shape, name)
+    if covariance_type in ("full", "tied"):
+        for p in precisions.reshape((-1, n_features, n_features)):
+            if not (np.all(np.isclose(p, p.T)) and np.all(np.linalg.eigvalsh(p) > 0.0)):
+                raise ValueError(f"'{name}' should be symmetric, positive-definite")
+    elif np.any(precisions <= 0.0):
+        raise ValueError(f"'{name}' should be positive")
+    return precisions.astype(np.float64)
+
+
 # -- parameters from statistics ----------------------------------------------
 
 
@@ -69,14 +132,7 @@ def _counts(moments):
 
 
 def _estimate_full(moments, nk, reg_covar):
-    # scikit-learn takes the scatter about its means, which are divided by
-    # the padded count: the difference only shows for components that have
-    # all but lost their rows, and is kept for them.
-    shrink = moments.mean * (1.0 - moments.weight / nk)[:, None]
-    scatter = moments.scatter + moments.weight[:, None, None] * (
-        shrink[:, :, None] * shrink[:, None, :]
-    )
-    covariances = scatter / nk[:, None, None]
+    covariances = moments.scatter / nk[:, None, None]
     idx = np.arange(covariances.shape[1])
     covariances[:, idx, idx] += reg_covar
     return covariances
@@ -104,12 +160,99 @@ _ESTIMATE_COVARIANCES = {
 }
 
 
-def _estimate_parameters(moments, reg_covar, covariance_type):
-    """Counts, means and covariances of the components from their moments."""
+def _padding_term(moments, nk, covariance_type):
+    """What scikit-learn's padded counts add to nearly empty components.
+
+    scikit-learn divides its means by the padded count ``nk``, so they fall
+    short of the rows' weighted mean ``m`` by ``(1 - s) m``, ``s = weight /
+    nk``: its full covariances, taken about those means, gain ``s (1 - s)**2
+    m m^T``, and its diagonal and tied ones, taken as ``E[x x^T] - mu mu^T``,
+    gain ``s (1 - s) m m^T`` (pooled over the components, by ``nk``, if
+    tied), in exact arithmetic. The padding is there for components with
+    next to nothing in them: below one row's weight the term is most of the
+    variance (all of it at a single point, where with ``reg_covar=0`` it
+    decides whether the fit goes on), and it is kept. Elsewhere it is zero
+    (32 rows or more: ``nk`` rounds to the count) or of the size of the
+    rounding of scikit-learn's own arithmetic, which far from the origin
+    would swamp the spread: it is left out, and the covariance is the exact
+    scatter, the same wherever the data are. (Components of one to three
+    copies of a row get scikit-learn's rounding itself, see
+    :func:`_repeated_row_estimate`.)
+    """
+    share = moments.weight / nk
+    pad = share * (1.0 - share)
+    padded = (moments.weight < 1.0) & (pad > 0.0)
+    if covariance_type in ("full", "tied"):
+        term = np.zeros(moments.scatter.shape)
+        kept = moments.mean[padded]
+        term[padded] = kept[:, :, None] * kept[:, None, :]
+        if covariance_type == "full":
+            return term * (pad * (1.0 - share))[:, None, None]
+        return np.tensordot(nk * pad, term, axes=1) / nk.sum()
+    # Elsewhere the term is zero, whatever m**2 is (even infinite).
+    term = np.zeros_like(moments.mean)
+    np.multiply(pad[:, None], moments.mean**2, out=term, where=padded[:, None])
+    return term.mean(axis=1) if covariance_type == "spherical" else term
+
+
+def _estimate_parameters(moments, reg_covar, covariance_type, in_rows=True):
+    """Counts, means and covariances of the components from their moments.
+
+    ``in_rows``: the weights count rows (an EM pass), as scikit-learn's do,
+    and the covariances carry the artifacts of its padded counts. A stepwise
+    update weights rows by fractions, where those artifacts, which depend on
+    the count being in rows, have no scikit-learn counterpart: they are left
+    out, and the covariances are the weighted scatters.
+    """
     nk = _counts(moments)
     # scikit-learn divides the weighted sums by the padded count.
     means = moments.mean * (moments.weight / nk)[:, None]
     covariances = _ESTIMATE_COVARIANCES[covariance_type](moments, nk, reg_covar)
+    if not in_rows:
+        return nk, means, covariances
+    covariances += _padding_term(moments, nk, covariance_type)
+    if covariance_type != "tied":
+        # A component left with a few copies of one row has no spread but
+        # the rounding of scikit-learn's formulas, which it gets too.
+        flat = moments.scatter.reshape(moments.weight.shape[0], -1)
+        repeated = np.isin(moments.weight, (1.0, 2.0, 3.0)) & ~np.any(flat, axis=1)
+        if repeated.any():
+            _, means[repeated], covariances[repeated] = _repeated_row_estimate(
+                moments.mean[repeated],
+                moments.weight[repeated],
+                reg_covar,
+                covariance_type,
+            )
+    return nk, means, covariances
+
+
+def _repeated_row_estimate(rows, counts, reg_covar, covariance_type):
+    """Counts, means and covariances of components that each repeat one row.
+
+    Component ``k`` holds ``counts[k]`` copies of ``rows[k]`` with
+    responsibility one: no spread but the rounding of scikit-learn's
+    formulas, which these repeat in its order of operations. Sums of one,
+    two or three equal terms (and zeros) are rounded alike in every order,
+    so for those counts the result is bit for bit scikit-learn's (with
+    ``reg_covar=0`` it decides whether the fit goes on). The tied covariance
+    needs all the rows and is left to the caller.
+    """
+    k, d = rows.shape
+    nk = counts + 10 * np.finfo(np.float64).eps
+    means = (counts[:, None] * rows) / nk[:, None]
+    if covariance_type == "full":
+        diff = rows - means
+        outer = diff[:, :, None] * diff[:, None, :]
+        covariances = (counts[:, None, None] * outer) / nk[:, None, None]
+        idx = np.arange(d)
+        covariances[:, idx, idx] += reg_covar
+    elif covariance_type == "tied":
+        covariances = None
+    else:
+        squares = (counts[:, None] * (rows * rows)) / nk[:, None]
+        covariances = squares - means**2 + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
     return nk, means, covariances
 
 
@@ -181,6 +324,11 @@ def _pass_constants(weights, means, factors, covariance_type):
     stacked = np.ascontiguousarray(np.concatenate(list(factors), axis=1))
     offsets = np.einsum("kj,kjl->kl", means - center, factors)
     return _PassConstants(center, stacked, offsets, log_const, n_features, means, None)
+
+
+class _StepStats(MixtureStats):
+    """The statistics of a stepwise update (minibatch mode, ``partial_fit``):
+    rows weighted by fractions, not counted."""
 
 
 # -- one batch ---------------------------------------------------------------
@@ -486,6 +634,15 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     of the components, whatever the number of rows. Computations are in
     float64 for float32 input too.
 
+    Without regularization (``reg_covar=0``) a component with no spread has
+    scikit-learn's covariance, its rounding included, where that is fixed by
+    the arithmetic: components started on single rows (``'random_from_data'``,
+    ``'k-means++'``), left with one to three copies of a row, or left with
+    almost no weight go on exactly as scikit-learn's do. One of four or more
+    copies of a row has no variance, and the fit stops with scikit-learn's
+    advice; scikit-learn's own outcome there is the sign of a rounding error
+    in ``E[x**2] - E[x]**2``, which no summation in another order repeats.
+
     Examples
     --------
     >>> import numpy as np, os, tempfile
@@ -582,7 +739,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             raise ValueError(
                 f"Found array with {source.n_samples} sample(s) (shape="
                 f"{(source.n_samples, source.n_features)}) while a minimum of 2 "
-                "is required."
+                f"is required by {type(self).__name__}."
             )
         if source.n_samples < self.n_components:
             raise ValueError(
@@ -595,57 +752,14 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         k = self.n_components
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = np.asarray(self.weights_init, dtype=np.float64)
-            if weights.shape != (k,):
-                raise ValueError(
-                    f"weights_init should have the shape ({k},), got {weights.shape}"
-                )
-            if weights.min() < 0 or weights.max() > 1:
-                raise ValueError(
-                    "weights_init should be in the range [0, 1], got max value "
-                    f"{weights.max():.5f}, min value {weights.min():.5f}"
-                )
-            if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
-                raise ValueError(
-                    "weights_init should be normalized, got sum(weights) = "
-                    f"{weights.sum():.5f}"
-                )
+            weights = _check_weights(self.weights_init, k)
         if self.means_init is not None:
-            means = np.asarray(self.means_init, dtype=np.float64)
-            if means.shape != (k, n_features):
-                raise ValueError(
-                    f"means_init should have the shape {(k, n_features)}, got "
-                    f"{means.shape}"
-                )
+            means = _check_means(self.means_init, k, n_features)
         if self.precisions_init is not None:
-            precisions = self._check_precisions(
-                np.asarray(self.precisions_init, dtype=np.float64), n_features
+            precisions = _check_precisions(
+                self.precisions_init, self.covariance_type, k, n_features
             )
         return weights, means, precisions
-
-    def _check_precisions(self, precisions, n_features):
-        k, ct = self.n_components, self.covariance_type
-        shape = {
-            "full": (k, n_features, n_features),
-            "tied": (n_features, n_features),
-            "diag": (k, n_features),
-            "spherical": (k,),
-        }[ct]
-        if precisions.shape != shape:
-            raise ValueError(
-                f"precisions_init of a '{ct}' mixture should have the shape "
-                f"{shape}, got {precisions.shape}"
-            )
-        if ct in ("full", "tied"):
-            for p in precisions.reshape((-1, n_features, n_features)):
-                if not np.allclose(p, p.T) or np.any(linalg.eigvalsh(p) <= 0.0):
-                    raise ValueError(
-                        f"precisions_init of a '{ct}' mixture should be symmetric, "
-                        "positive-definite matrices"
-                    )
-        elif np.any(precisions <= 0.0):
-            raise ValueError(f"precisions_init of a '{ct}' mixture should be positive")
-        return precisions
 
     # -- initialization -----------------------------------------------------------
 
@@ -708,8 +822,12 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     def _from_points(self, source, indices, rows=None):
         """Components centred on single rows, as scikit-learn initializes them.
 
-        Each component holds one row with responsibility one: its mean is the
-        row and its covariance ``reg_covar``. A tied covariance is, as
+        Each component holds one row with responsibility one: its count is
+        ``1 + 10 eps``, its mean the row divided by it, and its covariance
+        what scikit-learn's formulas make of that, operation for operation
+        (a full covariance of rank one; diagonal variances of about ``10 eps
+        x**2``, positive where ``x`` is not zero: with ``reg_covar=0`` they
+        decide whether the fit can start). A tied covariance is, as
         scikit-learn computes it, ``(X^T X - sum_k n_k mu_k mu_k^T) / sum_k
         n_k``: every row enters ``X^T X``, so it takes one pass (and gives a
         broad start).
@@ -718,12 +836,8 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             rows = source.take(np.asarray(indices))
         rows = np.asarray(rows, dtype=np.float64)
         k, d = rows.shape
-        diagonal = self.covariance_type in ("diag", "spherical")
-        point = Moments(
-            k, np.ones(k), rows, np.zeros((k, d) if diagonal else (k, d, d))
-        )
-        nk, means, covariances = _estimate_parameters(
-            point, self.reg_covar, self.covariance_type
+        nk, means, covariances = _repeated_row_estimate(
+            rows, np.ones(k), self.reg_covar, self.covariance_type
         )
         if self.covariance_type == "tied":
             data = self._reduce_with(
@@ -805,9 +919,16 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     def _objective(self, stats):
         return stats.log_likelihood / stats.count
 
+    def _stepwise(self, stats):
+        step = super()._stepwise(stats)
+        return _StepStats(step.log_likelihood, step.moments)
+
     def _from_summaries(self, stats):
         nk, means, covariances = _estimate_parameters(
-            stats.moments, self.reg_covar, self.covariance_type
+            stats.moments,
+            self.reg_covar,
+            self.covariance_type,
+            in_rows=not isinstance(stats, _StepStats),
         )
         factors = _precision_cholesky(covariances, self.covariance_type)
         self._set_parameters((nk / nk.sum(), means, covariances, factors))
