@@ -139,6 +139,30 @@ def test_float32_agrees_with_sklearn_float32_to_its_precision(rng):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_rows_give_float32_attributes_computed_in_float64(
+    rng, covariance_type
+):
+    X = _blobs(rng, dtype=np.float32)
+    start = {k: v.astype(np.float32) for k, v in _start(X, covariance_type).items()}
+    params = dict(n_components=2, covariance_type=covariance_type, **start)
+    ours32 = _fit(X, batch_size=40, **params)
+    ours64 = _fit(X.astype(np.float64), batch_size=40, **params)
+    ref32 = GaussianMixture(**params).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        ref, got, exact = (getattr(m, name) for m in (ref32, ours32, ours64))
+        assert got.dtype == ref.dtype == np.float32, name
+        # the float64 fit, rounded once at the end
+        assert_array_equal(got, exact.astype(np.float32))
+    for method in ("score_samples", "predict_proba"):
+        assert getattr(ours32, method)(X).dtype == np.float32
+        assert_array_equal(
+            getattr(ours32, method)(X),
+            getattr(ours64, method)(X).astype(np.float32),
+        )
+    assert_array_equal(ours32.predict(X), ours64.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize(
     "init_params", ["kmeans", "k-means++", "random", "random_from_data"]
 )

@@ -632,7 +632,8 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     -----
     Memory: per thread, a few megabytes of working rows and the statistics
     of the components, whatever the number of rows. Computations are in
-    float64 for float32 input too.
+    float64 for float32 input too; the fitted attributes then have the
+    input's dtype, as scikit-learn's.
 
     Without regularization (``reg_covar=0``) a component with no spread has
     scikit-learn's covariance, its rounding included, where that is fixed by
@@ -735,6 +736,10 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     # -- checks ---------------------------------------------------------------
 
     def _check_source(self, source):
+        # As scikit-learn, float32 rows give float32 parameters; they are
+        # computed in float64 all the same (see _set_parameters).
+        dtype = getattr(source.X, "dtype", None)
+        self._fitted_dtype = np.float32 if dtype == np.float32 else np.float64
         if source.n_samples < 2:
             raise ValueError(
                 f"Found array with {source.n_samples} sample(s) (shape="
@@ -884,6 +889,9 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     # -- EM -----------------------------------------------------------------------
 
     def _get_parameters(self):
+        exact = self.__dict__.get("_parameters64")
+        if exact is not None:
+            return exact
         return (
             self.weights_,
             self.means_,
@@ -892,21 +900,29 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         )
 
     def _set_parameters(self, params):
-        self.weights_, self.means_, covariances, self.precisions_cholesky_ = params
-        if covariances is not None:
-            self.covariances_ = covariances
-        factors = self.precisions_cholesky_
+        # The iterations go on from the float64 parameters; the public
+        # attributes have the dtype of the rows fitted, as scikit-learn's.
+        weights, means, covariances, factors = params
+        if covariances is None:
+            covariances = getattr(self, "_parameters64", (None,) * 4)[2]
+        self._parameters64 = (weights, means, covariances, factors)
         if self.covariance_type == "full":
-            self.precisions_ = factors @ np.transpose(factors, (0, 2, 1))
+            precisions = factors @ np.transpose(factors, (0, 2, 1))
         elif self.covariance_type == "tied":
-            self.precisions_ = factors @ factors.T
+            precisions = factors @ factors.T
         else:
-            self.precisions_ = factors**2
+            precisions = factors**2
+        dtype = getattr(self, "_fitted_dtype", np.float64)
+        self.weights_ = weights.astype(dtype, copy=False)
+        self.means_ = means.astype(dtype, copy=False)
+        if covariances is not None:
+            self.covariances_ = covariances.astype(dtype, copy=False)
+        self.precisions_cholesky_ = factors.astype(dtype, copy=False)
+        self.precisions_ = precisions.astype(dtype, copy=False)
 
     def _constants(self):
-        return _pass_constants(
-            self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
-        )
+        weights, means, _, factors = self._get_parameters()
+        return _pass_constants(weights, means, factors, self.covariance_type)
 
     def _prepare_pass(self):
         self._pass_constants = self._constants()
@@ -944,6 +960,9 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
             desc=desc,
         )
 
+    def _in_fitted_dtype(self, values):
+        return values.astype(getattr(self, "_fitted_dtype", np.float64), copy=False)
+
     def score_samples(self, X):
         """Log-likelihood of every row of ``X``, streamed.
 
@@ -958,7 +977,9 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             ``log p(x)`` under the model.
         """
-        return self._log_prob_rows(X, _logsumexp_rows, "score_samples")
+        return self._in_fitted_dtype(
+            self._log_prob_rows(X, _logsumexp_rows, "score_samples")
+        )
 
     def _log_likelihood(self, X):
         """Sum of the rows' log-likelihoods and the number of rows, streamed."""
@@ -1024,8 +1045,12 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         ndarray of shape (n_samples, n_components)
             Responsibilities.
         """
-        return self._log_prob_rows(
-            X, lambda lp: np.exp(lp - _logsumexp_rows(lp)[:, None]), "predict_proba"
+        return self._in_fitted_dtype(
+            self._log_prob_rows(
+                X,
+                lambda lp: np.exp(lp - _logsumexp_rows(lp)[:, None]),
+                "predict_proba",
+            )
         )
 
     def fit_predict(self, X, y=None, **fit_params):
