@@ -241,18 +241,18 @@ def test_every_parameter_of_sklearn_is_taken_with_its_default():
 
 @pytest.mark.parametrize("kernel", SKLEARN_KERNELS)
 def test_every_kernel_name_of_sklearn_gives_its_model(rng, kernel):
-    from scipy.linalg import LinAlgWarning
-
     X = rng.uniform(0, 1, size=(200, 4))
     y = X.sum(axis=1)
     params = dict(alpha=0.5, kernel=kernel, gamma=0.5, degree=2)
     # The additive chi2 kernel is not positive definite: both fall back on
-    # least squares, with a warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LinAlgWarning)
-        warnings.filterwarnings("ignore", "Singular matrix", UserWarning)
+    # least squares, with scikit-learn's warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ref = KernelRidge(**params).fit(X, y)
+        expected = [(w.category, str(w.message)) for w in caught]
+        caught.clear()
         ours = OOCKernelRidge(**params, memory_limit_mb=1).fit(X, y)
+    assert [(w.category, str(w.message)) for w in caught] == expected
     assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-9, atol=1e-9)
 
 

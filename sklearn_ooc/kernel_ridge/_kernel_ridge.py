@@ -428,7 +428,7 @@ def _cholesky_in_memory(kernel_matrix, y, alpha, tile):
         warnings.warn(
             "Singular matrix in solving dual problem. Using least-squares "
             "solution instead.",
-            linalg.LinAlgWarning,
+            UserWarning,
             stacklevel=4,
         )
         del K
