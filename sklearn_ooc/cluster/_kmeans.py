@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import warnings
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -17,6 +19,8 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -88,6 +92,14 @@ def _farthest(a, b, k):
         np.concatenate([a[3], b[3]])[order],
         np.concatenate([a[4], b[4]])[order],
     )
+
+
+def _is_same_clustering(labels1, labels2, n_clusters):
+    """Whether ``labels2`` is ``labels1`` relabeled, as scikit-learn's
+    private function of that name decides (each label of ``labels1`` maps
+    to one label of ``labels2``)."""
+    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
+    return len(pairs) == len(np.unique(pairs // n_clusters))
 
 
 def _origin_for(centers):
@@ -163,17 +175,7 @@ def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
     )
 
 
-def _from_kmeans(params):
-    """KMeans's parameters as ours (for ``out_of_core``).
-
-    Elkan's algorithm reaches Lloyd's centers and labels, and ours never
-    modifies X.
-    """
-    del params["algorithm"], params["copy_x"]
-    return params
-
-
-@register(KMeans, convert=_from_kmeans)
+@register(KMeans)
 class OOCKMeans(
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -186,34 +188,69 @@ class OOCKMeans(
     Each iteration is one pass: the rows are assigned to their nearest center
     and summed per cluster (counts and sums are the sufficient statistics),
     and the centers move to the means; empty clusters are reseeded with the
-    rows farthest from their centers, and convergence is strict (no label
-    changed) or a center shift within ``tol`` times the mean variance of the
-    features, as in :class:`sklearn.cluster.KMeans` with
+    rows farthest from their centers (of equal distances the earlier rows,
+    where scikit-learn's partial sort may take others), and convergence is
+    strict (no label changed) or a center shift within ``tol`` times the
+    mean variance of the features, as in :class:`sklearn.cluster.KMeans` with
     ``algorithm="lloyd"``. From the same initial centers the labels are the
     same and the centers equal to rounding. With ``batches_per_epoch`` each
     iteration reads the next batches only (mini-batch k-means).
+
+    With ``n_init`` runs, the run kept is scikit-learn's: each run ends with
+    one more pass, the labels and inertia of its final centers, and a later
+    run wins with a lower inertia and another clustering (the best run's
+    labels are held, ``n_samples`` of them, as scikit-learn holds them).
 
     Parameters
     ----------
     n_clusters : int, default=8
         Clusters.
-    init : {'k-means++', 'random', 'first-k'} or ndarray, default='k-means++'
+    init : {'k-means++', 'random', 'first-k'}, callable or array-like of \
+            shape (n_clusters, n_features), default='k-means++'
         Initial centers: k-means++ on a uniform random sample of
-        ``init_size`` rows drawn across the whole source; random rows;
-        the first rows; or given centers.
+        ``init_size`` rows drawn across the whole source (all rows when
+        there are no more than ``init_size``, as scikit-learn); random rows,
+        drawn as scikit-learn draws them (weighted; the draw holds
+        ``n_samples`` floats, as ``labels_`` holds ``n_samples`` labels),
+        or, beyond 10 million unweighted rows, uniformly without that array;
+        the first rows (ours only); given centers (rounded to the dtype of
+        ``X``, as scikit-learn does); or a callable, called as scikit-learn
+        calls it, ``init(X_init, n_clusters, random_state=random_state)``,
+        whose result must be of shape ``(n_clusters, n_features)``. Out of
+        core, ``X_init`` is the sample k-means++ would use rather than all
+        of ``X`` (all of it when it has no more than ``init_size`` rows), a
+        CSR matrix for sparse data; as in scikit-learn, dense rows are
+        passed centered on the mean of the whole data (one more pass) and
+        the returned centers are taken in those coordinates.
     n_init : 'auto' or int, default='auto'
         Runs from different initial centers; the one of lowest inertia is
-        kept. ``'auto'``: 1 for 'k-means++', 'first-k' and arrays, 10 for
-        'random' (scikit-learn's rule).
+        kept. ``'auto'``: 10 for 'random' and callables, else 1
+        (scikit-learn's rule).
     max_iter : int, default=300
         Lloyd iterations at most.
     tol : float, default=1e-4
-        Relative tolerance of the center shift.
-    init_size : int, default=None
-        Rows sampled for 'k-means++'; ``min(n_samples, 100_000)`` if
-        ``None``.
+        Relative tolerance of the center shift: the squared shift of the
+        centers within ``tol`` times the mean variance of the features
+        stops the run (the variances come from the first pass).
+    verbose : int, default=0
+        1 prints scikit-learn's lines ("Initialization complete",
+        "Iteration i, inertia ...", the reason of convergence) with ours;
+        2 adds a progress bar.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialization.
+    copy_x : bool, default=True
+        Accepted for scikit-learn's API. Batches are read, never written:
+        ``X`` is left untouched whatever the value, so ``False`` saves no
+        memory here.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        scikit-learn's choice of the exact algorithm. Elkan's bounds reach
+        Lloyd's centers and labels, but keep an ``n_samples x n_clusters``
+        array between passes; out of core both run the same streamed Lloyd
+        iterations, hence the same result. As scikit-learn, "elkan" with
+        one cluster warns.
+    init_size : int, default=None
+        Rows sampled for 'k-means++' and callables; ``min(n_samples,
+        100_000)`` if ``None``.
     batch_size : int or "auto", default="auto"
         Rows read per batch.
     batches_per_epoch : int, default=None
@@ -223,8 +260,6 @@ class OOCKMeans(
         :class:`~sklearn_ooc.mixture.OOCGaussianMixture`).
     n_jobs : int, default=None
         Threads summarizing batches.
-    verbose : int, default=0
-        1 prints a line per iteration; 2 adds a progress bar.
     checkpoint : str or os.PathLike, default=None
         A file that receives the state of the fit, atomically, after every
         iteration. A fit that finds a checkpoint of the same data and
@@ -234,7 +269,8 @@ class OOCKMeans(
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Centers.
+        Centers, of the dtype of ``X`` (float32 or float64) as in
+        scikit-learn; they are computed in float64 whatever the input.
     labels_ : ndarray of shape (n_samples,)
         Cluster of every training row (4 bytes a row).
     inertia_ : float
@@ -265,10 +301,16 @@ class OOCKMeans(
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random", "first-k"}), "array-like"],
+        "init": [
+            StrOptions({"k-means++", "random", "first-k"}),
+            callable,
+            "array-like",
+        ],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
         "init_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
@@ -289,13 +331,15 @@ class OOCKMeans(
         n_init="auto",
         max_iter=300,
         tol=1e-4,
-        init_size=None,
+        verbose=0,
         random_state=None,
+        copy_x=True,
+        algorithm="lloyd",
+        init_size=None,
         batch_size="auto",
         batches_per_epoch=None,
         decay=None,
         n_jobs=None,
-        verbose=0,
         checkpoint=None,
     ):
         self.n_clusters = n_clusters
@@ -303,24 +347,26 @@ class OOCKMeans(
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
-        self.init_size = init_size
+        self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.init_size = init_size
         self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
         self.decay = decay
         self.n_jobs = n_jobs
-        self.verbose = verbose
         self.checkpoint = checkpoint
 
     # scikit-learn's KMeans stops at max_iter without a warning.
     _not_converged = None
 
     def _runs(self):
-        if not isinstance(self.init, str):
+        if not isinstance(self.init, str) and not callable(self.init):
             return 1
         if self.n_init != "auto":
             return self.n_init
-        return 10 if self.init == "random" else 1
+        return 1 if self.init in ("k-means++", "first-k") else 10
 
     def _check_source(self, source):
         if source.n_samples < self.n_clusters:
@@ -328,42 +374,114 @@ class OOCKMeans(
                 f"n_samples={source.n_samples} should be >= "
                 f"n_clusters={self.n_clusters}."
             )
+        # scikit-learn's dtype=[np.float64, np.float32]: float32 stays.
+        self._fit_dtype = (
+            np.dtype(np.float32)
+            if np.dtype(source.X.dtype) == np.float32
+            else np.dtype(np.float64)
+        )
+        self._data_mean = None
+        # (inertia, labels) of the best finished run, as scikit-learn keeps.
+        self._best = None
+
+    def _validate_center_shape(self, n_features, centers):
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != n_features:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of features of the data {n_features}."
+            )
 
     # -- initialization -------------------------------------------------------
+
+    def _init_sample(self, source, random_state):
+        """Rows (sorted) of the k-means++ and callable initializations."""
+        size = min(source.n_samples, self.init_size or 100_000)
+        if size == source.n_samples:
+            return np.arange(size)
+        return np.sort(_draw_rows(random_state, source.n_samples, size))
+
+    def _mean_of(self, source):
+        """The column means of the data (one pass, once a fit), with which
+        scikit-learn centers dense data before calling a callable ``init``."""
+        if self._data_mean is None:
+            moments = self._reduce(
+                source, summarize=lambda b: diagonal_moments_of_rows(b.X), desc="mean"
+            )
+            self._data_mean = moments.mean + moments.mean_error
+        return self._data_mean
 
     def _initialize(self, source, random_state):
         k = self.n_clusters
         init = self.init
-        if not isinstance(init, str):
-            centers = np.asarray(init, dtype=np.float64)
-            if centers.shape != (k, source.n_features):
-                raise ValueError(
-                    f"The shape of the initial centers {centers.shape} does not "
-                    f"match the number of clusters {k} and features "
-                    f"{source.n_features}."
-                )
+        dtype = self._fit_dtype
+        if callable(init):
+            rows = self._init_sample(source, random_state)
+            sample = np.asarray(source.take(rows), dtype=dtype)
+            # scikit-learn centers dense data (not sparse) before the call and
+            # reads the centers returned in the centered coordinates.
+            if sp.issparse(source.X):
+                mean, sample = None, sp.csr_matrix(sample)
+            else:
+                mean = self._mean_of(source)
+                sample = (sample - mean).astype(dtype)
+            centers = init(sample, k, random_state=random_state)
+            centers = check_array(centers, dtype=dtype, copy=False, order="C")
+            self._validate_center_shape(source.n_features, centers)
+            centers = centers.astype(np.float64)
+            if mean is not None:
+                centers += mean
+        elif not isinstance(init, str):
+            # Rounded to the dtype of X, as scikit-learn's check_array does.
+            centers = check_array(init, dtype=dtype, copy=True, order="C")
+            self._validate_center_shape(source.n_features, centers)
         elif init == "first-k":
             centers = source.take(np.arange(k))
         elif init == "random":
-            if source.n_samples <= 1_000_000:
-                rows = random_state.permutation(source.n_samples)[:k]
+            n = source.n_samples
+            if source.sample_weight is None and n > 10_000_000:
+                rows = _draw_rows(random_state, n, k)
             else:
-                rows = _draw_rows(random_state, source.n_samples, k)
+                # scikit-learn's draw, weighted, exactly (n floats in memory).
+                weights = (
+                    np.ones(n, dtype=dtype)
+                    if source.sample_weight is None
+                    else source.weights_of(np.arange(n)).astype(dtype)
+                )
+                if not weights.sum() > 0:
+                    raise ValueError(
+                        "Sample weights must contain at least one non-zero number"
+                    )
+                rows = random_state.choice(
+                    n, size=k, replace=False, p=weights / weights.sum()
+                )
             centers = source.take(rows)
         else:
-            size = min(source.n_samples, self.init_size or 100_000)
-            if size == source.n_samples:
-                rows = np.arange(size)
-            else:
-                rows = np.sort(_draw_rows(random_state, source.n_samples, size))
+            rows = self._init_sample(source, random_state)
             weights = source.weights_of(rows)
             if not weights.sum() > 0:
                 raise ValueError(
                     "Sample weights must contain at least one non-zero number"
                 )
-            centers, _ = kmeans_plusplus(
-                source.take(rows), k, sample_weight=weights, random_state=random_state
+            sample = source.take(rows)
+            # scikit-learn seeds on dense rows centered on their mean (here
+            # the sample's: the data's when the sample is all of it), where
+            # the distances keep their digits; the centers are the rows.
+            centered = (
+                sample
+                if sp.issparse(source.X)
+                else sample - sample.mean(axis=0, dtype=sample.dtype)
             )
+            _, chosen = kmeans_plusplus(
+                centered, k, sample_weight=weights, random_state=random_state
+            )
+            centers = sample[chosen]
+        if self.verbose:
+            self._engine().log("Initialization complete")
         self._centers = np.asarray(centers, dtype=np.float64).copy()
         self._previous_labels = None
         # Known at once without a tolerance; else from the first pass.
@@ -407,6 +525,7 @@ class OOCKMeans(
         )
 
     def _objective(self, stats):
+        self._pass_inertia = float(stats.inertia)
         return -stats.inertia / stats.count
 
     def _from_summaries(self, stats):
@@ -417,9 +536,12 @@ class OOCKMeans(
         shift = self._shift
         empty = np.flatnonzero(weights == 0)
         # scikit-learn's reseeding: each empty cluster takes one of the rows
-        # farthest from their centers, which leaves its old cluster.
+        # farthest from their centers, which leaves its old cluster; none
+        # when every row sits on its center (more clusters than distinct
+        # rows).
+        far_enough = len(stats.far[0]) and stats.far[0][0] > 0
         for new, (row_x, row_w, old) in zip(
-            empty,
+            empty if far_enough else (),
             zip(stats.far[2], stats.far[3], stats.far[4], strict=True),
             strict=False,
         ):
@@ -427,9 +549,19 @@ class OOCKMeans(
             weights[old] -= row_w
             sums[new] = (row_x - shift) * row_w
             weights[new] = row_w
-        centers = self._centers.copy()
         nonzero = weights > 0
+        centers = np.empty_like(self._centers)
         centers[nonzero] = shift + sums[nonzero] / weights[nonzero, None]
+        # Clusters still empty go where scikit-learn's _average_centers puts
+        # them: onto the heaviest cluster, whose row it copies in place while
+        # averaging, i.e. its sum when that cluster comes later.
+        heaviest = int(np.argmax(weights))
+        for j in np.flatnonzero(~nonzero):
+            centers[j] = (
+                centers[heaviest]
+                if heaviest < j
+                else shift * weights[heaviest] + sums[heaviest]
+            )
         self._center_shift = float(((centers - self._centers) ** 2).sum())
         self._strict = self._previous_labels == stats.labels
         self._previous_labels = stats.labels
@@ -441,12 +573,50 @@ class OOCKMeans(
     def _has_converged(self, change):
         return self._strict or self._center_shift <= self._tolerance
 
+    def _iterate(self, source, plan, engine, random_state, do_init, resume, save):
+        run = super()._iterate(
+            source, plan, engine, random_state, do_init, resume, save
+        )
+        if plan.epoch_length < plan.n_batches:
+            return run
+        # scikit-learn's choice among runs: the inertia and labels of the
+        # final centers (one more pass); a run wins with a lower inertia and
+        # another clustering. Its bound says so to the loop of IterativeMixin.
+        labels, inertia = self._label_rows(source, run.params)
+        n = source.n_samples
+        if self._best is None:
+            bound = -inertia / n
+        elif inertia < self._best[0] and not _is_same_clustering(
+            labels, self._best[1], self.n_clusters
+        ):
+            bound = max(-inertia / n, np.nextafter(-self._best[0] / n, np.inf))
+        else:
+            return dataclasses.replace(run, lower_bound=-self._best[0] / n)
+        self._best = (inertia, labels)
+        return dataclasses.replace(run, lower_bound=bound)
+
+    def _report(self, engine, n_iter, lower_bound, change, rows, seconds):
+        # scikit-learn's lines (iterations counted from 0).
+        if not self.verbose:
+            return
+        i = n_iter - 1
+        engine.log(f"Iteration {i}, inertia {self._pass_inertia}.")
+        if self._strict:
+            engine.log(f"Converged at iteration {i}: strict convergence.")
+        elif self._center_shift <= self._tolerance:
+            engine.log(
+                f"Converged at iteration {i}: center shift {self._center_shift} "
+                f"within tolerance {self._tolerance}."
+            )
+
     def _get_parameters(self):
         return self._centers.copy()
 
     def _set_parameters(self, params):
         self._centers = params.copy()
-        self.cluster_centers_ = params.copy()
+        self.cluster_centers_ = params.astype(
+            getattr(self, "_fit_dtype", np.float64), copy=True
+        )
 
     def _publish_update(self):
         super()._publish_update()
@@ -482,24 +652,54 @@ class OOCKMeans(
         self : object
             The fitted estimator.
         """
-        if not isinstance(self.init, str) and self.n_init not in ("auto", 1):
+        explicit = not isinstance(self.init, str) and not callable(self.init)
+        if explicit and self.n_init not in ("auto", 1):
             warnings.warn(
                 "Explicit initial center position passed: performing only one "
                 f"init in {type(self).__name__} instead of n_init={self.n_init}.",
                 RuntimeWarning,
                 stacklevel=2,
             )
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. "
+                "Using 'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         with self._transaction():
             self._fit_iterations(X, None, sample_weight, batch_size, batches_per_epoch)
-            source = self._source(
-                X, None, sample_weight, reset=False, batch_size=batch_size
+            self.__dict__.pop("_data_mean", None)
+            best = self.__dict__.pop("_best", None)
+            if best is None:
+                # Mini-batch mode: the labels of the final centers.
+                source = self._source(
+                    X, None, sample_weight, reset=False, batch_size=batch_size
+                )
+                best = self._label_rows(source, self._centers)[::-1]
+            self.inertia_, self.labels_ = best
+            # The objective of the best run's last pass (the loop's bound is
+            # the inertia of its final centers, to choose as scikit-learn).
+            if self.lower_bounds_:
+                self.lower_bound_ = self.lower_bounds_[-1]
+        distinct = np.count_nonzero(
+            np.bincount(self.labels_, minlength=self.n_clusters)
+        )
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate "
+                "points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
             )
-            self.labels_, self.inertia_ = self._label_rows(source)
         return self
 
-    def _label_rows(self, source):
+    def _label_rows(self, source, centers=None):
         """Labels of all rows and the inertia, in one more pass."""
-        centers, shift = self.cluster_centers_, _origin_for(self.cluster_centers_)
+        if centers is None:
+            centers = np.asarray(self.cluster_centers_, dtype=np.float64)
+        shift = _origin_for(centers)
         labels = np.empty(source.n_samples, dtype=np.int32)
         inertia = 0.0
 
@@ -530,7 +730,8 @@ class OOCKMeans(
             Labels.
         """
         check_is_fitted(self)
-        centers, shift = self.cluster_centers_, _origin_for(self.cluster_centers_)
+        centers = np.asarray(self.cluster_centers_, dtype=np.float64)
+        shift = _origin_for(centers)
         return self._map_rows(
             X, lambda b: _assign(b.X, None, centers, shift, b.workspace)[0]
         ).astype(np.int32)
@@ -546,13 +747,15 @@ class OOCKMeans(
         Returns
         -------
         ndarray of shape (n_samples, n_clusters)
+            Of float32 for float32 rows, else float64 (as scikit-learn).
         """
         check_is_fitted(self)
-        centers = self.cluster_centers_
+        centers = np.asarray(self.cluster_centers_, dtype=np.float64)
 
         def distances(batch):
             diff = batch.X[:, None, :] - centers[None, :, :]
-            return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+            out = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+            return out.astype(np.result_type(batch.X.dtype, np.float32))
 
         return self._map_rows(X, distances, desc="transform")
 
