@@ -149,9 +149,9 @@ def test_ridge_cv_on_y_beyond_float64_squares():
     # the folds' sums of squares of y overflow and every score is NaN.
     alphas = [0.01, 1.0, 30.0, 1e3]
     y = Y[:, 0] + 2 * _rng.normal(size=N)
-    reference = StreamingRidgeCV(alphas=alphas, batch_size=64).fit(X, y)
+    reference = StreamingRidgeCV(alphas=alphas, cv=5, batch_size=64).fit(X, y)
     for scale in (2.0**600, 2.0**-600):
-        model = StreamingRidgeCV(alphas=alphas, batch_size=64).fit(X, y * scale)
+        model = StreamingRidgeCV(alphas=alphas, cv=5, batch_size=64).fit(X, y * scale)
         assert model.alpha_ == reference.alpha_
         assert_allclose(model.best_score_, reference.best_score_, rtol=1e-12)
         assert_allclose(
@@ -167,9 +167,11 @@ def test_ridge_cv_on_x_beyond_float64_squares():
     # the problem is that of X with the alphas, scaled.
     alphas = np.array([0.01, 0.3, 3.0])
     y = Y[:, 0] + 2 * _rng.normal(size=N)
-    reference = StreamingRidgeCV(alphas=alphas, batch_size=64).fit(X, y)
+    reference = StreamingRidgeCV(alphas=alphas, cv=5, batch_size=64).fit(X, y)
     scale = 2.0**510
-    model = StreamingRidgeCV(alphas=alphas * scale**2, batch_size=64).fit(X * scale, y)
+    model = StreamingRidgeCV(alphas=alphas * scale**2, cv=5, batch_size=64).fit(
+        X * scale, y
+    )
     assert model.alpha_ == reference.alpha_ * scale**2
     assert_allclose(
         model.cv_results_["mean_test_score"],
@@ -181,7 +183,7 @@ def test_ridge_cv_on_x_beyond_float64_squares():
 
 def test_ridge_cv_mean_squared_errors_beyond_float64_are_refused():
     # Errors of y * 2**600 square to 2**1200: not a float64 score.
-    est = StreamingRidgeCV(scoring="neg_mean_squared_error").fit(X, Y[:, 0])
+    est = StreamingRidgeCV(scoring="neg_mean_squared_error", cv=5).fit(X, Y[:, 0])
     _refused(
         est,
         lambda e: e.fit(X, Y[:, 0] * 2.0**600),

@@ -63,7 +63,8 @@ def _configurations():
         for wrapped in WRAPPED.get(name, [{}]):
             params = cls(**wrapped).get_params() if wrapped else cls().get_params()
             settings = {k: v for k, v in TINY.items() if k in params}
-            if "max_iter" in params and "max_iter" not in wrapped:
+            # max_iter=None: the solver's own limit (Ridge's iterative solvers)
+            if params.get("max_iter") is not None and "max_iter" not in wrapped:
                 settings["max_iter"] = min(params["max_iter"], MAX_ITER)
             if "random_state" in params:
                 settings["random_state"] = 0

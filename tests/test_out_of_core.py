@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
 from sklearn.naive_bayes import GaussianNB
@@ -125,9 +125,8 @@ def test_randomized_search_keeps_its_distributions():
             r"Pipeline, step 'gaussiannb': GaussianNB has no exact out-of-core",
         ),
         (
-            make_pipeline(Ridge(positive=True)),
-            r"step 'ridge': Ridge\(positive=True\) has no exact out-of-core "
-            r"equivalent in StreamingRidge",
+            make_pipeline(StandardScaler(), Lasso()),
+            r"Pipeline, step 'lasso': Lasso has no exact out-of-core",
         ),
         (
             LogisticRegression(solver="liblinear"),
@@ -160,12 +159,12 @@ def _exact_cases():
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
-    from sklearn.linear_model import Ridge
 
     # Parameters that choose how scikit-learn computes, not what: the
     # converted estimator fits the same model.
     return [
         (Ridge(alpha=2.0, solver="sag", tol=1e-12, max_iter=100_000), "predict"),
+        (Ridge(alpha=2.0, positive=True, tol=1e-12, max_iter=100_000), "predict"),
         (KMeans(3, algorithm="elkan", n_init=1, random_state=0), "predict"),
         (PCA(2, svd_solver="full", random_state=0, copy=False), "transform"),
         (QuadraticDiscriminantAnalysis(reg_param=0.1), "predict_proba"),

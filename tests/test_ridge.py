@@ -6,6 +6,7 @@ from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import NotFittedError
@@ -63,18 +64,22 @@ def test_equals_sklearn_ridge(rng, batch_size, n_jobs, dtype, offset, weighted):
     model = StreamingRidge(alpha=2.0, batch_size=batch_size, n_jobs=n_jobs)
     model.fit(X, y, sample_weight=w)
     # Computations are in float64 for float32 input too, so the reference is
-    # Ridge on the same values in float64; Ridge in float32 only agrees to
-    # float32 precision (below).
-    _assert_same_model(model, _reference(X, y, 2.0, w), y)
+    # Ridge on the same values in float64, rounded to float32 as the
+    # attributes are (X's dtype, as scikit-learn keeps it); Ridge in float32
+    # only agrees to float32 precision (below).
+    rtol = 1e-8 if dtype == np.float64 else 2e-7
+    _assert_same_model(model, _reference(X, y, 2.0, w), y, rtol=rtol)
     assert model.n_samples_seen_ == N
-    assert model.coef_.dtype == np.float64
+    assert model.coef_.dtype == dtype
+    assert model.predict(X).dtype == dtype
 
 
 def test_float32_agrees_with_sklearn_float32_to_its_precision(rng):
     X, y = _problem(rng, dtype=np.float32)
     model = StreamingRidge(batch_size=100).fit(X, y)
     ref32 = Ridge(solver="cholesky").fit(X, y.astype(np.float32))
-    assert ref32.coef_.dtype == np.float32
+    assert ref32.coef_.dtype == model.coef_.dtype == np.float32
+    assert type(model.intercept_) is type(ref32.intercept_)
     assert_allclose(model.coef_, ref32.coef_, rtol=1e-4)
 
 
@@ -119,7 +124,7 @@ def test_alpha_count_must_match_targets(rng):
     X, y = _problem(rng, n_targets=2)
     with pytest.raises(
         ValueError,
-        match="Number of targets and number of penalties do not correspond: 2 != 3",
+        match="Number of targets and number of penalties do not correspond: 3 != 2",
     ):
         StreamingRidge(alpha=np.ones(3)).fit(X, y)
 
@@ -128,8 +133,11 @@ def test_singular_system_falls_back_to_minimum_norm_solution(rng):
     X = rng.normal(size=(50, 3))
     X = np.hstack([X, X[:, :1]])  # a duplicated column
     y = X @ [1.0, 2.0, 3.0, 0.0] + 1.0
-    with pytest.warns(LinAlgWarning, match="using the minimum-norm least-squares"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         model = StreamingRidge(alpha=0.0, batch_size=9).fit(X, y)
+    # scikit-learn's Cholesky solve falls back to its SVD, and says so.
+    assert model.solver_ == "svd"
     # The minimum-norm least-squares solution of the centered problem splits
     # the weight of the duplicated column evenly.
     Xc = X - X.mean(axis=0)
@@ -247,6 +255,312 @@ def test_dataframe_feature_names(rng):
     assert_array_equal(model.feature_names_in_, list("abcde"))
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         assert_allclose(model.predict(X), model.predict(frame))
+
+
+# -- every parameter of Ridge ----------------------------------------------
+
+
+def _tight(solver):
+    """Ridge settings under which its iterative solvers reach the solution."""
+    if solver in ("sag", "saga"):
+        return {"tol": 1e-13, "max_iter": 100_000, "random_state": 0}
+    return {"tol": 1e-14, "max_iter": None if solver != "lbfgs" else 100_000}
+
+
+def _dense_or_sparse(X, container):
+    return X if container is None else container(X)
+
+
+@pytest.mark.parametrize(
+    "solver", ["auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga"]
+)
+@pytest.mark.parametrize("shape", [(60, 5), (8, 20)], ids=["tall", "wide"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_solver_gives_sklearn_solution(rng, solver, shape, weighted, dtype):
+    X, y = _problem(rng, n=shape[0], d=shape[1], offset=3.0, dtype=dtype)
+    w = rng.uniform(0, 2, size=shape[0]) if weighted else None
+    # The reference is in float64 on the same values (ours computes in
+    # float64 and rounds the attributes to X's dtype).
+    ref = Ridge(alpha=0.7, solver=solver, **_tight(solver))
+    ref.fit(X.astype(np.float64), y, sample_weight=w)
+    for batch_size, n_jobs in [(1, 1), (7, 2), (1000, 1)]:
+        model = StreamingRidge(
+            alpha=0.7,
+            solver=solver,
+            **_tight(solver),
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+        ).fit(X, y, sample_weight=w)
+        # sag and saga reach the solution to their tol only.
+        rtol = 1e-9 if solver in ("sag", "saga") else 1e-12
+        _assert_same_model(model, ref, y, rtol=rtol if dtype == np.float64 else 2e-7)
+        assert model.coef_.dtype == dtype
+        assert model.solver_ == ref.solver_
+        # One pass over the data, whatever the solver.
+        assert_array_equal(model.n_iter_, [1])
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", [(40, 4), (6, 15)], ids=["tall", "wide"])
+@pytest.mark.parametrize("alpha", [0.0, 1e-16])
+def test_alpha_near_zero_gives_minimum_norm_solution(rng, fit_intercept, shape, alpha):
+    n, d = shape
+    X = rng.normal(size=(n, d))
+    if n > d:
+        X = np.hstack([X, X[:, :2]]) / 2  # collinear columns
+    y = rng.normal(size=n) + 5.0
+    Xc, yc = (X - X.mean(axis=0), y - y.mean()) if fit_intercept else (X, y)
+    min_norm = np.linalg.lstsq(Xc, yc, rcond=None)[0]
+    ref = Ridge(alpha=alpha, solver="svd", fit_intercept=fit_intercept).fit(X, y)
+    assert_allclose(ref.coef_, min_norm, atol=1e-10)
+    for batch_size in (1, 4, n):
+        model = StreamingRidge(
+            alpha=alpha, fit_intercept=fit_intercept, batch_size=batch_size
+        ).fit(X, y)
+        assert_allclose(model.coef_, min_norm, rtol=1e-9, atol=1e-12)
+        assert_allclose(model.intercept_, ref.intercept_, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_minimum_norm_on_wide_offset_data(rng, offset, fit_intercept):
+    # More features than rows: scikit-learn solves the dual (rows x rows)
+    # system; the solution lies in the row space of the (centered) rows.
+    X = rng.normal(size=(6, 15))
+    y = rng.normal(size=6)
+    ref = Ridge(alpha=1e-3, solver="cholesky", fit_intercept=fit_intercept)
+    ref.fit(X, y)
+    model = StreamingRidge(alpha=1e-3, fit_intercept=fit_intercept, batch_size=4)
+    if fit_intercept:
+        model.fit(X + offset, y)
+    else:
+        model.fit(X, y)
+    assert_allclose(model.coef_, ref.coef_, rtol=1e-8, atol=1e-8)
+
+
+def _ridge_objective(model, X, y, alpha, w):
+    residual = y - X @ model.coef_ - model.intercept_
+    return 0.5 * np.sum(w * residual**2) + 0.5 * alpha * np.sum(model.coef_**2)
+
+
+@pytest.mark.parametrize("shape", [(300, 8), (8, 20)], ids=["tall", "wide"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+@pytest.mark.parametrize("batch_size, n_jobs", [(1, 1), (7, 2), (1000, 1)])
+def test_positive_gives_the_exact_nonnegative_solution(
+    rng, shape, fit_intercept, solver, batch_size, n_jobs
+):
+    X, y = _problem(rng, n=shape[0], d=shape[1], offset=2.0)
+    w = rng.uniform(0, 2, size=shape[0])
+    params = dict(alpha=0.3, positive=True, fit_intercept=fit_intercept)
+    ref = Ridge(solver=solver, tol=1e-14, max_iter=100_000, **params)
+    ref.fit(X, y, sample_weight=w)
+    model = StreamingRidge(solver=solver, batch_size=batch_size, n_jobs=n_jobs)
+    model.set_params(**params).fit(X, y, sample_weight=w)
+    assert model.solver_ == ref.solver_ == "lbfgs"
+    assert np.all(model.coef_ >= 0)
+    assert 0 < np.count_nonzero(model.coef_) < shape[1]
+    # L-BFGS-B reaches the solution to its tol; the exact one is no worse.
+    assert_allclose(model.coef_, ref.coef_, atol=1e-6)
+    assert_allclose(model.intercept_, ref.intercept_, atol=1e-5)
+    ours, theirs = (_ridge_objective(m, X, y, 0.3, w) for m in (model, ref))
+    assert ours <= theirs * (1 + 1e-13)
+
+
+def test_positive_multi_target_offset_and_float32(rng):
+    X, y = _problem(rng, n=200, d=6, n_targets=2, offset=1e6)
+    alpha = np.array([0.5, 5.0])
+    ref = Ridge(alpha=alpha, positive=True, tol=1e-14, max_iter=100_000)
+    # scikit-learn loses the digits of offset data in its L-BFGS-B: its
+    # reference is taken on centered data (the coefficients are the same).
+    ref.fit(X - 1e6, y)
+    model = StreamingRidge(alpha=alpha, positive=True, batch_size=23).fit(X, y)
+    assert_allclose(model.coef_, ref.coef_, atol=1e-6)
+    assert_allclose(model.predict(X), ref.predict(X - 1e6), atol=1e-4)
+    X32 = (X - 1e6).astype(np.float32)
+    model32 = StreamingRidge(alpha=alpha, positive=True, batch_size=23).fit(X32, y)
+    assert model32.coef_.dtype == np.float32
+    assert_allclose(model32.coef_, ref.coef_, atol=1e-5)
+
+
+def test_positive_equals_unconstrained_when_the_solution_is_positive(rng):
+    X = rng.normal(size=(300, 20))
+    y = X @ rng.uniform(0.1, 1.0, size=20) + 1.0 + 0.01 * rng.normal(size=300)
+    free = StreamingRidge(alpha=0.1, batch_size=64).fit(X, y)
+    positive = StreamingRidge(alpha=0.1, positive=True, batch_size=64).fit(X, y)
+    assert_allclose(positive.coef_, free.coef_, rtol=1e-10)
+    assert_allclose(positive.intercept_, free.intercept_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_constant_columns_without_penalty_get_zero_coefficients(positive):
+    X = np.ones((5, 2))
+    y = np.arange(5.0)
+    model = StreamingRidge(alpha=0.0, positive=positive, batch_size=2).fit(X, y)
+    ref = Ridge(alpha=0.0, positive=positive).fit(X, y)
+    assert_array_equal(model.coef_, ref.coef_)
+    assert model.intercept_ == ref.intercept_ == 2.0
+
+
+def test_positive_refuses_columns_beyond_float64_squares(rng):
+    X = rng.normal(size=(50, 3)) * 1e200
+    y = rng.normal(size=50)
+    model = StreamingRidge(positive=True, batch_size=8)
+    with pytest.raises(ValueError, match="positive=True cannot be fitted on columns"):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
+    # Unconstrained, such columns are solved in scaled form.
+    assert np.all(np.isfinite(StreamingRidge(batch_size=8).fit(X, y).coef_))
+
+
+@pytest.mark.parametrize(
+    "container", [sp.csr_matrix, sp.csc_array, sp.coo_matrix, sp.lil_matrix]
+)
+@pytest.mark.parametrize(
+    "solver, fit_intercept",
+    [
+        ("auto", True),
+        ("sparse_cg", True),
+        ("lsqr", True),
+        ("sag", True),
+        ("cholesky", False),
+        ("saga", False),
+    ],
+)
+def test_sparse_X_equals_dense(rng, container, solver, fit_intercept):
+    X, y = _problem(rng, n=120, d=6, offset=1.0)
+    X[rng.uniform(size=X.shape) < 0.6] = 0.0
+    w = rng.uniform(0.5, 2, size=120)
+    params = dict(alpha=0.5, solver=solver, fit_intercept=fit_intercept)
+    dense = Ridge(**params, **_tight(solver)).fit(X, y, sample_weight=w)
+    model = StreamingRidge(**params, batch_size=17)
+    model.fit(container(X), y, sample_weight=w)
+    rtol = 1e-9 if solver in ("sag", "saga") else 1e-12
+    _assert_same_model(model, dense, y, rtol=rtol)
+    # scikit-learn fits "auto" on sparse X with sparse_cg.
+    on_sparse = Ridge(**params, **_tight(solver)).fit(sp.csr_matrix(X), y)
+    assert model.solver_ == on_sparse.solver_
+    assert_allclose(model.predict(container(X)), model.predict(X), rtol=1e-12)
+
+
+def test_sparse_rows_are_densified_one_batch_at_a_time(rng, monkeypatch):
+    X = sp.random(100, 8, density=0.3, format="csr", random_state=0)
+    y = rng.normal(size=100)
+    seen = []
+    original = StreamingRidge._summarize
+
+    def summarize(self, batch):
+        seen.append(batch.X.shape[0])
+        return original(self, batch)
+
+    monkeypatch.setattr(StreamingRidge, "_summarize", summarize)
+    model = StreamingRidge(batch_size=16).fit(X, y)
+    assert max(seen) == 16 and sum(seen) == 100
+    _assert_same_model(model, Ridge().fit(X.toarray(), y), y, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params, sparse, error, match",
+    [
+        (
+            dict(solver="lbfgs"),
+            False,
+            ValueError,
+            "'lbfgs' solver can be used only when positive=True",
+        ),
+        (
+            dict(solver="svd", positive=True),
+            False,
+            ValueError,
+            "solver='svd' does not support positive fitting. Please set the "
+            "solver to 'auto' or 'lbfgs'",
+        ),
+        (
+            dict(solver="cholesky"),
+            True,
+            ValueError,
+            "solver='cholesky' does not support fitting the intercept on sparse data",
+        ),
+        (
+            dict(solver="saga"),
+            True,
+            ValueError,
+            "solver='saga' does not support fitting the intercept",
+        ),
+        (
+            dict(solver="svd", fit_intercept=False),
+            True,
+            TypeError,
+            "SVD solver does not support sparse inputs currently",
+        ),
+        (dict(solver="newton"), False, ValueError, "The 'solver' parameter"),
+        (dict(max_iter=0), False, ValueError, "The 'max_iter' parameter"),
+        (dict(tol=-1.0), False, ValueError, "The 'tol' parameter"),
+    ],
+)
+def test_solver_errors_are_sklearns(rng, params, sparse, error, match):
+    X, y = _problem(rng, n=30)
+    X = sp.csr_matrix(X) if sparse else X
+    for estimator in (Ridge(**params), StreamingRidge(**params)):
+        with pytest.raises(error, match=match):
+            estimator.fit(X, y)
+    model = StreamingRidge(**params)
+    with pytest.raises(error, match=match):
+        model.partial_fit(X, y)
+    assert not hasattr(model, "coef_")
+
+
+def test_sag_on_sparse_data_warns_as_sklearn(rng):
+    X, y = _problem(rng, n=30)
+    X = sp.csr_matrix(X)
+    match = '"sag" solver requires many iterations'
+    fitted = []
+    for cls in (Ridge, StreamingRidge):
+        with pytest.warns(UserWarning, match=match):
+            fitted.append(cls(solver="sag", tol=1e-3).fit(X, y))
+    assert fitted[0].solver_ == fitted[1].solver_ == "sag"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        StreamingRidge(solver="sag", tol=1e-3, max_iter=10).fit(X, y)
+
+
+def test_parameters_and_defaults_are_ridges():
+    ours = StreamingRidge().get_params()
+    theirs = Ridge().get_params()
+    assert {k: ours[k] for k in theirs} == theirs
+    # out_of_core passes every parameter through under its own name.
+    from sklearn_ooc import out_of_core
+
+    ridge = Ridge(alpha=3.0, solver="lsqr", tol=1e-6, positive=False, copy_X=False)
+    converted = out_of_core(ridge)
+    assert type(converted) is StreamingRidge
+    assert {k: converted.get_params()[k] for k in theirs} == ridge.get_params()
+
+
+@pytest.mark.parametrize("bad", [np.ones((30, 1)), np.ones((1, 30))])
+def test_two_dimensional_sample_weight_is_refused_as_sklearn(rng, bad):
+    X, y = _problem(rng, n=30)
+    match = "Sample weights must be 1D array or scalar"
+    for cls in (Ridge, StreamingRidge):
+        with pytest.raises(ValueError, match=match):
+            cls().fit(X, y, sample_weight=bad)
+
+
+@pytest.mark.parametrize("weight", [2.0, np.float32(0.5)])
+def test_scalar_sample_weight(rng, weight):
+    X, y = _problem(rng, n=30)
+    model = StreamingRidge(batch_size=7).fit(X, y, sample_weight=weight)
+    _assert_same_model(model, Ridge().fit(X, y, sample_weight=weight), y)
+
+
+def test_intercept_types_are_sklearns(rng):
+    X, y = _problem(rng, n=30)
+    for dtype in (np.float32, np.float64):
+        ours = StreamingRidge(batch_size=7).fit(X.astype(dtype), y)
+        theirs = Ridge().fit(X.astype(dtype), y)
+        assert type(ours.intercept_) is type(theirs.intercept_)
+        assert ours.intercept_.shape == theirs.intercept_.shape == ()
 
 
 # -- bad input leaves everything as it was ----------------------------------

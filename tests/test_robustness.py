@@ -466,7 +466,7 @@ def test_ridge(memmap, case):
 def test_ridge_cv(memmap, case):
     X, _, y, offset = _problem(case)
     alphas = [1e-3, 1.0, 1e3]
-    ours = StreamingRidgeCV(alphas=alphas, batch_size=BATCH).fit(memmap(X), y)
+    ours = StreamingRidgeCV(alphas=alphas, cv=5, batch_size=BATCH).fit(memmap(X), y)
     # GridSearchCV scores Ridge's predictions, which at the offset round at
     # |X| |coef| = 3e10 (its scores move by 4e-7 between raw and translated
     # rows): the reference is fitted on the translated rows, the same model.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg
+import scipy.sparse as sp
+from scipy import linalg, optimize
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._out_of_core import register
 from .._stats import moments_of_rows
@@ -61,7 +63,7 @@ def _penalties(alpha, n_targets):
     elif alpha.size != n_targets:
         raise ValueError(
             "Number of targets and number of penalties do not correspond: "
-            f"{n_targets} != {alpha.size}"
+            f"{alpha.size} != {n_targets}"
         )
     if np.any(alpha < 0):
         raise ValueError(f"alpha must be non-negative, got {alpha!r}")
@@ -119,15 +121,129 @@ def _solve_scaled(scatter, exponent, n_features, alpha):
     return coef
 
 
-def _ridge_solution(moments, n_features, alpha, fit_intercept):
-    """Coefficients ``(n_targets, n_features)`` and intercepts of the ridge
-    problem whose rows ``[X, y]`` have the given moments.
+_EPS = np.finfo(np.float64).eps
 
-    Moments scaled by powers of two (data whose products leave float64's
-    range, see :attr:`~sklearn_ooc._stats.Moments.exponent`) are solved in
-    scaled form: the same model as the data scaled into range would give,
-    scaled back. A model that float64 cannot hold raises a ``ValueError``.
+
+def _unit_diagonal_scales(gram):
+    """Powers of two ``s`` with ``s_j**2 G_jj`` in [1, 4) (1 for a zero column).
+
+    ``diag(s) G diag(s)`` rounds nothing that ``G`` does not, and its
+    eigendecomposition does not depend on the units of the columns.
     """
+    diagonal = np.diagonal(gram)
+    with np.errstate(divide="ignore"):
+        log2 = 0.5 * np.log2(diagonal)
+    exponent = np.where(diagonal > 0, np.floor(log2), 0.0).astype(np.int64)
+    return np.ldexp(1.0, -exponent)
+
+
+def _nonnegative_coef(system, rhs, s):
+    """Non-negative minimizer of ``u^T A u / 2 - u^T r`` for each column ``r``
+    of ``rhs``, mapped back by ``w = s u``.
+
+    ``A = V diag(mu) V^T`` makes the objective ``||M u - t||^2 / 2`` with ``M =
+    diag(sqrt(mu)) V^T`` and ``t = diag(1 / sqrt(mu)) V^T r`` (up to a
+    constant), which :func:`scipy.optimize.nnls` minimizes exactly; directions
+    with eigenvalues at rounding level are left out.
+    """
+    mu, V = linalg.eigh(system, check_finite=False)
+    top = max(float(mu[-1]), 0.0) if mu.size else 0.0
+    keep = mu > top * mu.size * _EPS
+    if not keep.any():  # no spread and no penalty: nothing to fit
+        return np.zeros_like(rhs)
+    root = np.sqrt(mu[keep])
+    M = root[:, None] * V[:, keep].T
+    targets = (V[:, keep].T @ rhs) / root[:, None]
+    u = np.empty_like(rhs)
+    for j in range(rhs.shape[1]):
+        u[:, j] = optimize.nnls(M, targets[:, j], maxiter=50 * max(M.shape[1], 1))[0]
+    return s[:, None] * u
+
+
+def _restricted_coef(system, rhs, s, null):
+    """Solve ``A u = r`` for ``u`` in ``{u : (s**2 null)^T u = 0}``, as ``w = s u``.
+
+    With ``A = diag(s) (G + alpha I) diag(s)``, ``r = s * cross`` and ``s *
+    null`` spanning the null space of ``G``, this is the ridge solution
+    orthogonal to that null space: for ``alpha > 0`` the ridge solution
+    itself (it lies in the row space of the centered rows), for ``alpha =
+    0`` the minimum-norm least-squares solution.
+    """
+    d = system.shape[0]
+    k = null.shape[1]
+    if k == d:
+        return np.zeros_like(rhs)
+    basis = linalg.qr((s**2)[:, None] * null, mode="full")[0][:, k:]
+    reduced = basis.T @ system @ basis
+    try:
+        c = linalg.solve(reduced, basis.T @ rhs, assume_a="pos", check_finite=False)
+    except linalg.LinAlgError:
+        c = linalg.lstsq(reduced, basis.T @ rhs, check_finite=False)[0]
+    return s[:, None] * (basis @ c)
+
+
+def _solve_exact(gram, cross, alpha, max_rank, positive=False):
+    """Ridge coefficients ``(n_features, n_targets)`` from the Gram of the
+    (centered, weighted) rows and their cross-products with the targets.
+
+    The system is solved in units where the Gram has a unit diagonal. Its
+    null space is left out of the solution: the directions beyond
+    ``max_rank`` (the number of rows, less one if centered: more features
+    than rows), and, when ``alpha`` is too small to decide them (below the
+    rounding level of the Gram), those whose eigenvalues are at rounding
+    level. This is what scikit-learn's solvers give: its Cholesky solve of
+    the dual when there are more features than rows, its SVD (the fallback
+    of a singular Cholesky solve) with the minimum-norm least-squares
+    solution as ``alpha`` goes to 0. Otherwise a Cholesky solve gives the
+    unique solution.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features, n_targets)
+    singular : bool
+        Whether directions at rounding level were left out for some
+        target (scikit-learn's Cholesky solve falls back to its SVD then).
+    """
+    d = gram.shape[0]
+    s = _unit_diagonal_scales(gram)
+    scaled = gram * s[:, None] * s[None, :]
+    rhs = s[:, None] * cross
+    coef = np.empty_like(cross)
+    if positive:
+        for a in np.unique(alpha):
+            cols = np.flatnonzero(alpha == a)
+            system = scaled.copy()
+            system.flat[:: d + 1] += a * s**2
+            coef[:, cols] = _nonnegative_coef(system, rhs[:, cols], s)
+        return coef, False
+    mu, V = linalg.eigh(scaled, check_finite=False)
+    top = max(float(mu[-1]), 0.0)
+    tau = top * d * _EPS
+    structural = max(d - max(int(max_rank), 0), 0)
+    numerical = int(np.count_nonzero(mu <= tau))
+    singular = False
+    for a in np.unique(alpha):
+        cols = np.flatnonzero(alpha == a)
+        system = scaled.copy()
+        system.flat[:: d + 1] += a * s**2
+        decided = a * float(np.min(s)) ** 2 > tau
+        n_null = structural if decided else max(structural, numerical)
+        if n_null == 0:
+            try:
+                u = linalg.solve(
+                    system, rhs[:, cols], assume_a="pos", check_finite=False
+                )
+                coef[:, cols] = s[:, None] * u
+                continue
+            except linalg.LinAlgError:
+                n_null = max(numerical, 1)
+        singular |= n_null > structural
+        coef[:, cols] = _restricted_coef(system, rhs[:, cols], s, V[:, :n_null])
+    return coef, singular
+
+
+def _ridge_fit(moments, n_features, alpha, fit_intercept, positive=False):
+    """:func:`_ridge_solution`, and whether the system was singular."""
     d = n_features
     if not moments.weight > 0:
         raise ValueError(
@@ -139,12 +255,22 @@ def _ridge_solution(moments, n_features, alpha, fit_intercept):
         scatter, exponent = moments.scatter, moments.exponents
     else:
         scatter, exponent = moments.about_origin()
+    singular = False
     if exponent.any():
+        if positive:
+            raise ValueError(
+                "positive=True cannot be fitted on columns whose products leave "
+                "float64's range (values beyond about 1e154 or below about "
+                "1e-154): please scale X and y, e.g. with "
+                "sklearn.preprocessing.StandardScaler"
+            )
         coef = _solve_scaled(scatter, exponent, d, alpha).T
     else:
         gram = scatter[:d, :d]
         cross = scatter[:d, d:]
-        coef = _solve_regularized(gram, cross, alpha).T
+        max_rank = moments.count - int(fit_intercept)
+        coef, singular = _solve_exact(gram, cross, alpha, max_rank, positive)
+        coef = coef.T
     if fit_intercept:
         with np.errstate(over="ignore", invalid="ignore"):
             intercept = y_mean - coef @ x_mean
@@ -157,34 +283,62 @@ def _ridge_solution(moments, n_features, alpha, fit_intercept):
             f"{np.flatnonzero(bad).tolist()} exceed float64's range (1.8e308). "
             "Please scale X and y, e.g. with sklearn.preprocessing.StandardScaler."
         )
+    return coef, intercept, singular
+
+
+def _ridge_solution(moments, n_features, alpha, fit_intercept, *, positive=False):
+    """Coefficients ``(n_targets, n_features)`` and intercepts of the ridge
+    problem whose rows ``[X, y]`` have the given moments.
+
+    Moments scaled by powers of two (data whose products leave float64's
+    range, see :attr:`~sklearn_ooc._stats.Moments.exponent`) are solved in
+    scaled form: the same model as the data scaled into range would give,
+    scaled back. A model that float64 cannot hold raises a ``ValueError``.
+    A singular system gives the solution orthogonal to its null space (the
+    minimum-norm least-squares solution when ``alpha`` is 0); ``positive``
+    gives the exact non-negative solution.
+    """
+    coef, intercept, _ = _ridge_fit(
+        moments, n_features, alpha, fit_intercept, positive=positive
+    )
     return coef, intercept
 
 
-def _sklearn_shapes(coef, intercept, y_tail_shape, fit_intercept):
+def _sklearn_shapes(coef, intercept, y_tail_shape, fit_intercept, dtype=None):
     """``coef_`` and ``intercept_`` as scikit-learn's Ridge shapes them.
 
     One target gives a 1-D ``coef_``, and an ``intercept_`` of shape (1,) if
-    ``y`` was a column, a float if ``y`` was 1-D; no intercept is ``0.0``.
+    ``y`` was a column, a NumPy scalar if ``y`` was 1-D; no intercept is
+    ``0.0``. With ``dtype`` (X's floating dtype), both are cast to it.
     """
+    if dtype is not None:
+        coef = coef.astype(dtype, copy=False)
+        intercept = intercept.astype(dtype, copy=False)
     coef_ = coef[0] if coef.shape[0] == 1 else coef
     if not fit_intercept:
         return coef_, 0.0
-    return coef_, (intercept if y_tail_shape else float(intercept[0]))
+    return coef_, (intercept if y_tail_shape else intercept[0])
 
 
-def _from_ridge(params):
-    """Ridge's parameters as ours (for ``out_of_core``).
-
-    Every solver of Ridge minimizes the same objective, which ours solves
-    exactly from the streamed cross-products: the iterative solvers' limits
-    and seeds, and the copy of X, do not change the model.
-    """
-    for name in ("solver", "max_iter", "tol", "random_state", "copy_X"):
-        del params[name]
-    return params
+def _float_dtype(X):
+    """The dtype scikit-learn's Ridge computes in: float32 stays, else float64."""
+    dtype = getattr(X, "dtype", None)
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
 
 
-@register(Ridge, convert=_from_ridge)
+def _sample_weight_ndim(sample_weight):
+    if sample_weight is None or isinstance(sample_weight, (Real, str, os.PathLike)):
+        return None
+    shape = getattr(sample_weight, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(sample_weight)
+        except Exception:  # left to the data layer, which names the problem
+            return None
+    return len(shape)
+
+
+@register(Ridge)
 class StreamingRidge(
     StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
 ):
@@ -194,17 +348,46 @@ class StreamingRidge(
     :class:`sklearn.linear_model.Ridge` does, from the centered weighted
     cross-products of ``[X, y]`` accumulated in a single pass and merged with
     numerically stable updates: a memory map of any size gives the model that
-    ``Ridge(solver="cholesky")`` gives in memory, to rounding.
+    ``Ridge`` gives in memory, to rounding, whatever its ``solver``.
 
     Parameters
     ----------
-    alpha : float or ndarray of shape (n_targets,), default=1.0
+    alpha : float or array-like of shape (n_targets,), default=1.0
         L2 penalty; one value per target if an array.
     fit_intercept : bool, default=True
         Whether to fit an intercept (the data are centered implicitly, never
         copied).
+    copy_X : bool, default=True
+        Accepted for compatibility with scikit-learn. ``X`` is never modified:
+        batches are read into buffers of their own.
+    max_iter : int, default=None
+        Accepted for compatibility with scikit-learn, where it bounds the
+        iterations of the iterative solvers. The normal equations are solved
+        exactly here, so it does not change the model.
+    tol : float, default=1e-4
+        Accepted for compatibility with scikit-learn, where it is the
+        stopping tolerance of the iterative solvers; every solver gives the
+        exact solution here, which theirs approach to ``tol``.
+    solver : {'auto', 'svd', 'cholesky', 'lsqr', 'sparse_cg', 'sag', 'saga', \
+            'lbfgs'}, default='auto'
+        The solver scikit-learn would use. Out of core every value solves the
+        normal equations accumulated in one pass exactly (a Cholesky solve, or
+        an eigendecomposition when they are singular), so all give the same
+        model; the value is validated as scikit-learn validates it ('lbfgs'
+        only with ``positive=True``, only 'auto' or 'lbfgs' with
+        ``positive=True``, 'svd', 'cholesky' and 'saga' not with sparse ``X``
+        and ``fit_intercept=True``) and reported by ``solver_``.
+    positive : bool, default=False
+        Constrain the coefficients to be non-negative. The exact non-negative
+        minimizer is computed from the accumulated normal equations (an
+        active-set solve, :func:`scipy.optimize.nnls`), where scikit-learn
+        approaches it with L-BFGS-B.
+    random_state : int, RandomState instance or None, default=None
+        Accepted for compatibility with scikit-learn, where it shuffles the
+        rows for 'sag' and 'saga'; the exact solve here uses no randomness.
     batch_size : int or "auto", default="auto"
-        Rows read per batch; ``"auto"`` is about 64 MiB of rows.
+        Rows read per batch; ``"auto"`` is about 64 MiB of rows. Sparse ``X``
+        is densified one batch at a time.
     n_jobs : int, default=None
         Threads summarizing batches in parallel (BLAS runs single-threaded
         inside each). ``None`` means 1, ``-1`` all cores. The result is
@@ -215,10 +398,20 @@ class StreamingRidge(
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Weight vector(s); 1-D for a single target, as in scikit-learn.
+        Weight vector(s); 1-D for a single target, as in scikit-learn. Of X's
+        dtype (float32 stays float32; computations are in float64).
     intercept_ : float or ndarray of shape (n_targets,)
-        Independent term (an array if ``y`` is 2-D); zero if
+        Independent term (an array if ``y`` is 2-D); ``0.0`` if
         ``fit_intercept=False``.
+    n_iter_ : ndarray of shape (n_targets,)
+        Ones: the exact solve takes one pass over the data, whatever the
+        solver. (scikit-learn counts the iterations of 'sag', 'saga' and
+        'lsqr', and sets ``None`` for the other solvers.)
+    solver_ : str
+        The solver scikit-learn would report: 'auto' resolved as scikit-learn
+        resolves it ('cholesky' for dense ``X``, 'sparse_cg' for sparse ``X``,
+        'lbfgs' with ``positive=True``), and 'svd' when a 'cholesky' system
+        was singular.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -235,6 +428,11 @@ class StreamingRidge(
     Memory: one batch of shifted rows per thread plus ``(n_features +
     n_targets)^2`` floats, whatever the number of rows. Computations are in
     float64 for float32 input too.
+
+    A singular system (more features than rows, collinear columns with
+    ``alpha`` near 0) gives the solution orthogonal to the null space of the
+    centered rows, as scikit-learn's Cholesky solve of the dual and its SVD
+    do: the minimum-norm least-squares solution as ``alpha`` goes to 0.
 
     Columns of ``X`` or ``y`` whose products leave float64's range (values
     beyond about 1e154 in magnitude, or below about 1e-154) are scaled by
@@ -253,15 +451,25 @@ class StreamingRidge(
     >>> np.save(path, X)
     >>> X_disk = np.load(path, mmap_mode="r")
     >>> model = StreamingRidge(alpha=1e-3).fit(X_disk, y, batch_size=100)
-    >>> model.coef_.round(4), round(model.intercept_, 4)
+    >>> model.coef_.round(4), float(model.intercept_.round(4))
     (array([1., 2., 3.]), 0.5)
     """
 
     _requires_y = True
 
     _parameter_constraints: dict = {
-        "alpha": [Interval(Real, 0, None, closed="left"), np.ndarray],
+        "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "solver": [
+            StrOptions(
+                {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}
+            )
+        ],
+        "positive": ["boolean"],
+        "random_state": ["random_state"],
         **ClosedFormMixin._ooc_parameter_constraints,
     }
 
@@ -270,12 +478,24 @@ class StreamingRidge(
         alpha=1.0,
         *,
         fit_intercept=True,
+        copy_X=True,
+        max_iter=None,
+        tol=1e-4,
+        solver="auto",
+        positive=False,
+        random_state=None,
         batch_size="auto",
         n_jobs=None,
         verbose=0,
     ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.max_iter = max_iter
+        self.tol = tol
+        self.solver = solver
+        self.positive = positive
+        self.random_state = random_state
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -283,14 +503,28 @@ class StreamingRidge(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # scikit-learn's rule: sparse X is refused by these solvers.
+        tags.input_tags.sparse = self.solver != "svd" and (
+            self.solver != "cholesky" or not self.fit_intercept
+        )
         return tags
 
     def _source(
         self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
     ):
+        ndim = _sample_weight_ndim(sample_weight)
+        if ndim is not None and ndim != 1:
+            n_samples = getattr(X, "shape", (None,))[0]
+            raise ValueError(
+                f"Sample weights must be 1D array or scalar, got {ndim}D array. "
+                "Expected either a scalar value or a 1D array of length "
+                f"{n_samples}."
+            )
         source = super()._source(
             X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
+        if reset:
+            self._X_dtype = _float_dtype(source.X)
         if source.y is not None:
             if reset:
                 self._y_shape = source.y.shape[1:]
@@ -302,6 +536,53 @@ class StreamingRidge(
                 )
         return source
 
+    def _prepare(self, source, fresh):
+        self._solver = self._resolve_solver(sp.issparse(source.X))
+
+    def _resolve_solver(self, sparse):
+        """The solver scikit-learn's Ridge would use, with its errors."""
+        if self.solver == "lbfgs" and not self.positive:
+            raise ValueError(
+                "'lbfgs' solver can be used only when positive=True. "
+                "Please use another solver."
+            )
+        if self.positive:
+            if self.solver not in ("auto", "lbfgs"):
+                raise ValueError(
+                    f"solver='{self.solver}' does not support positive fitting. "
+                    "Please set the solver to 'auto' or 'lbfgs', or set "
+                    "`positive=False`"
+                )
+            return "lbfgs"
+        if sparse and self.fit_intercept:
+            if self.solver not in ("auto", "lbfgs", "lsqr", "sag", "sparse_cg"):
+                raise ValueError(
+                    f"solver='{self.solver}' does not support fitting the intercept "
+                    "on sparse data. Please set the solver to 'auto' or 'lsqr', "
+                    "'sparse_cg', 'sag', 'lbfgs' or set `fit_intercept=False`"
+                )
+            if self.solver == "lsqr":
+                return self.solver
+            if self.solver == "sag" and self.max_iter is None and self.tol > 1e-4:
+                # scikit-learn's advice, kept so that code written for it
+                # behaves the same; the solve here is exact whatever tol.
+                warnings.warn(
+                    '"sag" solver requires many iterations to fit '
+                    "an intercept with sparse inputs. Either set the "
+                    'solver to "auto" or "sparse_cg", or set a low '
+                    '"tol" and a high "max_iter" (especially if inputs are '
+                    "not standardized).",
+                    stacklevel=5,
+                )
+                return "sag"
+            # scikit-learn fits the other solvers' intercept with sparse_cg.
+            return "sparse_cg"
+        if self.solver == "svd" and sparse:
+            raise TypeError("SVD solver does not support sparse inputs currently")
+        if self.solver == "auto":
+            return "sparse_cg" if sparse else "cholesky"
+        return self.solver
+
     def _summarize(self, batch):
         y = batch.y.reshape(batch.n_samples, -1)
         return moments_of_rows(
@@ -312,10 +593,21 @@ class StreamingRidge(
         d = self.n_features_in_
         n_targets = stats.mean.shape[0] - d
         alpha = _penalties(self.alpha, n_targets)
-        coef, intercept = _ridge_solution(stats, d, alpha, self.fit_intercept)
-        self.coef_, self.intercept_ = _sklearn_shapes(
-            coef, intercept, self._y_shape, self.fit_intercept
+        coef, intercept, singular = _ridge_fit(
+            stats, d, alpha, self.fit_intercept, positive=self.positive
         )
+        self.coef_, self.intercept_ = _sklearn_shapes(
+            coef,
+            intercept,
+            self._y_shape,
+            self.fit_intercept,
+            getattr(self, "_X_dtype", None),
+        )
+        solver = getattr(self, "_solver", None) or self._resolve_solver(False)
+        if solver == "cholesky" and singular and d <= stats.count:
+            solver = "svd"
+        self.solver_ = solver
+        self.n_iter_ = np.ones(n_targets, dtype=np.int32)
         self.n_samples_seen_ = int(stats.count)
 
     def _predict_batch(self, X):
