@@ -127,12 +127,7 @@ class OutOfCoreMixin:
             batch_size=check_batch_size(batch_size),
             y_numeric=self._y_numeric,
         )
-        validate_data(
-            self,
-            X if hasattr(X, "columns") else source.X,
-            skip_check_array=True,
-            reset=reset,
-        )
+        validate_data(self, source.header, skip_check_array=True, reset=reset)
         if self._single_target and source.y is not None and len(source.y.shape) == 2:
             if source.y.shape[1] != 1:
                 raise ValueError(

@@ -319,7 +319,7 @@ def test_missing_file_and_directory_are_refused(tmp_path):
 
 
 def test_a_file_that_is_not_npy_is_refused(tmp_path):
-    path = tmp_path / "data.csv"
+    path = tmp_path / "data.txt"  # .csv is a table (open_table)
     path.write_text("1,2,3\n4,5,6\n")
     with pytest.raises(ValueError, match="is not a .npy file"):
         BatchSource(path)

@@ -1,4 +1,5 @@
-"""The data layer: batches read from arrays, memory maps, ``.npy`` files and stores."""
+"""The data layer: batches read from arrays, memory maps, ``.npy`` files, stores
+and tables."""
 
 from ._lazy import LazyArray, open_array
 from ._npy import open_npy
@@ -13,6 +14,7 @@ from ._source import (
     open_rows,
     resolve_batch_size,
 )
+from ._table import Table, open_table
 
 __all__ = [
     "AUTO_BATCH_BYTES",
@@ -20,10 +22,12 @@ __all__ = [
     "BatchSource",
     "EpochPlan",
     "LazyArray",
+    "Table",
     "check_batch_size",
     "check_batches_per_epoch",
     "open_array",
     "open_npy",
     "open_rows",
+    "open_table",
     "resolve_batch_size",
 ]

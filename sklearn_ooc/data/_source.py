@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_array
 from .._kernels import first_negative, first_nonfinite_row
 from ._lazy import LazyArray
 from ._npy import FileGuard, as_path, open_npy
+from ._table import Table, is_table_source, open_table
 
 #: Bytes of float64 rows in a batch when ``batch_size="auto"``.
 AUTO_BATCH_BYTES = 64 << 20
@@ -78,8 +79,15 @@ def open_rows(data, name="X", numeric=True):
     array stores (objects with ``shape``, ``dtype`` and row slicing, such as
     h5py and zarr datasets) are kept as they are; sparse matrices become CSR;
     anything else (lists, DataFrames) is in memory already and is converted
-    with scikit-learn's :func:`~sklearn.utils.check_array`.
+    with scikit-learn's :func:`~sklearn.utils.check_array`. Tables (a
+    :class:`~sklearn_ooc.data.Table`, a path to Parquet, CSV or Arrow files,
+    a DuckDB relation) open as a lazy :class:`~sklearn_ooc.data.Table`.
     """
+    if is_table_source(data):
+        table = open_table(data)
+        if numeric:
+            table.check_numeric(name)
+        return table
     if isinstance(data, _PATH_TYPES):
         return open_npy(data, name=name)
     if sp.issparse(data):
@@ -363,6 +371,12 @@ class BatchSource:
         self._check_X()
         self.n_samples, self.n_features = (int(s) for s in self.X.shape)
         self.maker.expect("X", X, self.X)
+        # What scikit-learn's validate_data takes the number and names of the
+        # features from, reading no row.
+        if isinstance(self.X, Table):
+            self.header = self.X.header()
+        else:
+            self.header = X if hasattr(X, "columns") else self.X
         self._guard(X, self.X, "X")
         self.y_numeric = y_numeric
         self.y = None if y is None else self._open_aligned(y, "y", (1, 2))
