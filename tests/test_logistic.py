@@ -172,7 +172,7 @@ def test_l1_and_elastic_net_equal_saga(rng, n_classes, l1_ratio, batch_size):
     X, y = _sparse_problem(rng, n_classes)
     ref = _saga(X, y, C=0.1, l1_ratio=l1_ratio).fit(X, y)
     ours = StreamingLogisticRegression(
-        C=0.1, l1_ratio=l1_ratio, tol=1e-10, batch_size=batch_size
+        solver="saga", C=0.1, l1_ratio=l1_ratio, tol=1e-10, batch_size=batch_size
     ).fit(X, y)
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
     assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6, atol=1e-8)
@@ -203,7 +203,7 @@ def test_elastic_net_on_float32_offset_and_weighted_rows(
     ref = _saga(X, y, C=0.2, l1_ratio=0.7)
     ref.fit(X.astype(np.float64), y, sample_weight=w)
     ours = StreamingLogisticRegression(
-        C=0.2, l1_ratio=0.7, tol=1e-10, batch_size=29, n_jobs=n_jobs
+        solver="saga", C=0.2, l1_ratio=0.7, tol=1e-10, batch_size=29, n_jobs=n_jobs
     ).fit(npy(X + dtype(offset)), y, sample_weight=w)
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-7)
     assert_array_equal(ours.coef_ == 0, ref.coef_ == 0)
@@ -218,7 +218,12 @@ def test_l1_fit_is_the_same_for_every_batch_size_and_thread_count(rng):
     X, y = _sparse_problem(rng, 3)
     fits = [
         StreamingLogisticRegression(
-            C=0.1, l1_ratio=1, tol=1e-10, batch_size=batch_size, n_jobs=n_jobs
+            solver="saga",
+            C=0.1,
+            l1_ratio=1,
+            tol=1e-10,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
         ).fit(X, y)
         for batch_size, n_jobs in [(300, 1), (11, 1), (11, 2)]
     ]
@@ -239,7 +244,9 @@ def test_no_penalty_equals_sklearn(rng, n_classes):
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
     assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-7, atol=1e-10)
     # C=inf ignores l1_ratio; penalty=None is C=inf, with sklearn's warnings.
-    l1 = StreamingLogisticRegression(C=np.inf, l1_ratio=1, tol=1e-12).fit(X, y)
+    l1 = StreamingLogisticRegression(
+        solver="saga", C=np.inf, l1_ratio=1, tol=1e-12
+    ).fit(X, y)
     assert_allclose(l1.coef_, ours.coef_, rtol=1e-9, atol=1e-12)
     none = StreamingLogisticRegression(penalty=None, C=0.01, tol=1e-12)
     with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
@@ -259,30 +266,60 @@ def test_every_solver_name_fits_the_same_model(rng):
         ).fit(X, y)
         for solver in ["lbfgs", "newton-cg", "newton-cholesky", "sag", "saga"]
     }
+    # The same iterations; each name stops by its own solver's rule (sag and
+    # saga: the relative change of the weights).
+    for solver in ["newton-cg", "newton-cholesky"]:
+        assert_array_equal(fits[solver].coef_, fits["lbfgs"].coef_)
+        assert_array_equal(fits[solver].intercept_, fits["lbfgs"].intercept_)
+    assert_array_equal(fits["sag"].coef_, fits["saga"].coef_)
     for fit in fits.values():
-        assert_array_equal(fit.coef_, fits["lbfgs"].coef_)
-        assert_array_equal(fit.intercept_, fits["lbfgs"].intercept_)
-    assert_allclose(fits["lbfgs"].coef_, ref.coef_, rtol=1e-7, atol=1e-10)
+        assert_allclose(fit.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
+        assert_allclose(fit.intercept_, ref.intercept_, rtol=1e-7, atol=1e-10)
 
 
-def test_liblinear_and_dual_are_refused(rng):
+def test_liblinear_and_dual_raise_as_in_sklearn(rng):
     X, y = _problem(rng, 2, n=100)
     model = StreamingLogisticRegression().fit(X, y)
     before = fitted_state(model)
-    with pytest.raises(ValueError, match="solver='liblinear' also penalizes the"):
-        model.set_params(solver="liblinear").fit(X, y)
-    with pytest.raises(ValueError, match="use solver='lbfgs'"):
-        model.fit(X, y)
     # scikit-learn's message for dual=True with any other solver.
     with pytest.raises(
         ValueError, match="Solver saga supports only dual=False, got dual=True"
     ):
         model.set_params(solver="saga", dual=True).fit(X, y)
-    model.set_params(solver="lbfgs", dual=False)
+    cases = [
+        (dict(l1_ratio=0.5), "Only 'saga' solver supports elasticnet penalty"),
+        (dict(C=np.inf), "C=np.inf as well as penalty=None is not supported"),
+        (dict(l1_ratio=1, dual=True), "penalty='l1' and loss='logistic_regression'"),
+    ]
+    for params, message in cases:
+        theirs = LogisticRegression(solver="liblinear", **params)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            theirs.fit(X, y)
+        model.set_params(solver="liblinear", dual=False, l1_ratio=0.0, C=1.0)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            model.set_params(**params).fit(X, y)
+    # scikit-learn's _check_solver: L1 terms need saga (or liblinear).
+    for solver, l1_ratio, message in [
+        ("lbfgs", 1, "Solver lbfgs supports only 'l2' or None penalties, got l1"),
+        ("sag", 0.5, "Solver sag supports only 'l2' or None penalties, got elastic"),
+        ("newton-cholesky", 1, "Solver newton-cholesky supports only 'l2' or None"),
+    ]:
+        for estimator in (LogisticRegression, StreamingLogisticRegression):
+            with pytest.raises(ValueError, match=re.escape(message)):
+                estimator(solver=solver, l1_ratio=l1_ratio).fit(X, y)
+    Xm, ym = _problem(rng, 3, n=100)
+    for estimator in (LogisticRegression, StreamingLogisticRegression):
+        with pytest.raises(ValueError, match="does not support multiclass"):
+            estimator(solver="liblinear").fit(Xm, ym)
+        with pytest.raises(ValueError, match="maximum value > 1e30"):
+            estimator(solver="liblinear").fit(np.vstack([X[:-1], [1e31] * 4]), y)
+    model.set_params(solver="lbfgs", dual=False, l1_ratio=0.0, C=1.0)
     assert fitted_state(model) == before
-    # out_of_core refuses liblinear only: every other parameter converts.
-    with pytest.raises(ValueError, match="liblinear'\\) also penalizes"):
-        out_of_core(LogisticRegression(solver="liblinear"))
+    # out_of_core converts every parameter, liblinear's too.
+    assert isinstance(
+        out_of_core(LogisticRegression(solver="liblinear")),
+        StreamingLogisticRegression,
+    )
     theirs = LogisticRegression(
         C=0.3,
         l1_ratio=0.5,
@@ -302,16 +339,20 @@ def test_liblinear_and_dual_are_refused(rng):
 
 def test_penalty_parameter_is_deprecated_as_in_sklearn(rng):
     X, y = _sparse_problem(rng, 2)
-    l1 = StreamingLogisticRegression(C=0.1, l1_ratio=1, tol=1e-10).fit(X, y)
+    l1 = StreamingLogisticRegression(solver="saga", C=0.1, l1_ratio=1, tol=1e-10).fit(
+        X, y
+    )
     with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
         by_name = StreamingLogisticRegression(
-            penalty="l1", l1_ratio=1, C=0.1, tol=1e-10
+            solver="saga", penalty="l1", l1_ratio=1, C=0.1, tol=1e-10
         )
         by_name.fit(X, y)
     assert_array_equal(by_name.coef_, l1.coef_)
     with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
         with pytest.raises(ValueError, match="l1_ratio must be specified"):
-            StreamingLogisticRegression(penalty="elasticnet", l1_ratio=None).fit(X, y)
+            StreamingLogisticRegression(
+                solver="saga", penalty="elasticnet", l1_ratio=None
+            ).fit(X, y)
     l2 = StreamingLogisticRegression(tol=1e-10).fit(X, y)
     with pytest.warns(FutureWarning, match="'l1_ratio=None' was deprecated"):
         none = StreamingLogisticRegression(l1_ratio=None, tol=1e-10).fit(X, y)
@@ -355,9 +396,11 @@ def test_warm_start_equals_sklearn_and_starts_from_the_fit(rng, n_classes):
 
 def test_warm_start_into_l1_and_shape_mismatch(rng):
     X, y = _sparse_problem(rng, 3)
-    l1 = StreamingLogisticRegression(C=0.1, l1_ratio=1, tol=1e-10).fit(X, y)
+    l1 = StreamingLogisticRegression(solver="saga", C=0.1, l1_ratio=1, tol=1e-10).fit(
+        X, y
+    )
     model = StreamingLogisticRegression(C=0.1, tol=1e-10, warm_start=True).fit(X, y)
-    model.set_params(l1_ratio=1).fit(X, y)
+    model.set_params(solver="saga", l1_ratio=1).fit(X, y)
     assert_allclose(model.coef_, l1.coef_, rtol=1e-7, atol=1e-10)
     assert_array_equal(model.coef_ == 0, l1.coef_ == 0)
     before = fitted_state(model)
@@ -372,7 +415,9 @@ def test_warm_start_into_l1_and_shape_mismatch(rng):
 
 def test_sparsify_densify(rng):
     X, y = _sparse_problem(rng, 3)
-    model = StreamingLogisticRegression(C=0.1, l1_ratio=1, tol=1e-10).fit(X, y)
+    model = StreamingLogisticRegression(
+        solver="saga", C=0.1, l1_ratio=1, tol=1e-10
+    ).fit(X, y)
     dense = model.coef_.copy()
     proba = model.predict_proba(X)
     labels = model.predict(X)
@@ -386,25 +431,38 @@ def test_sparsify_densify(rng):
         StreamingLogisticRegression().sparsify()
 
 
-def test_convergence_warning_and_n_iter(rng):
-    X, y = _problem(rng, 3)
-    model = StreamingLogisticRegression(tol=1e-15, max_iter=2)
-    with pytest.warns(
-        ConvergenceWarning, match="Newton solver did not converge after 2 iterations"
-    ):
+@pytest.mark.parametrize(
+    "solver, message",
+    [
+        ("lbfgs", "lbfgs failed to converge after 2 iteration(s) (status=1)"),
+        ("newton-cg", "newton-cg failed to converge at loss = "),
+        ("newton-cholesky", "Newton solver did not converge after 2 iterations"),
+        ("sag", "The max_iter was reached which means the coef_ did not converge"),
+        ("saga", "The max_iter was reached which means the coef_ did not converge"),
+        ("liblinear", "Liblinear failed to converge, increase the number of"),
+    ],
+)
+def test_convergence_warning_and_n_iter(rng, solver, message):
+    X, y = _problem(rng, 2)
+    # scikit-learn's own solver warns with the same text.
+    with pytest.warns(ConvergenceWarning, match=re.escape(message)):
+        LogisticRegression(solver=solver, tol=1e-15, max_iter=2).fit(X, y)
+    model = StreamingLogisticRegression(solver=solver, tol=1e-15, max_iter=2)
+    with pytest.warns(ConvergenceWarning, match=re.escape(message)):
         model.fit(X, y)
     assert model.n_iter_.shape == (1,) and model.n_iter_.dtype == np.int32
     assert model.n_iter_[0] == 2
+    X, y = _problem(rng, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        StreamingLogisticRegression(l1_ratio=0.5, max_iter=100).fit(X, y)
+        StreamingLogisticRegression(solver="saga", l1_ratio=0.5, max_iter=100).fit(X, y)
 
 
 def test_random_state_and_intercept_scaling_change_nothing(rng):
     X, y = _problem(rng, 2)
-    base = StreamingLogisticRegression(l1_ratio=0.3, tol=1e-10).fit(X, y)
+    base = StreamingLogisticRegression(solver="saga", l1_ratio=0.3, tol=1e-10).fit(X, y)
     other = StreamingLogisticRegression(
-        l1_ratio=0.3, tol=1e-10, random_state=7, intercept_scaling=5.0
+        solver="saga", l1_ratio=0.3, tol=1e-10, random_state=7, intercept_scaling=5.0
     ).fit(X, y)
     assert_array_equal(other.coef_, base.coef_)
     assert_array_equal(other.intercept_, base.intercept_)
@@ -439,9 +497,9 @@ def test_pure_l1_with_four_classes_reaches_sagas_objective(rng):
     # objective, not the coefficients, is what is the same.
     X, y = _sparse_problem(rng, 4)
     ref = _saga(X, y, C=0.2, l1_ratio=1).fit(X, y)
-    ours = StreamingLogisticRegression(C=0.2, l1_ratio=1, tol=1e-10, batch_size=37).fit(
-        X, y
-    )
+    ours = StreamingLogisticRegression(
+        solver="saga", C=0.2, l1_ratio=1, tol=1e-10, batch_size=37
+    ).fit(X, y)
 
     def objective(model):
         scores = model.decision_function(X)
@@ -458,7 +516,13 @@ def test_checkpoint_resumes_an_l1_fit_and_knows_its_start(rng, tmp_path):
 
     def model(max_iter, **params):
         return StreamingLogisticRegression(
-            C=0.1, l1_ratio=0.5, tol=0, max_iter=max_iter, batch_size=50, **params
+            solver="saga",
+            C=0.1,
+            l1_ratio=0.5,
+            tol=0,
+            max_iter=max_iter,
+            batch_size=50,
+            **params,
         )
 
     with warnings.catch_warnings():
@@ -471,3 +535,180 @@ def test_checkpoint_resumes_an_l1_fit_and_knows_its_start(rng, tmp_path):
     # A warm start begins elsewhere: the checkpoint of the cold fit is not its.
     with pytest.raises(ValueError, match="other data or with other parameters"):
         resumed.set_params(max_iter=6).fit(X, y)
+
+
+# -- liblinear, float32, callbacks ---------------------------------------------------
+
+
+def _liblinear(**params):
+    # liblinear stops at its own tolerance; this one brings it to about 1e-10.
+    return LogisticRegression(solver="liblinear", tol=1e-12, max_iter=10_000, **params)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"fit_intercept": False},
+        {"dual": True},
+        {"intercept_scaling": 4.0, "C": 0.3},
+        {"l1_ratio": 1, "C": 0.2},
+        {"l1_ratio": 1, "C": 0.2, "intercept_scaling": 3.0},
+        {"l1_ratio": 1, "fit_intercept": False},
+        {"class_weight": "balanced"},
+        {"class_weight": {"no": 2.0, "yes": 0.5}, "l1_ratio": 1},
+    ],
+)
+@pytest.mark.parametrize("batch_size, n_jobs", [(7, 1), (40, 2), (600, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_liblinear_equals_sklearn(rng, params, batch_size, n_jobs, dtype, weighted):
+    # liblinear penalizes the coefficient of a constant intercept_scaling
+    # column: the offset is modest, liblinear itself loses digits at 1e6.
+    X, y = _sparse_problem(rng, 2)
+    X = (X + 3.0).astype(dtype)
+    y = np.array(["no", "yes"])[y]
+    w = rng.uniform(0.5, 2, len(X)) if weighted else None
+    with warnings.catch_warnings():
+        # At this tolerance its L1 solver may stop at max_iter, well within 1e-8.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = _liblinear(**params).fit(X, y, sample_weight=w)
+    ours = StreamingLogisticRegression(
+        solver="liblinear", tol=1e-8, batch_size=batch_size, n_jobs=n_jobs, **params
+    ).fit(X, y, sample_weight=w)
+    # As liblinear: float64 coefficients, intercept 0.0 without an intercept.
+    assert ours.coef_.dtype == ref.coef_.dtype == np.float64
+    assert type(ours.intercept_) is type(ref.intercept_)
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6, atol=1e-8)
+    if params.get("l1_ratio") == 1:
+        assert_array_equal(ours.coef_ == 0, ref.coef_ == 0)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-6)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+def test_liblinear_ignores_warm_start_as_sklearn(rng):
+    X, y = _problem(rng, 2, n=200)
+    model = StreamingLogisticRegression(solver="liblinear", warm_start=True)
+    model.fit(X, y)
+    first = model.coef_.copy()
+    model.set_params(max_iter=1)
+    with pytest.warns(ConvergenceWarning, match="Liblinear failed to converge"):
+        model.fit(X, y)
+    # A warm start would stay at the solution; liblinear starts from zero.
+    assert not np.allclose(model.coef_, first)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("batch_size", [9, 600])
+def test_float32_input_keeps_float32_as_sklearn(
+    rng, n_classes, fit_intercept, batch_size
+):
+    X, y = _problem(rng, n_classes)
+    X32 = X.astype(np.float32)
+    params = dict(C=0.5, tol=1e-10, fit_intercept=fit_intercept)
+    ref = LogisticRegression(solver="newton-cholesky", max_iter=100, **params)
+    with warnings.catch_warnings():
+        # Its float32 line search gives up near the solution, then lbfgs ends.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X32, y)
+    ours = StreamingLogisticRegression(batch_size=batch_size, **params).fit(X32, y)
+    assert ours.coef_.dtype == ref.coef_.dtype == np.float32
+    assert ours.intercept_.dtype == ref.intercept_.dtype == np.float32
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-5, atol=1e-6)
+    assert StreamingLogisticRegression().fit(X, y).coef_.dtype == np.float64
+
+
+def _recording():
+    from sklearn.callback.tests._utils import RecordingCallback
+
+    return RecordingCallback()
+
+
+@pytest.mark.parametrize("max_iter", [0, 2, 100])
+def test_callbacks_see_the_tasks_of_sklearns_lbfgs(rng, max_iter):
+    X, y = _problem(rng, 2, n=100)
+    counts = []
+    for estimator in (LogisticRegression, StreamingLogisticRegression):
+        callback = _recording()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = estimator(max_iter=max_iter).set_callbacks(callback).fit(X, y)
+        names = [record["name"] for record in callback.record]
+        assert names.count("setup") == names.count("teardown") == 1
+        # The fit, an iteration (at least one), and one never run.
+        tasks = 1 + max(model.n_iter_[0], 1) + 1
+        assert names.count("on_fit_task_begin") == tasks
+        assert names.count("on_fit_task_end") == tasks
+        counts.append(len(names))
+    assert not hasattr(model, "_callback_fit_ctx")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_callbacks_get_the_model_of_each_iteration(rng, n_classes):
+    X, y = _problem(rng, n_classes, n=100)
+    callback = _recording()
+    model = StreamingLogisticRegression(batch_size=30).set_callbacks(callback)
+    model.fit(X, y)
+    ends = [
+        record
+        for record in callback.record
+        if record["name"] == "on_fit_task_end" and "iter" in record["context"].task_name
+    ]
+    assert len(ends) == model.n_iter_[0] + 1
+    for i, record in enumerate(ends[:-1]):
+        fitted = record["kwargs"]["fitted_estimator"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            expected = StreamingLogisticRegression(max_iter=i + 1).fit(X, y)
+        assert_allclose(fitted.coef_, expected.coef_)
+        assert_allclose(fitted.intercept_, expected.intercept_)
+        assert_array_equal(fitted.predict(X), expected.predict(X))
+    assert ends[-1]["kwargs"]["fitted_estimator"] is None
+    assert_allclose(ends[-2]["kwargs"]["fitted_estimator"].coef_, model.coef_)
+
+
+def test_callbacks_of_other_solvers_warn_as_sklearn():
+    for estimator in (LogisticRegression, StreamingLogisticRegression):
+        with pytest.warns(UserWarning, match="only supported in LogisticRegression"):
+            estimator(solver="saga").set_callbacks(_recording())
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("params", [{}, {"fit_intercept": False}, {"tol": 1e-8}])
+@pytest.mark.parametrize("batch_size, n_jobs", [(7, 2), (300, 1)])
+def test_liblinear_l2_stops_where_liblinear_does(rng, C, params, batch_size, n_jobs):
+    # Its trust-region Newton iterations themselves: at its (default)
+    # tolerance too, the same coefficients and iteration count.
+    X, y = _sparse_problem(rng, 2)
+    X = X + 2.0
+    w = rng.uniform(0.5, 2, len(X))
+    ref = LogisticRegression(solver="liblinear", C=C, **params)
+    ref.fit(X, y, sample_weight=w)
+    ours = StreamingLogisticRegression(
+        solver="liblinear", C=C, batch_size=batch_size, n_jobs=n_jobs, **params
+    ).fit(X, y, sample_weight=w)
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-10, atol=1e-12)
+    assert_array_equal(ours.n_iter_, ref.n_iter_)
+
+
+def test_checkpoint_resumes_liblinears_trust_region(rng, tmp_path):
+    X, y = _sparse_problem(rng, 2)
+    path = tmp_path / "fit.ckpt"
+
+    def model(max_iter, **params):
+        return StreamingLogisticRegression(
+            solver="liblinear", tol=1e-14, max_iter=max_iter, batch_size=50, **params
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model(2, checkpoint=path).fit(X, y)
+        resumed = model(5, checkpoint=path).fit(X, y)
+        whole = model(5).fit(X, y)
+    assert_array_equal(resumed.coef_, whole.coef_)
+    assert_array_equal(resumed.intercept_, whole.intercept_)
+    assert_array_equal(resumed.n_iter_, whole.n_iter_)

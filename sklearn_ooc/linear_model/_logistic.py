@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextvars import ContextVar
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -12,6 +13,7 @@ import scipy.sparse as sp
 from scipy import linalg
 from scipy.special import expit, log_expit, logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.callback import CallbackSupportMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
@@ -26,11 +28,38 @@ from ..base import IterativeMixin, StreamingClassifierMixin
 
 _SOLVERS = {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"}
 
-_LIBLINEAR = (
-    "also penalizes the intercept, a model StreamingLogisticRegression does not "
-    "fit; use solver='lbfgs' (every other solver fits the same model, by the "
-    "same Newton iterations here)"
+_LIBLINEAR_MULTICLASS = (
+    "The 'liblinear' solver does not support multiclass classification"
+    " (n_classes >= 3). Either use another solver or wrap the "
+    "estimator in a OneVsRestClassifier to keep applying a "
+    "one-versus-rest scheme."
 )
+
+
+def _not_converged_message(solver, n_iter, max_iter, objective):
+    """scikit-learn's ConvergenceWarning text for ``solver``."""
+    if solver == "lbfgs":
+        return (
+            f"lbfgs failed to converge after {n_iter} iteration(s) (status=1):\n"
+            "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT\n\n"
+            "Increase the number of iterations to improve the convergence "
+            f"(max_iter={max_iter}).\n"
+            "You might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html\n"
+            "Please also refer to the documentation for alternative solver options:\n"
+            "    https://scikit-learn.org/stable/modules/linear_model.html"
+            "#logistic-regression"
+        )
+    if solver == "newton-cg":
+        return (
+            f"newton-cg failed to converge at loss = {objective}. Increase the "
+            "number of iterations."
+        )
+    if solver in ("sag", "saga"):
+        return "The max_iter was reached which means the coef_ did not converge"
+    if solver == "liblinear":
+        return "Liblinear failed to converge, increase the number of iterations."
+    return f"Newton solver did not converge after {n_iter} iterations."
 
 
 @dataclass
@@ -68,14 +97,18 @@ class _ClassTotals:
 
     labels: np.ndarray
     weights: np.ndarray
+    counts: np.ndarray
+    largest: float = -np.inf
 
     @classmethod
-    def of(cls, y, sample_weight):
+    def of(cls, y, sample_weight, X=None):
         labels, codes = np.unique(np.ravel(y), return_inverse=True)
         weights = np.bincount(
             codes.ravel(), weights=sample_weight, minlength=len(labels)
         ).astype(np.float64)
-        return cls(labels, weights)
+        counts = np.bincount(codes.ravel(), minlength=len(labels))
+        largest = -np.inf if X is None or not np.prod(X.shape) else float(X.max())
+        return cls(labels, weights, counts, largest)
 
     def __add__(self, other):
         labels = np.union1d(self.labels, other.labels)
@@ -83,14 +116,19 @@ class _ClassTotals:
         # The labels of each side are distinct: no index repeats.
         weights[np.searchsorted(labels, self.labels)] += self.weights
         weights[np.searchsorted(labels, other.labels)] += other.weights
-        return _ClassTotals(labels, weights)
+        counts = np.zeros(len(labels), dtype=np.int64)
+        counts[np.searchsorted(labels, self.labels)] += self.counts
+        counts[np.searchsorted(labels, other.labels)] += other.counts
+        largest = max(self.largest, other.largest)
+        return _ClassTotals(labels, weights, counts, largest)
 
 
-def _design(X, shift, fit_intercept):
-    """Rows shifted near the data, with a column of ones for the intercept."""
+def _design(X, shift, fit_intercept, intercept_column=1.0):
+    """Rows shifted near the data, with a constant column for the intercept
+    (ones, or liblinear's ``intercept_scaling``)."""
     Z = np.asarray(X, dtype=np.float64) - shift
     if fit_intercept:
-        Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
+        Z = np.hstack([Z, np.full((Z.shape[0], 1), float(intercept_column))])
     return Z
 
 
@@ -159,30 +197,114 @@ def _lasso_quadratic(hessian, gradient, weights, l1, penalized, *, max_sweeps=10
     return z
 
 
-def _optimality(gradient, weights, l1, penalized):
-    """Largest entry of the smallest subgradient of the penalized objective
-    (the largest gradient entry without an L1 term)."""
+def _smallest_subgradient(gradient, weights, l1, penalized):
+    """Absolute entries of the smallest subgradient of the penalized objective
+    (of the gradient without an L1 term)."""
     g = np.abs(gradient)
     if l1 > 0:
         signed = gradient + l1 * np.sign(weights)
         at_zero = np.maximum(np.abs(gradient) - l1, 0.0)
         g = np.where(penalized, np.where(weights != 0, np.abs(signed), at_zero), g)
-    return float(np.max(g))
+    return g
 
 
-def _from_logistic_regression(params):
-    """LogisticRegression's parameters as ours (for ``out_of_core``).
+def _optimality(gradient, weights, l1, penalized):
+    """Largest entry of the smallest subgradient of the penalized objective
+    (the largest gradient entry without an L1 term)."""
+    return float(np.max(_smallest_subgradient(gradient, weights, l1, penalized)))
 
-    Every solver but liblinear minimizes the one objective that the Newton
-    iterations solve exactly; liblinear also penalizes the intercept.
+
+def _trust_region_step(hessian, gradient, radius):
+    """Conjugate gradients on ``H s = -g`` inside ``||s|| <= radius``.
+
+    Stops when the residual is a tenth of ``||g||`` or the step reaches the
+    boundary (then on it), as liblinear's trust-region Newton method does.
+    Returns the step and the residual ``-g - H s``.
     """
-    if params.get("solver") == "liblinear":
-        raise ValueError(f"LogisticRegression(solver='liblinear') {_LIBLINEAR}")
-    return params
+    step = np.zeros_like(gradient)
+    residual = -gradient
+    direction = residual.copy()
+    squared = residual @ residual
+    stop = 0.1 * linalg.norm(gradient)
+    for _ in range(10 * len(gradient) + 100):
+        if linalg.norm(residual) <= stop:
+            break
+        curved = hessian @ direction
+        alpha = squared / (direction @ curved)
+        step += alpha * direction
+        if linalg.norm(step) > radius:
+            step -= alpha * direction
+            along, size = step @ direction, step @ step
+            length = direction @ direction
+            room = radius * radius - size
+            root = np.sqrt(along * along + length * room)
+            alpha = room / (along + root) if along >= 0 else (root - along) / length
+            step += alpha * direction
+            residual -= alpha * curved
+            break
+        residual -= alpha * curved
+        new_squared = residual @ residual
+        direction = residual + (new_squared / squared) * direction
+        squared = new_squared
+    return step, residual
 
 
-@register(LogisticRegression, convert=_from_logistic_regression)
+# The callback hooks of the fit under way (None: no per-iteration hooks). A
+# context variable rather than an attribute: checkpoints pickle the
+# estimator's attributes, and the hooks hold the training data.
+_ITERATION_HOOKS = ContextVar("logistic_iteration_hooks", default=None)
+
+
+class _IterationHooks:
+    """scikit-learn's per-iteration callback tasks of the lbfgs solver.
+
+    As scikit-learn's bridge from ``scipy.optimize.minimize``: a task begins
+    with the starting coefficients; each Newton iteration ends its task with
+    the coefficients it reached and begins the next; the fit ends the last,
+    never run, task without coefficients.
+    """
+
+    def __init__(self, context, X, y, metadata):
+        self.context, self.X, self.y, self.metadata = context, X, y, metadata
+        self.current = None
+        self.n_ended = 0
+
+    def begin(self, estimator):
+        # scikit-learn's task name, for callbacks that look for it.
+        self.current = self.context.subcontext(task_name="lbfgs-iter")
+        self.current.call_on_fit_task_begin(
+            estimator=estimator,
+            X=self.X,
+            y=self.y,
+            metadata=self.metadata,
+            reconstruction_attributes=estimator._reconstruction_attributes,
+        )
+
+    def end(self, estimator):
+        self.current.call_on_fit_task_end(
+            estimator=estimator,
+            X=self.X,
+            y=self.y,
+            metadata=self.metadata,
+            reconstruction_attributes=estimator._reconstruction_attributes,
+        )
+        self.n_ended += 1
+
+    def close(self, estimator):
+        if self.current is None:
+            return
+        if self.n_ended == 0:
+            # max_iter=0: scikit-learn's lbfgs still reports one iteration
+            # (that leaves the coefficients as they were).
+            self.end(estimator)
+            self.begin(estimator)
+        self.current.call_on_fit_task_end(estimator=estimator)
+        self.current = None
+
+
+@register(LogisticRegression)
 class StreamingLogisticRegression(
+    CallbackSupportMixin,
     StreamingClassifierMixin,
     ClassifierMixin,
     SparseCoefMixin,
@@ -192,21 +314,30 @@ class StreamingLogisticRegression(
     """Logistic regression fitted exactly by Newton iterations over data on disk.
 
     A drop-in for :class:`sklearn.linear_model.LogisticRegression`: the same
-    parameters, defaults and objective, with the rows streamed from disk.
-    The objective is scikit-learn's, ``C`` times the (weighted) sum of the
-    log-losses plus ``(1 - l1_ratio) / 2 ||coef||^2 + l1_ratio ||coef||_1``
+    parameters, defaults, objectives and errors, with the rows streamed from
+    disk. The objective is scikit-learn's, ``C`` times the (weighted) sum of
+    the log-losses plus ``(1 - l1_ratio) / 2 ||coef||^2 + l1_ratio ||coef||_1``
     (the intercept is not penalized); binary problems use one coefficient
-    vector, more classes the multinomial (softmax) loss.
+    vector, more classes the multinomial (softmax) loss. With
+    ``solver='liblinear'`` it is liblinear's: the intercept is the
+    coefficient of a constant column of value ``intercept_scaling``, times
+    ``intercept_scaling``, and that coefficient is penalized like the others
+    (binary problems only, as scikit-learn 1.9).
 
     Each iteration is one pass computing the loss, its gradient and its
     Hessian (``(d + 1) K`` squared entries). Without an L1 term the Newton
     step is then solved in memory; with one (``l1_ratio > 0``) the
     L1-penalized quadratic model is minimized in memory by coordinate descent
     (proximal Newton, which gives exact zeros). A step that does not decrease
-    the objective enough (Armijo) is halved on the next pass. The solution
-    equals that of ``LogisticRegression`` with any solver but liblinear, to
-    the tolerance. Rows are shifted by the mean of the first rows before the
-    products, so data far from the origin keep a well-conditioned Hessian.
+    the objective enough (Armijo) is halved on the next pass. Every solver
+    name runs these iterations, to the minimizer that scikit-learn's solver
+    approaches within its tolerance, except liblinear with an L2 penalty:
+    its trust-region Newton method, one pass per trial point, with conjugate
+    gradients on the summed Hessian, so the fit stops where liblinear's does
+    (the same coefficients to rounding, for ``dual=False``). Rows are
+    shifted by the mean of the first rows before the products, so data far
+    from the origin keep a well-conditioned Hessian (not with liblinear,
+    whose penalty of the intercept the shift would mix with the others).
 
     Parameters
     ----------
@@ -218,20 +349,33 @@ class StreamingLogisticRegression(
         Inverse strength of the penalty; ``np.inf`` fits no penalty.
     l1_ratio : float, default=0.0
         The elastic-net mixing, ``0 <= l1_ratio <= 1``: the penalty is
-        ``l1_ratio * ||coef||_1 + (1 - l1_ratio) / 2 * ||coef||^2``. Any
-        ``solver`` fits any ``l1_ratio`` here (scikit-learn's need saga for
-        ``l1_ratio > 0``).
+        ``l1_ratio * ||coef||_1 + (1 - l1_ratio) / 2 * ||coef||^2``. As in
+        scikit-learn, ``l1_ratio=1`` needs ``solver='saga'`` or
+        ``'liblinear'``, ``0 < l1_ratio < 1`` needs ``'saga'`` (the others
+        raise its errors).
     dual : bool, default=False
-        Only ``False``: the dual formulation is liblinear's, which this
-        estimator does not fit (``True`` raises as scikit-learn does).
+        liblinear's dual formulation (L2 penalty only). Its minimizer is the
+        primal one, which the Newton iterations fit: the result does not
+        depend on ``random_state``, unlike liblinear's dual coordinate
+        descent. Other solvers raise, as scikit-learn's.
     tol : float, default=1e-4
-        Stop when the largest entry of the gradient (with an L1 term: of the
-        smallest subgradient) is below ``tol``, or half the squared Newton
-        decrement is (scikit-learn's newton-cholesky criteria).
+        Stopping tolerance, read as each scikit-learn solver reads it. lbfgs,
+        newton-cg and newton-cholesky: the largest entry of the gradient per
+        unit weight (with an L1 term: of the smallest subgradient) below
+        ``tol``, or half the squared Newton decrement below ``tol``. sag and
+        saga: the largest change of a weight in a Newton step, relative to
+        the largest weight. liblinear: the 2-norm of the gradient (with L1:
+        the largest entry of the smallest subgradient) below
+        ``tol * min(n_pos, n_neg) / n_samples`` times its value at zero. But
+        for liblinear's L2 penalty, the fit stops after the step of the
+        iteration that meets the tolerance, so it is usually much closer to
+        the minimizer.
     fit_intercept : bool, default=True
-        Whether to fit (unpenalized) intercepts.
+        Whether to fit intercepts (unpenalized, except with liblinear).
     intercept_scaling : float, default=1
-        Accepted for compatibility; used by liblinear only.
+        With ``solver='liblinear'`` only: the value of the constant column
+        whose (penalized) coefficient times ``intercept_scaling`` is the
+        intercept; larger values penalize the intercept less.
     class_weight : dict or 'balanced', default=None
         Weights of the classes, ``{label: weight}``, multiplied into the
         sample weights. ``'balanced'`` gives
@@ -240,19 +384,21 @@ class StreamingLogisticRegression(
     random_state : int, RandomState instance or None, default=None
         Accepted for compatibility; unused: the Newton iterations draw
         nothing.
-    solver : {'lbfgs', 'newton-cg', 'newton-cholesky', 'sag', 'saga'}, \
-            default='lbfgs'
-        Accepted for compatibility: every one of these minimizes the same
-        objective, which the (proximal) Newton iterations above solve
-        whatever the name. ``'liblinear'`` raises a ``ValueError``: it also
-        penalizes the intercept.
+    solver : {'lbfgs', 'liblinear', 'newton-cg', 'newton-cholesky', 'sag', \
+            'saga'}, default='lbfgs'
+        Which scikit-learn solver's problem, errors, stopping rule and
+        messages to follow. All but liblinear minimize the same objective;
+        liblinear also penalizes the intercept (see above). The (proximal)
+        Newton iterations above solve each, whatever the name. As in
+        scikit-learn, callbacks see the iterations of ``'lbfgs'`` only.
     max_iter : int, default=100
         Newton iterations (passes) at most.
     verbose : int, default=0
         1 prints a line per iteration; 2 adds a progress bar.
     warm_start : bool, default=False
         Start the iterations from the coefficients of the previous fit (of
-        the same shape), otherwise from zero.
+        the same shape), otherwise from zero. Ignored by liblinear, as in
+        scikit-learn.
     n_jobs : int, default=None
         Threads summarizing batches (the result is the same for every
         value).
@@ -270,11 +416,16 @@ class StreamingLogisticRegression(
         Labels.
     coef_ : ndarray or CSR matrix of shape (1, n_features) or \
             (n_classes, n_features)
-        Coefficients (a sparse matrix after :meth:`sparsify`).
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-        Intercepts (zeros if ``fit_intercept=False``).
-    n_iter_ : ndarray of shape (1,)
-        Newton iterations run.
+        Coefficients (a sparse matrix after :meth:`sparsify`), float32 for
+        float32 rows (float64 with liblinear), as scikit-learn's.
+    intercept_ : ndarray of shape (1,) or (n_classes,), or float
+        Intercepts (zeros if ``fit_intercept=False``; with liblinear then
+        the float ``0.0``, as scikit-learn's).
+    n_iter_ : ndarray of shape (1,), dtype int32
+        Newton iterations (passes over the data) run; a step halved by the
+        line search counts as an iteration. With liblinear's L2 penalty, as
+        liblinear counts them: the trust-region steps it accepted (``max_iter``
+        when it stopped there).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -288,8 +439,8 @@ class StreamingLogisticRegression(
     -----
     Memory: one batch of shifted rows per thread plus the Hessian,
     ``((n_features + 1) K)^2`` floats, whatever the number of rows.
-    Computations are in float64 for float32 input too, and so are ``coef_``
-    and ``intercept_``.
+    Computations are in float64 for float32 input too; ``coef_`` and
+    ``intercept_`` are then rounded to float32 as scikit-learn returns them.
 
     With more than two classes the model does not change when one vector is
     added to the coefficients of every class; the penalty picks one of them,
@@ -312,9 +463,17 @@ class StreamingLogisticRegression(
 
     An L1 penalty sets the coefficient of the useless feature to zero:
 
-    >>> sparse = StreamingLogisticRegression(l1_ratio=1, C=0.05, batch_size=100)
+    >>> sparse = StreamingLogisticRegression(
+    ...     solver="saga", l1_ratio=1, C=0.05, batch_size=100
+    ... )
     >>> (sparse.fit(X, y).coef_ == 0).tolist()
     [[False, False, True]]
+
+    liblinear's model, whose penalty reaches the intercept, is fitted too:
+
+    >>> clf = StreamingLogisticRegression(solver="liblinear", batch_size=100)
+    >>> clf.fit(X, y).predict([[2.0, 1.0, 0.0]]).tolist()
+    [1]
     """
 
     _requires_y = True
@@ -385,13 +544,45 @@ class StreamingLogisticRegression(
         self.batch_size = batch_size
         self.checkpoint = checkpoint
 
+    # _initialize sets these; the defaults serve checkpoints that predate them.
+    _liblinear = False
+    _intercept_column = 1.0
+    _fit_dtype = np.dtype(np.float64)
+    _trust_region = None
+
     @property
     def _not_converged(self):
-        # IterativeMixin warns with this after setting n_iter_.
-        return (
-            f"Newton solver did not converge after {self.n_iter_} iterations. "
-            "Increase max_iter or scale the data."
+        # IterativeMixin warns with this after setting n_iter_ and
+        # lower_bound_ (minus the objective per unit weight).
+        return _not_converged_message(
+            self.solver, self.n_iter_, self.max_iter, -self.lower_bound_
         )
+
+    def set_callbacks(self, *callbacks):
+        """Set callbacks for the estimator (:mod:`sklearn.callback`).
+
+        As scikit-learn's, the callbacks see the iterations of
+        ``solver='lbfgs'`` only (one task per Newton iteration here); with
+        another solver they see the fit as one task, with a warning.
+
+        Parameters
+        ----------
+        *callbacks : callback instances
+            The callbacks to set.
+
+        Returns
+        -------
+        self : estimator instance
+            The estimator instance itself.
+        """
+        if self.solver != "lbfgs":
+            warnings.warn(
+                "Callbacks are only supported in LogisticRegression for"
+                f" solver='lbfgs'. This estimator has solver='{self.solver}', "
+                "callbacks will be ignored during the solving of the regression.",
+                stacklevel=2,
+            )
+        return super().set_callbacks(*callbacks)
 
     # -- the problem ---------------------------------------------------------------
 
@@ -402,12 +593,6 @@ class StreamingLogisticRegression(
     def _check_penalty(self):
         """``(penalty, C)`` as scikit-learn's ``fit`` reads them, with its
         warnings and errors."""
-        if self.solver == "liblinear":
-            raise ValueError(f"solver='liblinear' {_LIBLINEAR}")
-        if self.dual:
-            raise ValueError(
-                f"Solver {self.solver} supports only dual=False, got dual={self.dual}"
-            )
         if self.penalty == "deprecated":
             if self.l1_ratio == 0 or self.l1_ratio is None:
                 penalty = "l2"
@@ -435,6 +620,27 @@ class StreamingLogisticRegression(
                 "and C=np.inf instead of penalty=None.",
                 FutureWarning,
                 stacklevel=2,
+            )
+        # scikit-learn's _check_solver: every solver here fits any penalty,
+        # but a drop-in refuses what scikit-learn refuses.
+        solver = self.solver
+        if solver not in ("liblinear", "saga") and penalty not in ("l2", None):
+            raise ValueError(
+                f"Solver {solver} supports only 'l2' or None penalties, got "
+                f"{penalty} penalty."
+            )
+        if solver != "liblinear" and self.dual:
+            raise ValueError(
+                f"Solver {solver} supports only dual=False, got dual={self.dual}"
+            )
+        if penalty == "elasticnet" and solver != "saga":
+            raise ValueError(
+                f"Only 'saga' solver supports elasticnet penalty, got solver={solver}."
+            )
+        if solver == "liblinear" and penalty is None:
+            raise ValueError(
+                "C=np.inf as well as penalty=None is not supported for the "
+                "liblinear solver"
             )
         if penalty != "elasticnet" and (
             self.l1_ratio is not None and 0 < self.l1_ratio < 1
@@ -466,6 +672,9 @@ class StreamingLogisticRegression(
         """The coefficients (and intercepts) a warm start begins from."""
         if not (self.warm_start and self.__sklearn_is_fitted__()):
             return None
+        if self.solver == "liblinear":
+            # As scikit-learn's liblinear: every fit starts from zero.
+            return None
         coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
         if self.fit_intercept:
             return np.hstack([coef, np.asarray(self.intercept_)[:, None]])
@@ -475,20 +684,44 @@ class StreamingLogisticRegression(
         penalty, C = self._check_penalty()
         self._strengths = _penalty_strengths(penalty, C, self.l1_ratio)
         start = self._warm_start_coef()
+        liblinear = self.solver == "liblinear"
+        # scikit-learn's dtype=[np.float64, np.float32]: float32 stays, except
+        # for liblinear, whose coefficients are float64.
+        self._fit_dtype = np.dtype(
+            np.float32
+            if np.dtype(source.X.dtype) == np.float32 and not liblinear
+            else np.float64
+        )
         totals = self._engine().reduce(
             source,
             range(source.n_batches),
-            lambda b: _ClassTotals.of(b.y, b.sample_weight),
+            lambda b: _ClassTotals.of(b.y, b.sample_weight, b.X if liblinear else None),
             desc="classes",
         )
         labels = totals.labels
         kind = type_of_target(labels)
         if kind.startswith("continuous"):
             raise ValueError(f"Unknown label type: {kind}")
+        if liblinear:
+            if len(labels) > 2:
+                raise ValueError(_LIBLINEAR_MULTICLASS)
+            if totals.largest > 1e30:
+                raise ValueError(
+                    "Using the 'liblinear' solver while X contains a maximum "
+                    "value > 1e30 results in a frozen fit. Please choose another "
+                    "solver or rescale the input X."
+                )
         if len(labels) < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, but "
                 f"the data contains only one class: {labels[0]!r}"
+            )
+        if liblinear and self.dual and penalty == "l1":
+            raise ValueError(
+                "Unsupported set of arguments: The combination of penalty='l1' "
+                "and loss='logistic_regression' are not supported when "
+                "dual=True, Parameters: penalty='l1', loss='logistic_regression', "
+                "dual=True"
             )
         self.classes_ = labels
         self._class_weight = None
@@ -501,10 +734,24 @@ class StreamingLogisticRegression(
                 y=labels,
                 sample_weight=totals.weights,
             )
-        head = source.take(np.arange(min(source.n_samples, 64)))
-        self._shift = (
-            head.mean(axis=0) if self.fit_intercept else np.zeros(source.n_features)
+        # liblinear penalizes the intercept's coefficient: the shift would mix
+        # it with the others inside the L1 term, so its rows stay unshifted.
+        if self.fit_intercept and not liblinear:
+            head = source.take(np.arange(min(source.n_samples, 64)))
+            self._shift = np.asarray(head.mean(axis=0), dtype=np.float64)
+        else:
+            self._shift = np.zeros(source.n_features)
+        self._intercept_column = float(self.intercept_scaling) if liblinear else 1.0
+        self._liblinear = liblinear
+        # liblinear's tolerance: tol * min(n_positive, n_negative) / n_samples
+        # times the norm of the (sub)gradient at zero.
+        self._liblinear_tol = (
+            self.tol * max(totals.counts.min(), 1) / totals.counts.sum()
         )
+        self._initial_norm = None
+        # liblinear's L2 solvers (its dual one has the same minimizer) follow
+        # its trust-region Newton iterations, which stop where liblinear's do.
+        self._trust_region = {} if liblinear and self._strengths[1] == 0 else None
         width = source.n_features + self.fit_intercept
         self._weights = np.zeros((self._n_outputs, width))
         if start is not None:
@@ -523,6 +770,9 @@ class StreamingLogisticRegression(
                 self._weights[:, -1] += start[:, :-1] @ self._shift
         self._step = None
         self._previous = None
+        hooks = _ITERATION_HOOKS.get()
+        if hooks is not None:
+            hooks.begin(self)
 
     def _checkpoint_of(self, source, *, start=None, **overrides):
         # Each fit starts afresh (see fit), so the base passes no start: a
@@ -532,7 +782,7 @@ class StreamingLogisticRegression(
         return super()._checkpoint_of(source, start=start, **overrides)
 
     def _summarize(self, batch):
-        Z = _design(batch.X, self._shift, self.fit_intercept)
+        Z = _design(batch.X, self._shift, self.fit_intercept, self._intercept_column)
         codes = np.searchsorted(self.classes_, np.ravel(batch.y))
         w = (
             np.ones(batch.n_samples)
@@ -577,7 +827,7 @@ class StreamingLogisticRegression(
     def _penalized_entries(self):
         """Which entries of the flattened weights the penalty reaches."""
         mask = np.ones(self._weights.shape, dtype=bool)
-        if self.fit_intercept:
+        if self.fit_intercept and not self._liblinear:
             mask[:, -1] = False
         return mask.ravel()
 
@@ -607,7 +857,7 @@ class StreamingLogisticRegression(
         n = stats.weight
         lam = self._strengths_per_weight(n)[0]
         W = self._weights
-        penalized = W[:, :-1] if self.fit_intercept else W
+        penalized = W[:, :-1] if self.fit_intercept and not self._liblinear else W
         loss = stats.loss / n + 0.5 * lam * np.sum(penalized**2)
         gradient = stats.gradient / n
         gradient[:, : penalized.shape[1]] += lam * penalized
@@ -639,12 +889,41 @@ class StreamingLogisticRegression(
         return hessian
 
     def _from_summaries(self, stats):
+        before = self._weights
+        self._newton_update(stats)
+        # sag and saga's rule: the largest change of a weight relative to the
+        # largest weight (a step of the Newton iterations, not a halving).
+        largest = np.max(np.abs(self._weights))
+        self._relative_change = (
+            np.max(np.abs(self._weights - before)) / largest
+            if np.isfinite(self._decrement) and largest > 0
+            else np.inf
+        )
+        hooks = _ITERATION_HOOKS.get()
+        if hooks is not None:
+            hooks.end(self)
+            hooks.begin(self)
+
+    def _newton_update(self, stats):
+        if self._trust_region is not None:
+            self._trust_region_update(stats)
+            return
         loss, gradient, hessian = self._penalized(stats)
         l1 = self._strengths_per_weight(stats.weight)[1]
         penalized = self._penalized_entries()
         w = self._weights.ravel()
         objective = loss + l1 * np.abs(w[penalized]).sum()
-        self._gradient_max = _optimality(gradient, w, l1, penalized)
+        subgradient = _smallest_subgradient(gradient, w, l1, penalized)
+        self._gradient_max = float(np.max(subgradient))
+        if self._liblinear:
+            # liblinear's stopping rule, relative to the first point (zero):
+            # the 2-norm of the gradient, the largest entry with an L1 term.
+            norm = float(np.max(subgradient) if l1 > 0 else linalg.norm(subgradient))
+            if self._initial_norm is None:
+                self._initial_norm = norm
+            self._at_tolerance = norm <= self._liblinear_tol * self._initial_norm
+        else:
+            self._at_tolerance = self._gradient_max <= self.tol
         if self._previous is not None and self._step is not None:
             previous_objective, previous_slope = self._previous
             # Armijo on the step just taken; else halve it and look again,
@@ -652,7 +931,7 @@ class StreamingLogisticRegression(
             if (
                 objective > previous_objective + 1e-4 * self._step_size * previous_slope
                 and self._step_size > 1e-8
-                and self._gradient_max > self.tol
+                and not self._at_tolerance
             ):
                 self._step_size /= 2
                 self._weights = self._origin + self._step_size * self._step
@@ -676,15 +955,93 @@ class StreamingLogisticRegression(
         self._previous = (objective, slope)
         self._weights = self._origin + self._step
 
+    def _trust_region_update(self, stats):
+        """One pass of liblinear's trust-region Newton method (L2 penalty).
+
+        liblinear's ``0.5 ||w||^2 + C sum_i w_i loss_i``, its trial points,
+        radius updates and stopping rule, so that the fit stops where
+        liblinear's does. Each pass evaluates the trial point set by the
+        previous one (the first, zero): accepted, it becomes the point; the
+        conjugate gradients on the Hessian just summed set the next trial.
+        """
+        loss, gradient, hessian = self._penalized(stats)
+        # The objective per unit weight, in liblinear's scale.
+        factor = stats.weight / self._strengths[0]
+        f, g, H = loss * factor, gradient * factor, hessian * factor
+        w = self._weights.ravel().copy()
+        self._gradient_max = float(np.max(np.abs(gradient)))
+        self._decrement = 0.0
+        state = self._trust_region
+        stop = False
+        if not state:
+            norm = float(linalg.norm(g))
+            state.update(w=w, f=f, g=g, H=H, radius=norm, initial=norm, accepted=0)
+            stop = norm == 0.0
+        else:
+            previous = state["f"]
+            actual = previous - f
+            predicted, slope, length = (
+                state["predicted"],
+                state["slope"],
+                state["length"],
+            )
+            radius = state["radius"]
+            if state["accepted"] == 0:
+                radius = min(radius, length)
+            curvature = f - previous - slope
+            alpha = 4.0 if curvature <= 0 else max(0.25, -0.5 * (slope / curvature))
+            if actual < 1e-4 * predicted:
+                radius = min(max(alpha, 0.25) * length, 0.5 * radius)
+            elif actual < 0.25 * predicted:
+                radius = max(0.25 * radius, min(alpha * length, 0.5 * radius))
+            elif actual < 0.75 * predicted:
+                radius = max(0.25 * radius, min(alpha * length, 4.0 * radius))
+            else:
+                radius = max(radius, min(alpha * length, 4.0 * radius))
+            state["radius"] = radius
+            if actual > 1e-4 * predicted:
+                state.update(w=w, f=f, g=g, H=H, accepted=state["accepted"] + 1)
+                stop = linalg.norm(g) <= self._liblinear_tol * state["initial"]
+            current = abs(state["f"])
+            stop = (
+                stop
+                or state["f"] < -1.0e32
+                or (abs(actual) <= 0 and predicted <= 0)
+                or (
+                    abs(actual) <= 1e-12 * current and abs(predicted) <= 1e-12 * current
+                )
+            )
+        self._at_tolerance = bool(stop)
+        if stop:
+            self._weights = state["w"].reshape(self._weights.shape)
+            return
+        step, residual = _trust_region_step(state["H"], state["g"], state["radius"])
+        slope = float(state["g"] @ step)
+        state.update(
+            slope=slope,
+            predicted=-0.5 * (slope - float(step @ residual)),
+            length=float(linalg.norm(step)),
+        )
+        self._weights = (state["w"] + step).reshape(self._weights.shape)
+
     def _has_converged(self, change):
-        return self._gradient_max <= self.tol or 0.5 * self._decrement <= self.tol
+        if self._liblinear:
+            return self._at_tolerance
+        if self.solver in ("sag", "saga"):
+            return self._relative_change <= self.tol
+        return self._at_tolerance or 0.5 * self._decrement <= self.tol
 
     def _get_parameters(self):
         return self._weights.copy()
 
-    def _set_parameters(self, params):
-        self._weights = params.copy()
-        W = params
+    def _coef_intercept(self, W):
+        """``coef_`` and ``intercept_`` of the weights ``W`` (of shifted rows)."""
+        if self._liblinear:
+            # The intercept is liblinear's: intercept_scaling times the
+            # coefficient of its constant column (0.0 without one).
+            if self.fit_intercept:
+                return W[:, :-1].copy(), self._intercept_column * W[:, -1]
+            return W.copy(), 0.0
         if self.fit_intercept:
             coef, intercept = W[:, :-1].copy(), W[:, -1] - W[:, :-1] @ self._shift
         else:
@@ -696,8 +1053,17 @@ class StreamingLogisticRegression(
             coef[:, free] -= coef[:, free].mean(axis=0)
             if self.fit_intercept:
                 intercept = intercept - intercept.mean()
-        self.coef_ = coef
-        self.intercept_ = intercept
+        return coef.astype(self._fit_dtype), intercept.astype(self._fit_dtype)
+
+    @property
+    def _reconstruction_attributes(self):
+        """The fitted attributes at the current weights (for callbacks)."""
+        coef, intercept = self._coef_intercept(self._weights)
+        return {"coef_": coef, "intercept_": intercept, "_is_fitted": True}
+
+    def _set_parameters(self, params):
+        self._weights = params.copy()
+        self.coef_, self.intercept_ = self._coef_intercept(params)
 
     # -- fitting and prediction --------------------------------------------------------
 
@@ -722,12 +1088,39 @@ class StreamingLogisticRegression(
         self : object
             The fitted estimator.
         """
-        with self._transaction():
-            # Every fit finds the labels and class weights afresh: a warm
-            # start only changes where the iterations begin (_initialize).
-            self.__dict__.pop("converged_", None)
-            self._fit_iterations(X, y, sample_weight, batch_size, None)
-            self.n_iter_ = np.array([self.n_iter_], dtype=np.int32)
+        # As scikit-learn's: the fit is one task of the callbacks, and with
+        # lbfgs each iteration a subtask, plus one never run.
+        context = self._init_callback_context(max_subtasks=max(self.max_iter, 1) + 1)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        hooks = None
+        if self.solver == "lbfgs" and hasattr(self, "_skl_callbacks"):
+            hooks = _IterationHooks(context, X, y, metadata)
+        token = _ITERATION_HOOKS.set(hooks)
+        try:
+            with self._transaction():
+                # Every fit finds the labels and class weights afresh: a warm
+                # start only changes where the iterations begin (_initialize).
+                self.__dict__.pop("converged_", None)
+                self._fit_iterations(X, y, sample_weight, batch_size, None)
+                if self._trust_region is not None and self.converged_:
+                    # liblinear counts its accepted steps, not the passes
+                    # (the first at zero, and the trials it rejected).
+                    self.n_iter_ = self._trust_region.get("accepted", 0)
+                self.n_iter_ = np.array([self.n_iter_], dtype=np.int32)
+                if hooks is not None:
+                    hooks.close(self)
+        finally:
+            _ITERATION_HOOKS.reset(token)
+            # A resumed checkpoint restores the attributes of its own fit.
+            self._callback_fit_ctx = context
+        context.call_on_fit_task_end(
+            estimator=self,
+            X=X,
+            y=y,
+            metadata=metadata,
+            reconstruction_attributes={},
+        )
         return self
 
     def _scores(self, X):
