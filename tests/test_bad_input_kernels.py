@@ -629,7 +629,8 @@ if {short!r} == "X":
     X = ShortStore(X)
 else:
     y = ShortStore(y)
-StreamingSGDRegressor(max_iter=1, tol=None, random_state=0).fit(X, y)
+# Read by slices (shuffle=True reads scikit-learn's order by row indices).
+StreamingSGDRegressor(max_iter=1, tol=None, random_state=0, shuffle=False).fit(X, y)
 """
 
 

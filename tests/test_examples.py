@@ -88,9 +88,10 @@ def _check_sgd_shuffle(out):
     shuffled = "file shuffled on disk"
     in_order = "sorted file, read in order"
     blocks = "sorted file, shuffle='block'"
-    # After the shuffle on disk SGD is as good as in memory, from the first
-    # epoch on (an 8,000-row validation set: 0.02 is about four standard errors).
-    assert lowest(shuffled) > reference - 0.02
+    # After the shuffle on disk SGD is as good as in memory (an 8,000-row
+    # validation set: 0.02 is about four standard errors); scikit-learn's plain
+    # SGD is about 0.02 below that after its first epoch.
+    assert accuracy(shuffled) > reference - 0.02
     assert (
         abs(_number(out, "shuffle='disk' in fit: validation accuracy") - reference)
         < 0.02
