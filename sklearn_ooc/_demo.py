@@ -150,6 +150,7 @@ def demo_mixture(
             random_state=0,
             n_jobs=n_jobs,
             verbose=2,
+            verbose_interval=1,
         )
         with PeakMemory() as mem, warnings.catch_warnings():
             warnings.simplefilter("ignore")

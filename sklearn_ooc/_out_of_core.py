@@ -28,6 +28,7 @@ _REGISTRY: dict = {}
 # Subpackages whose modules register their counterparts when imported.
 _ESTIMATOR_PACKAGES = (
     "cluster",
+    "compose",
     "decomposition",
     "discriminant_analysis",
     "kernel_ridge",
@@ -139,15 +140,15 @@ def _convert(estimator, where):
     if estimator is None or isinstance(estimator, str):
         return estimator  # "passthrough", "drop", None
     kind = type(estimator)
+    name = kind.__name__
+    if name == "ColumnTransformer" and kind.__module__.startswith("sklearn."):
+        return _column_transformer(estimator, where)
     if kind in _REGISTRY:
         return _convert_registered(estimator, where)
     if kind.__module__.startswith("sklearn_ooc."):
         return clone(estimator)
-    name = kind.__name__
     if name == "Pipeline":
         return _pipeline(estimator, where)
-    if name == "ColumnTransformer":
-        return _column_transformer(estimator, where)
     if name in ("GridSearchCV", "RandomizedSearchCV"):
         return _search(estimator, where)
     if name in _STREAMED_TRANSFORMERS and kind.__module__.startswith("sklearn."):
@@ -171,13 +172,16 @@ def _pipeline(pipeline, where):
 
 
 def _column_transformer(transformer, where):
+    """A ColumnTransformer as ours (registered by ``sklearn_ooc.compose``),
+    around its converted transformers, with the same columns and parameters."""
+    ours, _ = _REGISTRY[type(transformer)]
     params = transformer.get_params(deep=False)
     params["transformers"] = [
         (name, _convert(step, f"{where}, transformer {name!r}"), columns)
         for name, step, columns in transformer.transformers
     ]
     params["remainder"] = _convert(transformer.remainder, f"{where}, remainder")
-    return type(transformer)(**params)
+    return ours(**params)
 
 
 def _inner_name(converted, original):

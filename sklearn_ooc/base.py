@@ -30,15 +30,19 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import _fit_context
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
 from sklearn.exceptions import (
     ConvergenceWarning,
     DataConversionWarning,
     UndefinedMetricWarning,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._engine import Engine, Timer
 from ._stats import RegressionScore
@@ -126,6 +130,7 @@ class OutOfCoreMixin:
             sample_weight,
             batch_size=check_batch_size(batch_size),
             y_numeric=self._y_numeric,
+            allow_nan=get_tags(self).input_tags.allow_nan,
         )
         validate_data(self, source.header, skip_check_array=True, reset=reset)
         if self._single_target and source.y is not None and len(source.y.shape) == 2:
@@ -391,6 +396,51 @@ class ClosedFormMixin(OutOfCoreMixin):
         self._from_summaries(stats)
         self._seen_stats = stats
         self._is_fitted = True
+
+
+def _counterpart_name(cls):
+    """The name of the scikit-learn class that ``cls`` (or the nearest of its
+    bases) is registered for with ``out_of_core``; ``cls``'s own name if none."""
+    from ._out_of_core import _REGISTRY
+
+    ours = {entry[0]: sklearn_class for sklearn_class, entry in _REGISTRY.items()}
+    for klass in cls.__mro__:
+        if klass in ours:
+            return ours[klass].__name__
+    return cls.__name__
+
+
+class CounterpartFeaturesOutMixin(ClassNamePrefixFeaturesOutMixin):
+    """Output feature names of a transformer, as its scikit-learn counterpart's.
+
+    scikit-learn names the outputs of ``PCA``, ``KMeans`` and
+    ``LinearDiscriminantAnalysis`` after the class (``pca0``, ``kmeans0``,
+    ...); a drop-in names them after the class it replaces, the one
+    registered with :func:`~sklearn_ooc.out_of_core`, so that the columns of
+    a pipeline's output keep their names when the pipeline is converted.
+    Subclasses set ``_n_features_out`` when fitted.
+    """
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: the scikit-learn counterpart's class name in
+        lower case, followed by the output's index (``pca0``, ``pca1``, ...).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Transformed feature names.
+        """
+        check_is_fitted(self, "_n_features_out")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = _counterpart_name(type(self)).lower()
+        return np.asarray(
+            [f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object
+        )
 
 
 class StreamingRegressorMixin:

@@ -76,31 +76,69 @@ def lloyd_step(X, w, centers):
     return labels, distances, sums, weights
 
 
-def sgd_minibatch(
-    X, Y, order, coef, intercept, *, loss, alpha, eta, batch_size, momentum, epsilon=0.1
+def sgd_rows(
+    X,
+    y,
+    rows,
+    coef,
+    intercept,
+    *,
+    loss,
+    penalty,
+    alpha,
+    eta0,
+    learning_rate="constant",
+    power_t=0.5,
+    optimal_init=1.0,
+    t=1.0,
+    sample_weight=None,
+    fit_intercept=True,
 ):
-    """Minibatch SGD with momentum and a constant step, written plainly."""
-    coef, intercept = coef.copy(), intercept.copy()
-    v_coef, v_int = np.zeros_like(coef), np.zeros_like(intercept)
+    """scikit-learn's ``_plain_sgd`` step, one row of ``X[rows]`` at a time,
+    written plainly: the weights held as they are (no ``wscale``), the L2
+    penalty as a shrink of ``coef`` before the step, the L1 penalty as its
+    cumulative truncated gradient (Tsuruoka et al.) after it.
+
+    ``loss`` is "hinge" (``y`` in -1, +1), "log_loss" (scikit-learn's half
+    binomial loss, ``y`` in 0, 1) or "squared_error"; ``penalty`` "l2" or
+    "l1"; ``learning_rate`` "constant", "optimal" or "invscaling". Returns
+    the coefficients, the intercept and the step count after the rows.
+    """
     X = np.asarray(X, dtype=np.float64)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        P = X[rows] @ coef.T + intercept
-        T = Y[rows]
-        if loss == "squared_error":
-            G = P - T
-        elif loss == "huber":
-            G = np.clip(P - T, -epsilon, epsilon)
+    w = np.array(coef, dtype=np.float64)
+    b = float(intercept)
+    sample_weight = np.ones(len(X)) if sample_weight is None else sample_weight
+    u = 0.0
+    q = np.zeros_like(w)
+    for i in rows:
+        x = X[i]
+        p = float(w @ x) + b
+        if learning_rate == "optimal":
+            eta = 1.0 / (alpha * (optimal_init + t - 1))
+        elif learning_rate == "invscaling":
+            eta = eta0 / t**power_t
+        else:
+            eta = eta0
+        if loss == "hinge":
+            dloss = -y[i] if p * y[i] <= 1.0 else 0.0
         elif loss == "log_loss":
-            G = -T / (1 + np.exp(T * P))
-        elif loss == "hinge":
-            G = np.where(T * P < 1, -T, 0.0)
-        else:  # multinomial
-            E = np.exp(P - P.max(axis=1, keepdims=True))
-            G = E / E.sum(axis=1, keepdims=True) - T
-        grad = G.T @ X[rows] / len(rows) + alpha * coef
-        v_coef = momentum * v_coef - eta * grad
-        coef = coef + v_coef
-        v_int = momentum * v_int - eta * G.mean(axis=0)
-        intercept = intercept + v_int
-    return coef, intercept
+            dloss = 1.0 / (1.0 + np.exp(-p)) - y[i]
+        else:
+            dloss = p - y[i]
+        update = -eta * float(np.clip(dloss, -1e12, 1e12)) * sample_weight[i]
+        if penalty == "l2":
+            w = w * max(0.0, 1.0 - eta * alpha)
+        w = w + update * x
+        if fit_intercept:
+            b += update
+        if penalty == "l1":
+            u += eta * alpha
+            before = w.copy()
+            w = np.where(
+                w > 0,
+                np.maximum(0.0, w - (u + q)),
+                np.where(w < 0, np.minimum(0.0, w + (u - q)), w),
+            )
+            q += w - before
+        t += 1
+    return w, b, t

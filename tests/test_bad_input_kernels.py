@@ -17,32 +17,73 @@ import pytest
 
 from sklearn_ooc import _kernels
 from sklearn_ooc._kernels import _gaussian, _sgd
-from sklearn_ooc._kernels._sgd import CONSTANT, SQUARED_ERROR
+from sklearn_ooc._kernels._sgd import LOSS_SQUARED_ERROR, LR_INVSCALING, PENALTY_L1
+
+# The per-model arrays of ``sgd_rows`` (one entry per model, a row of W).
+_SGD_PER_MODEL = (
+    "active", "wscale", "intercept", "avg_a", "avg_b", "avg_intercept", "u",
+    "sq_norm", "l1_norm", "eta", "t", "sumloss", "objective", "count",
+    "pos_weight", "neg_weight",
+)  # fmt: skip
 
 
 def _sgd_args(**changes):
-    """Arguments of ``sgd_block`` for 10 rows, 3 features, 2 outputs."""
+    """Arguments of ``sgd_rows`` for 10 rows, 3 features, 2 models (L1
+    penalty, averaging and the loss tracked, so that every array is used)."""
     rng = np.random.default_rng(0)
     args = dict(
         X=rng.normal(size=(10, 3)),
         Y=rng.normal(size=(10, 2)),
-        order=np.arange(10),
-        coef=np.zeros((2, 3)),
+        sample_weight=np.ones(10),
+        rows=np.arange(10),
+        active=np.ones(2, dtype=bool),
+        W=np.zeros((2, 3)),
+        wscale=np.ones(2),
         intercept=np.zeros(2),
-        coef_velocity=np.zeros((2, 3)),
-        intercept_velocity=np.zeros(2),
-        loss=SQUARED_ERROR,
+        AW=np.zeros((2, 3)),
+        avg_a=np.zeros(2),
+        avg_b=np.ones(2),
+        avg_intercept=np.zeros(2),
+        Q=np.zeros((2, 3)),
+        u=np.zeros(2),
+        sq_norm=np.zeros(2),
+        l1_norm=np.zeros(2),
+        eta=np.full(2, 0.01),
+        t=np.ones(2),
+        sumloss=np.zeros(2),
+        objective=np.zeros(2),
+        count=np.zeros(2, dtype=np.int64),
+        pos_weight=np.ones(2),
+        neg_weight=np.ones(2),
+        loss=LOSS_SQUARED_ERROR,
+        loss_param=0.0,
+        penalty=PENALTY_L1,
         alpha=1e-4,
-        epsilon=0.1,
-        schedule=CONSTANT,
+        l1_ratio=0.15,
+        schedule=LR_INVSCALING,
         eta0=0.01,
         power_t=0.25,
-        damp=0.9,
-        epoch=0,
-        t=1.0,
-        batch_size=4,
-        momentum=0.9,
+        optimal_init=1.0,
         fit_intercept=True,
+        intercept_decay=1.0,
+        average=1.0,
+        track_loss=True,
+        wscale_floor=1e-9,
+        sparse=False,
+    )
+    args.update(changes)
+    return tuple(args.values())
+
+
+def _wscale_args(**changes):
+    """Arguments of ``reset_wscale`` for 2 models of 3 features."""
+    args = dict(
+        W=np.ones((2, 3)),
+        wscale=np.full(2, 0.5),
+        AW=np.zeros((2, 3)),
+        avg_a=np.ones(2),
+        avg_b=np.full(2, 2.0),
+        averaging=True,
     )
     args.update(changes)
     return tuple(args.values())
@@ -183,61 +224,86 @@ def _shift_args(**changes):
 # (kernel, arguments, what the message says); the arguments of every good
 # call are those of its helper without changes.
 BAD_CALLS = {
-    # sgd_block
+    # sgd_rows
     "sgd Y fewer rows than X": (
-        _kernels.sgd_block,
+        _kernels.sgd_rows,
         _sgd_args(Y=np.zeros((9, 2))),
-        "X and Y have different numbers of rows",
+        "sgd_rows: Y needs one row per row of X",
     ),
-    "sgd order past X": (
-        _kernels.sgd_block,
-        _sgd_args(order=np.array([0, 3, 10])),
-        "order names a row outside X",
+    "sgd sample_weight": (
+        _kernels.sgd_rows,
+        _sgd_args(sample_weight=np.ones(9)),
+        "sgd_rows: sample_weight needs one entry per row of X",
     ),
-    "sgd negative order": (
-        _kernels.sgd_block,
-        _sgd_args(order=np.array([0, -1])),
-        "order names a row outside X",
+    "sgd rows past X": (
+        _kernels.sgd_rows,
+        _sgd_args(rows=np.array([0, 3, 10])),
+        "sgd_rows: rows names a row outside X",
+    ),
+    "sgd negative rows": (
+        _kernels.sgd_rows,
+        _sgd_args(rows=np.array([0, -1])),
+        "sgd_rows: rows names a row outside X",
     ),
     "sgd X columns": (
-        _kernels.sgd_block,
+        _kernels.sgd_rows,
         _sgd_args(X=np.zeros((10, 4))),
-        "X needs coef.shape",
+        "sgd_rows: W needs one column per column of X",
     ),
     "sgd Y columns": (
-        _kernels.sgd_block,
+        _kernels.sgd_rows,
         _sgd_args(Y=np.zeros((10, 1))),
-        "X needs coef.shape",
+        r"sgd_rows: Y needs one column per model \(row of W\)",
     ),
-    "sgd intercept": (
-        _kernels.sgd_block,
-        _sgd_args(intercept=np.zeros(1)),
-        "intercepts need one entry",
+    "sgd AW rows": (
+        _kernels.sgd_rows,
+        _sgd_args(AW=np.zeros((1, 3))),
+        "sgd_rows: AW must have the shape of W",
     ),
-    "sgd intercept velocity": (
-        _kernels.sgd_block,
-        _sgd_args(intercept_velocity=np.zeros(3)),
-        "intercepts need one entry",
+    "sgd AW columns": (
+        _kernels.sgd_rows,
+        _sgd_args(AW=np.zeros((2, 4))),
+        "sgd_rows: AW must have the shape of W",
     ),
-    "sgd coef velocity": (
-        _kernels.sgd_block,
-        _sgd_args(coef_velocity=np.zeros((2, 2))),
-        "coef_velocity must have the shape of coef",
+    "sgd Q": (
+        _kernels.sgd_rows,
+        _sgd_args(Q=np.zeros((2, 2))),
+        "sgd_rows: Q must have the shape of W",
     ),
-    "sgd batch size": (
-        _kernels.sgd_block,
-        _sgd_args(batch_size=0),
-        "batch_size must be at least 1",
+    **{
+        f"sgd {name} {size}": (
+            _kernels.sgd_rows,
+            _sgd_args(
+                **{
+                    name: np.ones(
+                        size,
+                        dtype={"active": bool, "count": np.int64}.get(name, float),
+                    )
+                }
+            ),
+            rf"sgd_rows: {name} needs one entry per model \(row of W\)",
+        )
+        for name in _SGD_PER_MODEL
+        for size in (1, 3)
+    },
+    # reset_wscale
+    "reset_wscale AW": (
+        _kernels.reset_wscale,
+        _wscale_args(AW=np.zeros((2, 2))),
+        "reset_wscale: AW must have the shape of W",
     ),
-    "loss gradient y": (
-        _sgd._loss_gradient,
-        (SQUARED_ERROR, np.zeros(2), np.zeros(1), 0.1, np.zeros(2)),
-        "y and g need one entry per output",
-    ),
-    "loss gradient g": (
-        _sgd._loss_gradient,
-        (SQUARED_ERROR, np.zeros(2), np.zeros(2), 0.1, np.zeros(1)),
-        "y and g need one entry per output",
+    **{
+        f"reset_wscale {name}": (
+            _kernels.reset_wscale,
+            _wscale_args(**{name: np.ones(1)}),
+            f"reset_wscale: {name} needs one entry per row of W",
+        )
+        for name in ("wscale", "avg_a", "avg_b")
+    },
+    "rand state": (
+        _sgd._our_rand_r,
+        (np.zeros(0, dtype=np.uint32),),
+        "_our_rand_r: state needs one entry",
     ),
     # linear_outputs
     "linear coef columns": (
@@ -528,7 +594,17 @@ BAD_CALLS = {
 }
 
 GOOD_CALLS = {
-    "sgd": (_kernels.sgd_block, _sgd_args()),
+    "sgd": (_kernels.sgd_rows, _sgd_args()),
+    "sgd pa1 hinge": (
+        _kernels.sgd_rows,
+        _sgd_args(loss=_sgd.LOSS_HINGE, schedule=_sgd.LR_PA1, average=0.0),
+    ),
+    "sgd sparse elasticnet": (
+        _kernels.sgd_rows,
+        _sgd_args(penalty=_sgd.PENALTY_ELASTICNET, sparse=True),
+    ),
+    "sgd no rows": (_kernels.sgd_rows, _sgd_args(rows=np.arange(0))),
+    "reset_wscale": (_kernels.reset_wscale, _wscale_args()),
     "linear": (_kernels.linear_outputs, _linear_args()),
     "subtract": (_kernels.subtract_shift, _shift_args()),
     "projected log prob": (_kernels.projected_log_prob, _projected_log_prob_args()),
@@ -647,20 +723,27 @@ def test_sgd_fit_on_a_store_that_returns_fewer_rows_raises(short):
 
 def test_sgd_kernel_refuses_a_block_shorter_than_its_row_order():
     # What reached the kernel from a store that returned fewer rows: one
-    # row of X, and the row order of the block asked for. It read a million
-    # rows past a one-row buffer and the interpreter died of SIGSEGV.
+    # row of X, and the row order of the block asked for. Unchecked, it read
+    # a million rows past a one-row buffer and the interpreter died of
+    # SIGSEGV.
     result = _run(
         """
         import numpy as np
-        from sklearn_ooc._kernels import sgd_block
+        from sklearn_ooc._kernels import sgd_rows
 
         n = 1_000_000
-        sgd_block(
-            np.ones((1, 8)), np.ones((1, 1)), np.random.default_rng(0).permutation(n),
-            np.zeros((1, 8)), np.zeros(1), np.zeros((1, 8)), np.zeros(1),
-            0, 1e-4, 0.1, 0, 0.01, 0.25, 0.9, 0, 1.0, 32, 0.9, True,
+        one = np.ones(1)
+        sgd_rows(
+            np.ones((1, 8)), np.ones((1, 1)), one.copy(),
+            np.random.default_rng(0).permutation(n), np.ones(1, dtype=bool),
+            np.zeros((1, 8)), one.copy(), np.zeros(1), np.zeros((1, 8)),
+            np.zeros(1), one.copy(), np.zeros(1), np.zeros((1, 8)), np.zeros(1),
+            np.zeros(1), np.zeros(1), np.full(1, 0.01), one.copy(), np.zeros(1),
+            np.zeros(1), np.zeros(1, dtype=np.int64), one.copy(), one.copy(),
+            4, 0.0, 2, 1e-4, 0.15, 1, 0.01, 0.25, 1.0, True, 1.0, 0.0, True,
+            1e-9, False,
         )
         """
     )
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
-    assert "ValueError: sgd_block: order names a row outside X" in result.stderr
+    assert "ValueError: sgd_rows: rows names a row outside X" in result.stderr

@@ -6,6 +6,7 @@ from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sklearn_ooc.preprocessing import StreamingTransformer
 from sklearn_ooc.utils import all_estimators
 
 # Small batches and blocks so that the checks exercise multi-batch reads,
@@ -17,6 +18,9 @@ WRAPPED = {
     "Incremental": [
         {"estimator": SGDRegressor(random_state=0), "max_iter": 20, "batch_size": 8},
         {"estimator": SGDClassifier(random_state=0), "max_iter": 20, "batch_size": 8},
+    ],
+    "OOCColumnTransformer": [
+        {"transformers": [("scale", StreamingTransformer(StandardScaler()), [0, 1])]},
     ],
     "StreamingTransformer": [
         {"transformer": StandardScaler()},
@@ -34,6 +38,22 @@ def _instances():
 
 
 def _expected_failed_checks(estimator):
+    if type(estimator).__name__ == "OOCColumnTransformer":
+        # As scikit-learn marks them for its own ColumnTransformer: it hands
+        # each transformer its columns unchecked.
+        reason = "as scikit-learn's ColumnTransformer"
+        return dict.fromkeys(
+            [
+                "check_complex_data",
+                "check_estimators_empty_data_messages",
+                "check_estimator_sparse_array",
+                "check_estimator_sparse_matrix",
+                "check_fit1d",
+                "check_fit2d_1feature",
+                "check_fit2d_predict1d",
+            ],
+            reason,
+        )
     if type(estimator).__name__ in {"StreamingSGDClassifier", "StreamingSGDRegressor"}:
         # As scikit-learn marks them for its own SGDClassifier and SGDRegressor.
         reason = "sample_weight is not equivalent to removing/repeating samples."
@@ -57,6 +77,7 @@ def test_estimators_are_found():
     names = [name for name, _ in all_estimators()]
     assert {
         "Incremental",
+        "OOCColumnTransformer",
         "OOCGaussianMixture",
         "OOCKMeans",
         "OOCLinearDiscriminantAnalysis",
@@ -64,6 +85,12 @@ def test_estimators_are_found():
         "OOCPCA",
         "OOCQuadraticDiscriminantAnalysis",
         "OOCKernelRidge",
+        "OOCKBinsDiscretizer",
+        "OOCOneHotEncoder",
+        "OOCOrdinalEncoder",
+        "OOCQuantileTransformer",
+        "OOCRobustScaler",
+        "OOCSimpleImputer",
         "StreamingLogisticRegression",
         "StreamingRidge",
         "StreamingRidgeCV",

@@ -139,9 +139,7 @@ def test_float32_agrees_with_sklearn_float32_to_its_precision(rng):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_float32_rows_give_float32_attributes_computed_in_float64(
-    rng, covariance_type
-):
+def test_float32_rows_give_float32_attributes_computed_in_float64(rng, covariance_type):
     X = _blobs(rng, dtype=np.float32)
     start = {k: v.astype(np.float32) for k, v in _start(X, covariance_type).items()}
     params = dict(n_components=2, covariance_type=covariance_type, **start)
@@ -401,9 +399,9 @@ def test_verbose_prints_the_seed_lines(rng):
     out = io.StringIO()
     with redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gmm = OOCGaussianMixture(2, verbose=1, max_iter=4, tol=0.0, random_state=0).fit(
-            X
-        )
+        gmm = OOCGaussianMixture(
+            2, verbose=1, verbose_interval=1, max_iter=4, tol=0.0, random_state=0
+        ).fit(X)
     lines = out.getvalue().splitlines()
     assert re.fullmatch(r"Initialization Time \(s\): [\d.e-]+", lines.pop(0))
     assert re.fullmatch(

@@ -214,3 +214,68 @@ def test_permute_rows_inplace_equals_fancy_indexing(rng, n, dtype):
     expected = rows[perm]
     _kernels.permute_rows_inplace(rows.view(np.uint8), perm)
     assert_array_equal(rows, expected)
+
+
+def _sgd_rows(X, Y, rows, w, *, loss, penalty, alpha, eta0, schedule, floor):
+    """Run ``sgd_rows`` from zero weights, one model a column of ``Y``;
+    returns the folded weights, the intercepts and the step counts."""
+    from sklearn_ooc._kernels import _sgd
+
+    c, d = Y.shape[1], X.shape[1]
+    W, AW, Q = np.zeros((c, d)), np.zeros((c, d)), np.zeros((c, d))
+    wscale, avg_b, t = np.ones(c), np.ones(c), np.ones(c)
+    intercept, avg_a, avg_intercept, u = (np.zeros(c) for _ in range(4))
+    sq_norm, l1_norm, sumloss, objective = (np.zeros(c) for _ in range(4))
+    eta, count = np.full(c, eta0), np.zeros(c, dtype=np.int64)
+    code, param = {
+        "hinge": (_sgd.LOSS_HINGE, 1.0),
+        "log_loss": (_sgd.LOSS_LOG, 0.0),
+        "squared_error": (_sgd.LOSS_SQUARED_ERROR, 0.0),
+    }[loss]
+    _kernels.sgd_rows(
+        X, Y, w, rows, np.ones(c, dtype=bool), W, wscale, intercept, AW, avg_a,
+        avg_b, avg_intercept, Q, u, sq_norm, l1_norm, eta, t, sumloss, objective,
+        count, np.ones(c), np.ones(c), code, param,
+        {"l2": _sgd.PENALTY_L2, "l1": _sgd.PENALTY_L1}[penalty], alpha, 0.15,
+        {"constant": _sgd.LR_CONSTANT, "optimal": _sgd.LR_OPTIMAL,
+         "invscaling": _sgd.LR_INVSCALING}[schedule],
+        eta0, 0.5, 2.0, True, 1.0, 0.0, True, floor, False,
+    )  # fmt: skip
+    _kernels.reset_wscale(W, wscale, AW, avg_a, avg_b, False)
+    assert_array_equal(wscale, 1.0)
+    assert_array_equal(count, len(rows))
+    return W, intercept, t
+
+
+@pytest.mark.parametrize("loss", ["hinge", "log_loss", "squared_error"])
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("schedule", ["constant", "optimal", "invscaling"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_rows_is_the_plain_per_row_step(rng, loss, penalty, schedule, dtype):
+    # Two models (one a column of Y) over the rows in a shuffled order, with
+    # a row repeated and one left out; a wscale floor of 0.999 folds the scale
+    # into the weights every few steps, which must not change them.
+    X = rng.normal(size=(30, 4)).astype(dtype)
+    labels = rng.integers(0, 2, size=(30, 2)).astype(np.float64)
+    targets = {
+        "hinge": 2 * labels - 1,
+        "log_loss": labels,
+        "squared_error": X @ rng.normal(size=(4, 2)) + rng.normal(size=(30, 2)),
+    }
+    Y = np.ascontiguousarray(targets[loss], dtype=np.float64)
+    w = rng.uniform(0.5, 2.0, size=30)
+    rows = np.r_[rng.permutation(29), 3, 3]
+    params = dict(loss=loss, penalty=penalty, alpha=0.05, eta0=0.05)
+    results = [
+        _sgd_rows(X, Y, rows, w, schedule=schedule, floor=floor, **params)
+        for floor in (1e-9, 0.999)
+    ]
+    for k in range(2):
+        coef, intercept, t = _naive.sgd_rows(
+            X, Y[:, k], rows, np.zeros(4), 0.0, learning_rate=schedule,
+            power_t=0.5, optimal_init=2.0, sample_weight=w, **params,
+        )  # fmt: skip
+        for W, b, steps in results:
+            assert_allclose(W[k], coef, rtol=1e-12, atol=1e-14)
+            assert_allclose(b[k], intercept, rtol=1e-12, atol=1e-14)
+            assert steps[k] == t == len(rows) + 1

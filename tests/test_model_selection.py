@@ -173,6 +173,39 @@ def test_streaming_transformer_fits_batches_like_the_scaler(rng, npy, scaler):
     assert_allclose(np.asarray(ours.inverse_transform(lazy)), X, rtol=1e-12)
 
 
+@pytest.mark.parametrize("scaler", [StandardScaler(), MinMaxScaler(), MaxAbsScaler()])
+def test_streaming_scalers_take_nan_and_weights_like_the_scaler(rng, npy, scaler):
+    X = rng.normal(size=(300, 3)) * [1, 10, 100] + 5
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    weights = rng.integers(0, 4, size=300).astype(float)
+    weights[:40] = 0  # whole batches of weight zero
+    takes_weights = type(scaler) is StandardScaler
+    fit_params = {"sample_weight": weights} if takes_weights else {}
+    ours = StreamingTransformer(scaler, batch_size=20).fit(
+        open_array(npy(X)), **fit_params
+    )
+    reference = type(scaler)().fit(X, **fit_params)
+    for name in ("scale_", "mean_", "var_", "data_min_", "max_abs_"):
+        if hasattr(reference, name):
+            assert_allclose(
+                getattr(ours.transformer_, name), getattr(reference, name), rtol=1e-12
+            )
+    assert_allclose(ours.transform(X), reference.transform(X), rtol=1e-12)
+    if not takes_weights:
+        with pytest.raises(ValueError, match="partial_fit does not take sample_w"):
+            StreamingTransformer(scaler).fit(X, sample_weight=weights)
+
+
+def test_all_zero_weights_are_refused_as_by_scikit_learn(rng):
+    X = rng.normal(size=(30, 2))
+    message = "Sample weights must contain at least one non-zero number"
+    for transformer in (StandardScaler(), FunctionTransformer(np.log1p)):
+        wrapper = StreamingTransformer(transformer, batch_size=7)
+        with pytest.raises(ValueError, match=message):
+            wrapper.fit(X, sample_weight=np.zeros(30))
+        assert not hasattr(wrapper, "transformer_")
+
+
 def test_stateless_transformers_and_refusals(rng):
     X = rng.uniform(1, 2, size=(20, 2))
     log = StreamingTransformer(FunctionTransformer(np.log), batch_size=5).fit(X)

@@ -23,24 +23,25 @@ def _registry():
     return sorted(_REGISTRY.items(), key=lambda item: item[0].__name__)
 
 
+# Constructor arguments without a default.
+_REQUIRED = {"ColumnTransformer": {"transformers": []}}
+
+
 @pytest.mark.parametrize(
     "sklearn_class, ours", [(k, v[0]) for k, v in _registry()], ids=lambda c: c.__name__
 )
 def test_each_counterpart_keeps_every_parameter_it_shares(sklearn_class, ours):
+    required = _REQUIRED.get(sklearn_class.__name__, {})
     try:
-        converted = out_of_core(sklearn_class())
+        converted = out_of_core(sklearn_class(**required))
     except ValueError as error:
         # A default we cannot honour yet is refused by name, never dropped.
         assert sklearn_class.__name__ in str(error)
         return
     assert type(converted) is ours
-    theirs = sklearn_class().get_params(deep=False)
-    # SGD's shuffle=True is ours' shuffle by blocks, its one translation.
-    translated = {"shuffle": "block"} if theirs.get("shuffle") is True else {}
+    theirs = sklearn_class(**required).get_params(deep=False)
     for name, value in converted.get_params(deep=False).items():
-        if name in translated:
-            assert value == translated[name]
-        elif name in theirs:
+        if name in theirs:
             assert repr(value) == repr(theirs[name]), name
 
 
@@ -73,6 +74,7 @@ def test_a_column_transformer_is_converted_column_by_column():
         remainder="drop",
     )
     converted = out_of_core(transformer)
+    assert type(converted).__name__ == "OOCColumnTransformer"
     steps = {name: step for name, step, _ in converted.transformers}
     assert isinstance(steps["scale"], StreamingTransformer)
     assert isinstance(steps["log"].transformer, FunctionTransformer)
@@ -127,10 +129,6 @@ def test_randomized_search_keeps_its_distributions():
         (
             make_pipeline(StandardScaler(), Lasso()),
             r"Pipeline, step 'lasso': Lasso has no exact out-of-core",
-        ),
-        (
-            LogisticRegression(solver="liblinear"),
-            r"solver='liblinear'\) also penalizes the intercept",
         ),
         (
             GridSearchCV(GaussianNB(), {"var_smoothing": [1e-9]}),

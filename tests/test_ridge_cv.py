@@ -334,6 +334,36 @@ def test_group_splits_of_repeated_rows():
     _assert_same_model(ours, ref)
 
 
+@pytest.mark.parametrize(
+    "shape, weighted",
+    [((40, 5), False), ((40, 5), True), ((12, 20), False), ("diabetes", False)],
+    ids=str,
+)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("batch_size, n_jobs", [(None, 1), (4, 1), (7, 2)])
+def test_zero_and_one_with_three_folds_pick_sklearns_alpha(
+    shape, weighted, fit_intercept, batch_size, n_jobs
+):
+    """``alphas=(0, 1), cv=3``: the fold models (from the folds' merged
+    statistics, solved by StreamingRidge's solver) score and pick as
+    scikit-learn's, and the refit is its model."""
+    if shape == "diabetes":
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+    else:
+        X, y = _data(*shape)
+    w = _weights(len(X)) if weighted else None
+    params = dict(alphas=(0, 1), cv=3, fit_intercept=fit_intercept)
+    with warnings.catch_warnings():
+        # scikit-learn's Cholesky solve at alpha=0 of the wide folds.
+        warnings.simplefilter("ignore")
+        ref = RidgeCV(**params).fit(X, y, sample_weight=w)
+        ours = StreamingRidgeCV(**params, batch_size=batch_size or "auto")
+        ours.set_params(n_jobs=n_jobs).fit(X, y, sample_weight=w)
+    _assert_same_model(ours, ref, rtol=1e-7, atol=1e-9)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_folds_float32_and_offset(dtype):
     X, y = _data(30, 3, offset=1e6 if dtype == np.float64 else 0.0, dtype=dtype)

@@ -488,3 +488,77 @@ def test_unknown_sources_and_columns(tmp_path, files):
         open_table(files["parquet"])[["a", "z"]]
     with pytest.raises(TypeError, match="open_table reads a path"):
         open_table(42)
+
+
+# -- raw values and missing values (encoders, imputers) ------------------------
+
+
+def _dictionary_file(path):
+    """Row groups whose dictionaries give the same codes to other values."""
+    schema = pa.schema(
+        [("c", pa.dictionary(pa.int32(), pa.string())), ("x", pa.float64())]
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        for values, xs in (
+            (["b", "a", "b"], [1.0, None, 3.0]),
+            (["z", "b", None], [4.0, 5.0, 6.0]),
+        ):
+            table = pa.table(
+                {"c": pa.array(values).dictionary_encode(), "x": xs}, schema=schema
+            )
+            writer.write_table(table)
+    return path
+
+
+def test_raw_rows_unify_dictionaries_by_value(tmp_path):
+    path = _dictionary_file(tmp_path / "dict.parquet")
+    T = open_table(path)
+    loaded = pd.read_parquet(path)
+    arrow = T.read_arrow(0, 6)
+    assert arrow.column("c").type == pa.string()
+    assert arrow.column("c").to_pylist() == ["b", "a", "b", "z", "b", None]
+    frame = T.read_frame(0, 6)
+    assert frame["c"].astype(object).where(frame["c"].notna(), None).tolist() == (
+        loaded["c"].astype(object).where(loaded["c"].notna(), None).tolist()
+    )
+    np.testing.assert_array_equal(frame["x"].to_numpy(), loaded["x"].to_numpy())
+    # Views: rows in any order, steps, column selections; slices of them.
+    view = T[[4, 0, 3]]
+    assert view.read_arrow(0, 3).column("c").to_pylist() == ["b", "b", "z"]
+    assert T[::2].read_arrow(1, 3).column("c").to_pylist() == ["b", "b"]
+    assert T[["x"]].read_frame(2, 4).columns.tolist() == ["x"]
+    assert T.read_frame(3, 3).shape == (0, 2)
+    assert T.where(4).endswith("row group 1")
+    assert view.where(1).endswith("row group 0")
+
+
+def test_nulls_read_as_nan_when_the_estimator_allows_nan(tmp_path):
+    path = _dictionary_file(tmp_path / "dict.parquet")
+    T = open_table(path)[["x"]]
+    with pytest.raises(ValueError, match=r"X contains NaN .* row 1 .*column 'x'"):
+        np.asarray(T)
+    with_nan = T.with_nan()
+    expected = np.array([[1.0], [np.nan], [3.0], [4.0], [5.0], [6.0]])
+    np.testing.assert_array_equal(np.asarray(with_nan), expected)
+    np.testing.assert_array_equal(
+        np.asarray(pickle.loads(pickle.dumps(with_nan))), expected
+    )
+    np.testing.assert_array_equal(np.asarray(with_nan[[1, 0]]), expected[[1, 0]])
+    source = BatchSource(T, batch_size=4, allow_nan=True)
+    np.testing.assert_array_equal(source.read(0).X, expected[:4])
+    np.testing.assert_array_equal(source.take([1, 5]), expected[[1, 5]])
+    with pytest.raises(ValueError, match=r"X contains NaN .* row 1"):
+        BatchSource(T, batch_size=4).read(0)
+    # Integers with nulls read as floats; infinities are still refused.
+    ints = tmp_path / "ints.parquet"
+    pq.write_table(pa.table({"i": pa.array([1, None, 3], pa.int64())}), ints)
+    np.testing.assert_array_equal(
+        np.asarray(open_table(ints).with_nan()), [[1.0], [np.nan], [3.0]]
+    )
+    inf = np.array([[1.0], [np.inf]])
+    with pytest.raises(ValueError, match="X contains infinity at row 1"):
+        BatchSource(inf, allow_nan=True).read(0)
+    # Strings stay an error naming the column.
+    match = "column 'c' of file .* holds dictionary.*not numbers"
+    with pytest.raises(ValueError, match=match):
+        BatchSource(open_table(path), allow_nan=True)

@@ -23,7 +23,7 @@ from ._pairwise import (
     sigmoid_from_dot,
 )
 from ._permute import permute_rows_inplace
-from ._sgd import linear_outputs, sgd_block
+from ._sgd import linear_outputs, reset_wscale, sgd_rows, shuffle_index
 
 __all__ = [
     "chi2_block",
@@ -41,8 +41,10 @@ __all__ = [
     "projected_em_rows",
     "projected_log_prob",
     "rbf_from_dot",
-    "sgd_block",
+    "reset_wscale",
+    "sgd_rows",
     "shifted_weighted_rows",
+    "shuffle_index",
     "sigmoid_from_dot",
     "subtract_shift",
 ]

@@ -38,6 +38,13 @@ _MAX_DLOSS = 1e12
 
 
 @njit(nogil=True, cache=True)
+def _check_entries(a, n, message):
+    """Raise ValueError(message) unless ``a`` has ``n`` entries (rows)."""
+    if a.shape[0] != n:
+        raise ValueError(message)
+
+
+@njit(nogil=True, cache=True)
 def _log1pexp(x):
     if x <= -37.0:
         return np.exp(x)
@@ -126,6 +133,8 @@ def loss_gradient(loss, y, p, param):
 @njit(nogil=True, cache=True)
 def _our_rand_r(state):
     """scikit-learn's xorshift ``our_rand_r`` on a one-entry uint32 state."""
+    if state.shape[0] < 1:
+        raise ValueError("_our_rand_r: state needs one entry")
     s = state[0]
     if s == 0:
         s = np.uint32(1)
@@ -168,8 +177,18 @@ def _reset_wscale(k, W, wscale, AW, avg_a, avg_b, averaging):
 
 @njit(nogil=True, cache=True)
 def reset_wscale(W, wscale, AW, avg_a, avg_b, averaging):
-    """Fold ``wscale`` (and the averaging coefficients) into the arrays."""
-    for k in range(W.shape[0]):
+    """Fold ``wscale`` (and the averaging coefficients) into the arrays.
+
+    Raises ValueError unless ``AW`` has the shape of ``W`` and ``wscale``,
+    ``avg_a`` and ``avg_b`` one entry per row of ``W``.
+    """
+    c, d = W.shape
+    if AW.shape[0] != c or AW.shape[1] != d:
+        raise ValueError("reset_wscale: AW must have the shape of W")
+    _check_entries(wscale, c, "reset_wscale: wscale needs one entry per row of W")
+    _check_entries(avg_a, c, "reset_wscale: avg_a needs one entry per row of W")
+    _check_entries(avg_b, c, "reset_wscale: avg_b needs one entry per row of W")
+    for k in range(c):
         _reset_wscale(k, W, wscale, AW, avg_a, avg_b, averaging)
 
 
@@ -229,25 +248,54 @@ def sgd_rows(
     the L1 penalty, as scikit-learn does for a sparse matrix (whose
     intercept decay, 0.01, the caller passes).
 
-    Raises ValueError if the shapes disagree or ``rows`` names a row
-    outside ``X``.
+    Raises ValueError, naming the argument, if a shape disagrees: ``Y``
+    and ``sample_weight`` need a row (an entry) per row of ``X``, ``W``
+    (``n_models``, ``X.shape[1]``), ``Y`` a column per model, ``AW`` and
+    ``Q`` the shape of ``W``, every other per-model array one entry per
+    model; or if ``rows`` names a row outside ``X``. Nothing is updated
+    then.
     """
     n_rows, d = X.shape
-    c = W.shape[0]
-    if Y.shape[0] != n_rows or Y.shape[1] != c or sample_weight.shape[0] != n_rows:
-        raise ValueError("sgd_rows: X, Y and sample_weight disagree")
-    if W.shape[1] != d or AW.shape[0] != c or AW.shape[1] != d:
-        raise ValueError("sgd_rows: W and AW must be (n_models, X.shape[1])")
+    c, w_cols = W.shape
+    _check_entries(Y, n_rows, "sgd_rows: Y needs one row per row of X")
+    _check_entries(
+        sample_weight, n_rows, "sgd_rows: sample_weight needs one entry per row of X"
+    )
+    if Y.shape[1] != c:
+        raise ValueError("sgd_rows: Y needs one column per model (row of W)")
+    if w_cols != d:
+        raise ValueError("sgd_rows: W needs one column per column of X")
+    if AW.shape[0] != c or AW.shape[1] != d:
+        raise ValueError("sgd_rows: AW must have the shape of W")
     if Q.shape[0] != c or Q.shape[1] != d:
         raise ValueError("sgd_rows: Q must have the shape of W")
-    for a in (wscale, intercept, avg_a, avg_b, avg_intercept, u, sq_norm, l1_norm):
-        if a.shape[0] != c:
-            raise ValueError("sgd_rows: per-model arrays need one entry per model")
-    for a in (eta, t, sumloss, objective, pos_weight, neg_weight):
-        if a.shape[0] != c:
-            raise ValueError("sgd_rows: per-model arrays need one entry per model")
-    if active.shape[0] != c or count.shape[0] != c:
-        raise ValueError("sgd_rows: per-model arrays need one entry per model")
+    _check_entries(active, c, "sgd_rows: active needs one entry per model (row of W)")
+    _check_entries(wscale, c, "sgd_rows: wscale needs one entry per model (row of W)")
+    _check_entries(
+        intercept, c, "sgd_rows: intercept needs one entry per model (row of W)"
+    )
+    _check_entries(avg_a, c, "sgd_rows: avg_a needs one entry per model (row of W)")
+    _check_entries(avg_b, c, "sgd_rows: avg_b needs one entry per model (row of W)")
+    _check_entries(
+        avg_intercept, c, "sgd_rows: avg_intercept needs one entry per model (row of W)"
+    )
+    _check_entries(u, c, "sgd_rows: u needs one entry per model (row of W)")
+    _check_entries(sq_norm, c, "sgd_rows: sq_norm needs one entry per model (row of W)")
+    _check_entries(l1_norm, c, "sgd_rows: l1_norm needs one entry per model (row of W)")
+    _check_entries(eta, c, "sgd_rows: eta needs one entry per model (row of W)")
+    _check_entries(t, c, "sgd_rows: t needs one entry per model (row of W)")
+    _check_entries(sumloss, c, "sgd_rows: sumloss needs one entry per model (row of W)")
+    _check_entries(
+        objective, c, "sgd_rows: objective needs one entry per model (row of W)"
+    )
+    _check_entries(count, c, "sgd_rows: count needs one entry per model (row of W)")
+    _check_entries(
+        pos_weight, c, "sgd_rows: pos_weight needs one entry per model (row of W)"
+    )
+    _check_entries(
+        neg_weight, c, "sgd_rows: neg_weight needs one entry per model (row of W)"
+    )
+    # One pass over the indices up front keeps the bounds out of the row loop.
     for s in range(rows.shape[0]):
         if rows[s] < 0 or rows[s] >= n_rows:
             raise ValueError("sgd_rows: rows names a row outside X")
@@ -353,184 +401,6 @@ def sgd_rows(
                     Q[k, j] += ws * (W[k, j] - z)
             t[k] = tk + 1
             count[k] += 1
-
-
-# The minibatch-with-momentum kernel of earlier versions (MLML's), kept for
-# its kernel tests; the estimators use :func:`sgd_rows`.
-SQUARED_ERROR = 0
-HUBER = 1
-LOG_LOSS = 2
-HINGE = 3
-MULTINOMIAL = 4
-
-CONSTANT = 0
-INVSCALING = 1
-DAMPED = 2
-
-
-@njit(nogil=True, cache=True)
-def _loss_gradient(loss, p, y, epsilon, g):
-    """Loss of one row and its gradient with respect to the outputs ``p``.
-
-    ``y`` holds the target (regression), +-1 per output (binary and
-    one-vs-rest), or a one-hot row (multinomial).
-    """
-    c = p.shape[0]
-    if y.shape[0] != c or g.shape[0] != c:
-        raise ValueError("_loss_gradient: y and g need one entry per output")
-    value = 0.0
-    if loss == MULTINOMIAL:
-        top = p.max()
-        total = 0.0
-        for k in range(c):
-            g[k] = np.exp(p[k] - top)
-            total += g[k]
-        for k in range(c):
-            g[k] /= total
-            if y[k] > 0:
-                value -= np.log(max(g[k], 1e-300))
-            g[k] -= y[k]
-        return value
-    for k in range(c):
-        if loss == SQUARED_ERROR:
-            r = p[k] - y[k]
-            g[k] = r
-            value += 0.5 * r * r
-        elif loss == HUBER:
-            r = p[k] - y[k]
-            if abs(r) <= epsilon:
-                g[k] = r
-                value += 0.5 * r * r
-            else:
-                g[k] = epsilon if r > 0 else -epsilon
-                value += epsilon * (abs(r) - 0.5 * epsilon)
-        elif loss == LOG_LOSS:
-            z = y[k] * p[k]
-            if z > 18.0:
-                g[k] = -y[k] * np.exp(-z)
-                value += np.exp(-z)
-            elif z < -18.0:
-                g[k] = -y[k]
-                value += -z
-            else:
-                g[k] = -y[k] / (1.0 + np.exp(z))
-                value += np.log1p(np.exp(-z))
-        else:
-            z = y[k] * p[k]
-            if z < 1.0:
-                g[k] = -y[k]
-                value += 1.0 - z
-            else:
-                g[k] = 0.0
-    return value
-
-
-@njit(nogil=True, cache=True)
-def learning_rate(schedule, eta0, power_t, damp, t, epoch):
-    """Step size at sample count ``t`` (from 1) in epoch ``epoch`` (from 0)."""
-    if schedule == INVSCALING:
-        return eta0 / t**power_t
-    if schedule == DAMPED:
-        return eta0 * damp**epoch
-    return eta0
-
-
-@njit(nogil=True, cache=True)
-def sgd_block(
-    X,
-    Y,
-    order,
-    coef,
-    intercept,
-    coef_velocity,
-    intercept_velocity,
-    loss,
-    alpha,
-    epsilon,
-    schedule,
-    eta0,
-    power_t,
-    damp,
-    epoch,
-    t,
-    batch_size,
-    momentum,
-    fit_intercept,
-):
-    """Minibatch SGD with momentum over the rows ``order`` of a block.
-
-    Each step averages the loss gradient over ``batch_size`` rows, adds the L2
-    gradient ``alpha * coef``, and moves ``v <- momentum * v - eta * grad``,
-    ``coef <- coef + v`` (the intercept is not penalized). A step with
-    ``eta * alpha > 1`` takes ``alpha = 1 / eta``: its L2 part shrinks
-    ``coef`` to zero and not past it, as scikit-learn's factor
-    ``max(0, 1 - eta * alpha)`` does. ``coef``, ``intercept`` and the
-    velocities are updated in place. Returns the sample count after the
-    block and the summed loss of its rows (each taken before the step that
-    used it).
-
-    Raises ValueError if the shapes disagree (``X`` and ``Y`` of different
-    row counts; ``X`` without a column per column of ``coef``; ``Y``
-    without a column, or an intercept without an entry, per row of
-    ``coef``; velocities unlike their weights), if ``batch_size < 1``, or
-    if ``order`` names a row outside ``X``.
-    """
-    c, d = coef.shape
-    n = order.shape[0]
-    n_rows = X.shape[0]
-    if Y.shape[0] != n_rows:
-        raise ValueError("sgd_block: X and Y have different numbers of rows")
-    if X.shape[1] != d or Y.shape[1] != c:
-        raise ValueError("sgd_block: X needs coef.shape[1] columns, Y coef.shape[0]")
-    if intercept.shape[0] != c or intercept_velocity.shape[0] != c:
-        raise ValueError("sgd_block: intercepts need one entry per row of coef")
-    if coef_velocity.shape[0] != c or coef_velocity.shape[1] != d:
-        raise ValueError("sgd_block: coef_velocity must have the shape of coef")
-    if batch_size < 1:
-        raise ValueError("sgd_block: batch_size must be at least 1")
-    # One pass over the indices up front keeps the bounds out of the row loop.
-    for s in range(n):
-        if order[s] < 0 or order[s] >= n_rows:
-            raise ValueError("sgd_block: order names a row outside X")
-    p = np.empty(c)
-    g = np.empty(c)
-    grad = np.empty((c, d))
-    grad_b = np.empty(c)
-    total_loss = 0.0
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        m = stop - start
-        grad[:] = 0.0
-        grad_b[:] = 0.0
-        for s in range(start, stop):
-            i = order[s]
-            for k in range(c):
-                acc = intercept[k]
-                for j in range(d):
-                    acc += coef[k, j] * X[i, j]
-                p[k] = acc
-            total_loss += _loss_gradient(loss, p, Y[i], epsilon, g)
-            for k in range(c):
-                gk = g[k]
-                if gk != 0.0:
-                    for j in range(d):
-                        grad[k, j] += gk * X[i, j]
-                    grad_b[k] += gk
-        eta = learning_rate(schedule, eta0, power_t, damp, t, epoch)
-        # alpha * eta > 1 would flip the sign of coef and grow it each step.
-        l2 = alpha if eta * alpha <= 1.0 else 1.0 / eta
-        for k in range(c):
-            for j in range(d):
-                step = grad[k, j] / m + l2 * coef[k, j]
-                coef_velocity[k, j] = momentum * coef_velocity[k, j] - eta * step
-                coef[k, j] += coef_velocity[k, j]
-            if fit_intercept:
-                intercept_velocity[k] = (
-                    momentum * intercept_velocity[k] - eta * grad_b[k] / m
-                )
-                intercept[k] += intercept_velocity[k]
-        t += m
-    return t, total_loss
 
 
 @njit(nogil=True, cache=True)

@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
     _fit_context,
@@ -27,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._kernels import lloyd_rows
 from .._out_of_core import register
 from .._stats import Moments, diagonal_moments_of_rows
-from ..base import IterativeMixin
+from ..base import CounterpartFeaturesOutMixin, IterativeMixin
 from ..mixture._gaussian_mixture import _draw_rows
 
 # Rows of a batch whose distances to the centers come from one GEMM.
@@ -177,7 +176,7 @@ def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
 
 @register(KMeans)
 class OOCKMeans(
-    ClassNamePrefixFeaturesOutMixin,
+    CounterpartFeaturesOutMixin,
     TransformerMixin,
     ClusterMixin,
     IterativeMixin,

@@ -203,9 +203,11 @@ class _BatchMaker:
     needs to check the rows it loaded itself.
     """
 
-    def __init__(self, labels, y_numeric):
+    def __init__(self, labels, y_numeric, allow_nan=False):
         self.labels = labels
         self.y_numeric = y_numeric
+        # NaN in X is a missing value the estimator handles (its allow_nan tag).
+        self.allow_nan = allow_nan
         # Filled as the inputs are opened: what each batch must look like.
         self.sources = {}
         self.shapes = {}
@@ -252,7 +254,7 @@ class _BatchMaker:
 
     def invalid(self, name, what, row, index, start, stop):
         return ValueError(
-            f"{name} contains {what} at row {row} (batch {index}, rows "
+            f"Input {name} contains {what} at row {row} (batch {index}, rows "
             f"{start}-{stop - 1}){self.where(name)}; remove or impute such rows "
             "before fitting"
         )
@@ -261,6 +263,13 @@ class _BatchMaker:
         if block.dtype.kind != "f":
             return
         block2d = block.reshape(block.shape[0], -1)
+        if name == "X" and self.allow_nan:
+            rows = np.flatnonzero(np.isinf(block2d).any(axis=1))
+            if rows.size:
+                raise self.invalid(
+                    name, "infinity", start + rows[0], index, start, stop
+                )
+            return
         if block2d.dtype in (np.float32, np.float64):
             bad = first_nonfinite_row(block2d)
         else:  # float16 or longdouble labels, which the kernel does not take
@@ -349,6 +358,10 @@ class BatchSource:
         Whether ``y`` must be finite numbers (regression); if False, labels of
         any dtype are passed through as given (labels stored as floats must
         still be finite).
+    allow_nan : bool, default=False
+        Whether ``X`` may hold NaN (missing values, for estimators whose
+        scikit-learn tags say ``allow_nan``): nulls in the numeric columns of
+        a table are then read as NaN. Infinities are still refused.
 
     Examples
     --------
@@ -362,12 +375,21 @@ class BatchSource:
     """
 
     def __init__(
-        self, X, y=None, sample_weight=None, *, batch_size="auto", y_numeric=True
+        self,
+        X,
+        y=None,
+        sample_weight=None,
+        *,
+        batch_size="auto",
+        y_numeric=True,
+        allow_nan=False,
     ):
         self._labels = {"X": _label(X)}
-        self.maker = _BatchMaker(self._labels, y_numeric)
+        self.maker = _BatchMaker(self._labels, y_numeric, allow_nan)
         self._guards = []
         self.X = open_rows(X, "X")
+        if allow_nan and isinstance(self.X, Table):
+            self.X = self.X.with_nan()
         self._check_X()
         self.n_samples, self.n_features = (int(s) for s in self.X.shape)
         self.maker.expect("X", X, self.X)
@@ -459,8 +481,10 @@ class BatchSource:
             )
         if arr.shape[0] != self.n_samples:
             raise ValueError(
-                f"{name} has {arr.shape[0]} rows but X has {self.n_samples}{where}; "
-                "they must be aligned row by row"
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{self.n_samples}, {arr.shape[0]}]: {name} has {arr.shape[0]} "
+                f"rows but X has {self.n_samples}{where}; they must be aligned "
+                "row by row"
             )
         if numeric:
             _check_dtype(arr.dtype, name, where)
@@ -630,7 +654,11 @@ class BatchSource:
             block = block.astype(np.float64)
         block = np.ascontiguousarray(block)
         if block.dtype.kind == "f":
-            bad = first_nonfinite_row(block)
+            if self.maker.allow_nan:
+                rows = np.flatnonzero(np.isinf(block).any(axis=1))
+                bad = rows[0] if rows.size else -1
+            else:
+                bad = first_nonfinite_row(block)
             if bad >= 0:
                 what = "NaN" if np.isnan(block[bad]).any() else "infinity"
                 raise self._invalid_row("X", what, int(unique[bad]))
@@ -664,3 +692,144 @@ class BatchSource:
             finally:
                 for future in pending:
                     future.cancel()
+
+
+def _is_pandas_frame(data):
+    return type(data).__module__.startswith("pandas") and hasattr(data, "iloc")
+
+
+def _is_polars_frame(data):
+    return type(data).__module__.startswith("polars") and hasattr(data, "slice")
+
+
+# Bytes a raw value takes in a batch of ColumnBatches, for batch_size="auto".
+_RAW_VALUE_BYTES = 64
+
+
+class ColumnBatches:
+    """Rows of ``X`` batch by batch with their raw column values.
+
+    For transformers that take any column type, as scikit-learn's encoders
+    do: each batch is what the transformer would get from ``X[start:stop]``
+    in memory, so that fitting on the batches and merging what each one
+    teaches equals fitting on all the rows. A table (a
+    :class:`~sklearn_ooc.data.Table`, a path to Parquet, CSV or Arrow files,
+    a DuckDB relation) gives pandas DataFrames, as ``pandas.read_parquet``
+    would (strings, categories decoded to their values whatever the
+    dictionary of each row group, nulls as pandas reads them); a pandas or
+    polars DataFrame gives its row slices; an array (an ndarray of objects
+    or strings, a memory map, a ``.npy`` path, a LazyArray) its row slices.
+
+    Parameters
+    ----------
+    X : Table, str, os.PathLike, DataFrame, ndarray, LazyArray or array-like \
+            of shape (n_samples, n_features)
+        The rows.
+    batch_size : int or "auto", default="auto"
+        Rows per batch; ``"auto"`` is about 64 MiB of raw values (counted
+        as 64 bytes each: Python strings in a DataFrame).
+
+    Attributes
+    ----------
+    header : object
+        What scikit-learn's ``validate_data`` takes the number and names of
+        the features from (no row is read).
+    n_samples, n_features, batch_size, n_batches : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_ooc.data._source import ColumnBatches
+    >>> frame = pd.DataFrame({"city": ["Oslo", "Rome", "Oslo"], "n": [1, 2, 3]})
+    >>> source = ColumnBatches(frame, batch_size=2)
+    >>> [b.X["city"].tolist() for b in source.iter_batches(range(source.n_batches))]
+    [['Oslo', 'Rome'], ['Oslo']]
+    """
+
+    is_dask = False
+
+    def __init__(self, X, *, batch_size="auto"):
+        self.table = None
+        self._guard = None
+        if is_table_source(X):
+            self.table = open_table(X)
+            self.data = self.table
+            self.header = self.table.header()
+        elif isinstance(X, _PATH_TYPES):
+            self.data = open_npy(X, name="X")
+            self.header = self.data
+            self._guard = FileGuard.of(self.data, "X", as_path(X))
+        elif isinstance(X, LazyArray):
+            self.data = X
+            self.header = X
+            self._guard = X.guard
+        elif (
+            _is_pandas_frame(X)
+            or _is_polars_frame(X)
+            or hasattr(X, "shape")
+            or sp.issparse(X)
+        ):
+            self.data = X
+            self.header = X
+        else:
+            # A list of rows: as scikit-learn reads it (strings as objects).
+            options = dict(ensure_all_finite=False, ensure_min_samples=0)
+            self.data = check_array(X, dtype=None, **options)
+            if self.data.dtype.kind == "U":
+                self.data = check_array(X, dtype=object, **options)
+            self.header = self.data
+        shape = tuple(int(n) for n in self.data.shape)
+        self.n_samples = shape[0]
+        self.n_features = shape[1] if len(shape) > 1 else 1
+        if check_batch_size(batch_size) == "auto":
+            # A raw value (a Python string in a DataFrame) takes several
+            # times the 8 bytes of a float.
+            batch_size = max(
+                1, AUTO_BATCH_BYTES // (_RAW_VALUE_BYTES * self.n_features)
+            )
+        self.batch_size = resolve_batch_size(batch_size, self.n_features)
+        self.n_batches = -(-self.n_samples // self.batch_size)
+
+    def bounds(self, index):
+        """Absolute row range ``(start, stop)`` of batch ``index``."""
+        if not 0 <= index < self.n_batches:
+            raise IndexError(
+                f"batch {index} out of range: the source has {self.n_batches}"
+            )
+        start = index * self.batch_size
+        return start, min(start + self.batch_size, self.n_samples)
+
+    def where(self, start, stop):
+        """Where the rows ``start:stop`` are, for messages."""
+        rows = f"rows {start}-{stop - 1}"
+        if self.table is not None:
+            first = self.table.where(start)
+            last = self.table.where(stop - 1)
+            return f"{rows}, {first}" + ("" if last == first else f" to {last}")
+        label = _label(self.data)
+        return rows if label is None else f"{rows} of file {label}"
+
+    def rows(self, start, stop):
+        """The raw rows ``start:stop``."""
+        data = self.data
+        if self._guard is not None:
+            self._guard.check(f"before rows {start}-{stop - 1} were read")
+        if self.table is not None:
+            return self.table.read_frame(start, stop)
+        if _is_pandas_frame(data):
+            return data.iloc[start:stop]
+        if _is_polars_frame(data):
+            return data.slice(start, stop - start)
+        if isinstance(data, LazyArray):
+            return data._read_rows(start, stop)
+        if sp.issparse(data):
+            return data[start:stop]
+        return np.asarray(data[start:stop])
+
+    def read(self, index):
+        """Batch ``index``: a :class:`Batch` whose ``X`` holds the raw rows."""
+        start, stop = self.bounds(index)
+        return Batch(index, start, stop, self.rows(start, stop))
+
+    # Read ahead on a thread while the caller counts, as BatchSource does.
+    iter_batches = BatchSource.iter_batches

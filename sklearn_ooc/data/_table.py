@@ -992,11 +992,13 @@ class _Columns:
     as :class:`~sklearn_ooc.data.LazyArray` asks for them.
     """
 
-    def __init__(self, backend, columns, target=False):
+    def __init__(self, backend, columns, target=False, allow_nan=False):
         pa = _pyarrow()
         self.backend = backend
         self.columns = list(columns)
         self.target = bool(target)
+        # Nulls read as NaN (for estimators that take NaN), else an error.
+        self.allow_nan = bool(allow_nan)
         types = [backend.schema.field(c).type for c in self.columns]
         self.types = types
         dtypes = [_numpy_dtype(pa, t) for t in types]
@@ -1009,6 +1011,8 @@ class _Columns:
             self.dtype = np.dtype(object)
         else:
             self.dtype = np.result_type(*dtypes)
+            if self.allow_nan and self.dtype.kind != "f":
+                self.dtype = np.dtype(np.float64)
         n = backend.n_rows
         self.shape = (n,) if self.target else (n, len(self.columns))
 
@@ -1028,7 +1032,8 @@ class _Columns:
             m = table.num_rows
             for j, name in enumerate(self.columns):
                 col = table.column(name)
-                if col.null_count:
+                nan_nulls = self.allow_nan and self.dtype.kind == "f"
+                if col.null_count and not nan_nulls:
                     k = pc.index(pc.is_null(col), True).as_py()
                     row = (
                         start + k if local is None else start + int(local[k] - local[0])
@@ -1044,6 +1049,8 @@ class _Columns:
                     col = col.cast(typ.value_type)
                 elif pa.types.is_decimal(typ) or pa.types.is_null(typ):
                     col = col.cast(pa.float64())
+                if col.null_count and nan_nulls:
+                    col = col.cast(pa.float64()).fill_null(float("nan"))
                 out[at : at + m, j] = col.to_numpy()
             at += m
         return out[:, 0] if self.target else out
@@ -1152,6 +1159,132 @@ class Table(LazyArray):
         schema = self._base.backend.schema
         return pa.schema([schema.field(c) for c in self._base.columns]).empty_table()
 
+    # -- raw values (encoders) ------------------------------------------------
+
+    def _absolute_rows(self, start, stop):
+        """The rows ``start:stop`` of the view: a range or sorted runs, or an
+        array of row numbers in the view's order."""
+        from ._lazy import _Runs
+
+        selected = self._rows_sel[start:stop]
+        if isinstance(selected, range) and selected.step == 1:
+            return [(selected.start, selected.stop)], None
+        if isinstance(selected, _Runs):
+            pairs = zip(selected.starts, selected.stops, strict=True)
+            return [(int(a), int(b)) for a, b in pairs], None
+        return None, np.asarray(selected, dtype=np.intp)
+
+    def read_arrow(self, start, stop):
+        """Rows ``start:stop`` of the view as an Arrow table of raw values.
+
+        Strings, categories, numbers and missing values (nulls) are kept as
+        the source holds them, so that an encoder sees what it would see in
+        the loaded DataFrame. Dictionary (categorical) columns are decoded
+        to their values: row groups or files whose dictionaries differ give
+        one column of values, compared by value and never by code.
+
+        Parameters
+        ----------
+        start, stop : int
+            Rows of the view.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``stop - start`` rows of the view's columns, in the view's order.
+        """
+        if self._maps:
+            raise TypeError(
+                "a Table with a function mapped over its rows holds numbers: read "
+                "its rows with np.asarray"
+            )
+        pa = _pyarrow()
+        columns = self._base.columns
+        backend = self._base.backend
+        spans, index = self._absolute_rows(start, stop)
+        if spans is not None:
+            parts = [t for a, b in spans for _, t in backend.read(a, b, columns)]
+            back = None
+        elif index.size == 0:
+            parts, back = [], None
+        else:
+            unique, back = np.unique(index, return_inverse=True)
+            parts = [part[1] for part in backend.take(unique, columns)]
+        schema = backend.schema
+        fields = []
+        for name in columns:
+            typ = schema.field(name).type
+            if pa.types.is_dictionary(typ):
+                typ = typ.value_type
+            fields.append(pa.field(name, typ))
+        target = pa.schema(fields)
+        tables = []
+        for part in parts:
+            arrays = []
+            for name, field in zip(columns, target, strict=True):
+                col = part.column(name)
+                if col.type != field.type:
+                    col = col.cast(field.type)
+                arrays.append(col)
+            tables.append(pa.Table.from_arrays(arrays, schema=target))
+        table = (
+            pa.concat_tables(tables) if tables else target.empty_table()
+        ).combine_chunks()
+        if back is not None:
+            table = table.take(pa.array(back))
+        return table
+
+    def read_frame(self, start, stop):
+        """Rows ``start:stop`` of the view as a pandas DataFrame of raw values.
+
+        What ``pandas.read_parquet`` (or ``read_csv``) gives for those rows:
+        strings, categories decoded to their values (see :meth:`read_arrow`),
+        and missing values as pandas reads them (NaN in numbers, which turn
+        integer columns with nulls into floats).
+
+        Parameters
+        ----------
+        start, stop : int
+            Rows of the view.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``stop - start`` rows, indexed from ``start``.
+        """
+        frame = self.read_arrow(start, stop).to_pandas()
+        frame.index = range(start, start + len(frame))
+        return frame
+
+    def row_number(self, row):
+        """The row of the table (of all its rows) that is row ``row`` of the view."""
+        spans, index = self._absolute_rows(row, row + 1)
+        return spans[0][0] if spans is not None else int(index[0])
+
+    def where(self, row):
+        """Where the row ``row`` of the view is, for messages (file, row
+        group or line)."""
+        return self._base.backend.where(self.row_number(row))
+
+    def with_nan(self):
+        """The view with nulls in its numeric columns read as NaN.
+
+        For estimators that take NaN (imputers, scalers: scikit-learn's
+        ``allow_nan`` tag); without it, a null is an error that names its
+        row and column. Integer and boolean columns read as floats.
+
+        Returns
+        -------
+        Table
+            The same rows and columns.
+        """
+        if self._base.allow_nan:
+            return self
+        base = _Columns(
+            self._base.backend, self._base.columns, self._base.target, allow_nan=True
+        )
+        return Table(base, _rows=self._rows_sel, _maps=self._maps)
+
     def check_numeric(self, name="X"):
         """Raise a ``ValueError`` naming the first column that holds no numbers."""
         if not self._base.non_numeric:
@@ -1188,7 +1321,9 @@ class Table(LazyArray):
                 f"column {missing[0]!r} is not in {self._base.backend.label}; its "
                 f"columns are {self._base.columns}"
             )
-        base = _Columns(self._base.backend, names, target=target)
+        base = _Columns(
+            self._base.backend, names, target=target, allow_nan=self._base.allow_nan
+        )
         return Table(base, _rows=self._rows_sel)
 
     def _select_positions(self, key):
@@ -1251,13 +1386,16 @@ class Table(LazyArray):
             "backend": self._base.backend.spec(),
             "columns": self._base.columns,
             "target": self._base.target,
+            "allow_nan": self._base.allow_nan,
             "rows": self._rows_sel,
             "maps": self._maps,
         }
 
     def __setstate__(self, state):
         backend = _reopen(state["backend"])
-        base = _Columns(backend, state["columns"], state["target"])
+        base = _Columns(
+            backend, state["columns"], state["target"], state.get("allow_nan", False)
+        )
         self.__init__(base, _rows=state["rows"], _maps=state["maps"])
 
 

@@ -12,14 +12,13 @@ from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
 from sklearn.base import (
     BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
 )
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from .._out_of_core import register
 from .._stats import (
@@ -29,7 +28,7 @@ from .._stats import (
     moments_of_rows,
     needed_exponent,
 )
-from ..base import ClosedFormMixin
+from ..base import ClosedFormMixin, CounterpartFeaturesOutMixin
 from ..data import EpochPlan, LazyArray
 
 # scikit-learn's floor on the eigenvalues in Minka's evidence: ranks whose
@@ -155,7 +154,7 @@ def _flip_signs(vectors):
 
 @register(PCA)
 class OOCPCA(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClosedFormMixin, BaseEstimator
+    CounterpartFeaturesOutMixin, TransformerMixin, ClosedFormMixin, BaseEstimator
 ):
     """Principal component analysis out of core, with scikit-learn's solvers.
 
@@ -681,25 +680,6 @@ class OOCPCA(
         ):
             return np.asarray(self.mean_, dtype=np.float64)
         return mean
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the projections: ``pca0``, ``pca1``, ..., as scikit-learn's
-        PCA names them (a drop-in's output columns keep their names).
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        ndarray of str objects
-        """
-        check_is_fitted(self, "_n_features_out")
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return np.asarray(
-            [f"pca{i}" for i in range(self._n_features_out)], dtype=object
-        )
 
     @property
     def _n_features_out(self):

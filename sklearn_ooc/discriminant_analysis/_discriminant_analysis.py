@@ -12,7 +12,6 @@ from scipy.special import expit, softmax
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
 from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf, ShrunkCovariance
@@ -22,7 +21,7 @@ from sklearn.discriminant_analysis import (
 )
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from .._out_of_core import register
 from .._stats import (
@@ -35,7 +34,11 @@ from .._stats import (
     moments_of_rows,
     needed_exponent,
 )
-from ..base import ClosedFormMixin, StreamingClassifierMixin
+from ..base import (
+    ClosedFormMixin,
+    CounterpartFeaturesOutMixin,
+    StreamingClassifierMixin,
+)
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -317,13 +320,6 @@ def _estimated_covariance(spec, moments, fourth):
     return _shrunk(emp, shrinkage)
 
 
-def _feature_names_out(estimator, prefix, n_features_out, input_features):
-    """scikit-learn's names (``prefix`` is its class's name, lowercase)."""
-    check_is_fitted(estimator, "_n_features_out")
-    _check_feature_names_in(estimator, input_features, generate_names=False)
-    return np.asarray([f"{prefix}{i}" for i in range(n_features_out)], dtype=object)
-
-
 class _DiscriminantBase(
     StreamingClassifierMixin, ClassifierMixin, ClosedFormMixin, BaseEstimator
 ):
@@ -514,7 +510,7 @@ class _Float32Output:
 
 @register(LinearDiscriminantAnalysis)
 class OOCLinearDiscriminantAnalysis(
-    ClassNamePrefixFeaturesOutMixin, _Float32Output, TransformerMixin, _DiscriminantBase
+    CounterpartFeaturesOutMixin, _Float32Output, TransformerMixin, _DiscriminantBase
 ):
     """Linear discriminant analysis from one pass of per-class statistics.
 
@@ -935,26 +931,6 @@ class OOCLinearDiscriminantAnalysis(
         ndarray of shape (n_samples, n_components)
         """
         return self.fit(X, y, **fit_params).transform(X)
-
-    def get_feature_names_out(self, input_features=None):
-        """scikit-learn's output feature names: ``lineardiscriminantanalysis0``,
-        ``lineardiscriminantanalysis1``, ...
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Checked against ``feature_names_in_``, not used.
-
-        Returns
-        -------
-        ndarray of str objects
-        """
-        return _feature_names_out(
-            self,
-            "lineardiscriminantanalysis",
-            self._n_features_out,
-            input_features,
-        )
 
 
 def _variance_overflow(label):

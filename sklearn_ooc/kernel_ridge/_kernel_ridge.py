@@ -767,7 +767,7 @@ class OOCKernelRidge(
 
     def __init__(
         self,
-        alpha=1.0,
+        alpha=1,
         *,
         kernel="linear",
         gamma=None,

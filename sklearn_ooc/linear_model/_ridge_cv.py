@@ -30,12 +30,12 @@ from .._engine import Timer
 from .._out_of_core import register
 from .._stats import Moments, moments_of_rows
 from ..base import OutOfCoreMixin, StreamingRegressorMixin
+from ._ridge import _ridge_solution
 from ._ridge_gcv import (
     LeaveOneOut,
     _IdentityRegressor,
     eigen_coef,
     gcv_summarize,
-    ridge_solution,
     signal_directions,
     true_scale,
 )
@@ -243,7 +243,7 @@ def _fold_solution(train, n_positive, n_features, alpha, fit_intercept):
             scatter = true_scale(train, fit_intercept)
         except ValueError:
             # Beyond float64's range: the scaled solve (and its errors).
-            return ridge_solution(train, d, alpha, fit_intercept)
+            return _ridge_solution(train, d, alpha, fit_intercept)
         gram, cross = scatter[:d, :d], scatter[:d, d:]
         eigvals, V = signal_directions(gram, n_positive - int(fit_intercept))
         coef = eigen_coef(eigvals, V, V.T @ cross, alpha).T
@@ -252,7 +252,7 @@ def _fold_solution(train, n_positive, n_features, alpha, fit_intercept):
         else:
             intercept = np.zeros(len(alpha))
         return coef, intercept
-    return ridge_solution(train, d, alpha, fit_intercept)
+    return _ridge_solution(train, d, alpha, fit_intercept)
 
 
 def _float_dtype(X, source):
@@ -681,7 +681,7 @@ class StreamingRidgeCV(
             return _FoldStats(_stack(parts), rows, positive)
 
         stats = self._reduce(source, desc="fit", summarize=summarize)
-        sets = [_unstack(stats.weighted, k) for k in range(plan.n_sets)]
+        sets = [_unstack(stats.weighted, k, stats.rows[k]) for k in range(plan.n_sets)]
         n_targets = width - d
         scores = np.empty((grid.size, plan.n_splits))
         models = []
@@ -819,9 +819,9 @@ def _stack(parts):
     )
 
 
-def _unstack(stacked, k):
+def _unstack(stacked, k, count):
     return Moments(
-        0,
+        int(count),
         np.float64(stacked.weight[k]),
         stacked.mean[k].copy(),
         stacked.scatter[k].copy(),

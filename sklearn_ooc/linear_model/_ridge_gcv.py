@@ -31,13 +31,12 @@ nothing but noise, and gives the minimum-norm least-squares solution as
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from .._stats import moments_of_rows
+from ._ridge import _ridge_solution
 
 _EPS = np.finfo(np.float64).eps
 
@@ -214,141 +213,16 @@ class LeaveOneOut:
         """Coefficients ``(n_targets, n_features)`` and intercepts for
         one penalty per target.
 
-        A (scaled) Cholesky solve when the Gram has full rank, as accurate
-        for badly scaled columns as scikit-learn's; otherwise the ridge
+        StreamingRidge's solve (:func:`._ridge._ridge_solution`) when the
+        rows can determine every coefficient; otherwise the ridge
         solution in the significant eigendirections, whose limit at small
         alpha is the minimum-norm least-squares solution.
         """
         if self.eigvals.size == self.d:
-            return ridge_solution(self.moments, self.d, alpha, self.fit_intercept)
+            return _ridge_solution(self.moments, self.d, alpha, self.fit_intercept)
         keep = slice(self.eigvals.size - self.n_significant, None)
         coef = eigen_coef(
             self.eigvals[keep], self.V[:, keep], self.projected[keep], alpha
         ).T
         intercept = self.y_mean - coef @ self.x_mean
         return coef, intercept
-
-
-def _solve_cholesky(gram, cross, alpha):
-    """Solve ``(gram + alpha_j I) c_j = cross_j`` for every target ``j``.
-
-    ``gram`` is symmetric positive semi-definite, so a Cholesky solve is used,
-    as by :class:`sklearn.linear_model.Ridge` with ``solver="cholesky"``; a
-    singular system falls back to the minimum-norm least-squares solution.
-    """
-    n_features = gram.shape[0]
-    if np.all(alpha == alpha[0]):
-        groups = [(alpha[0], slice(None))]
-    else:
-        groups = [(a, slice(j, j + 1)) for j, a in enumerate(alpha)]
-    coef = np.empty_like(cross)
-    for a, cols in groups:
-        system = gram.copy()
-        system.flat[:: n_features + 1] += a
-        try:
-            coef[:, cols] = linalg.solve(
-                system, cross[:, cols], assume_a="pos", check_finite=False
-            )
-        except linalg.LinAlgError:
-            warnings.warn(
-                "The regularized normal equations are singular (alpha is 0 and "
-                "features are collinear or constant); using the minimum-norm "
-                "least-squares solution instead. Set alpha > 0 for a unique "
-                "solution.",
-                linalg.LinAlgWarning,
-                stacklevel=4,
-            )
-            coef[:, cols] = linalg.lstsq(system, cross[:, cols], check_finite=False)[0]
-    return coef
-
-
-def _solve_scaled_cholesky(scatter, exponent, n_features, alpha):
-    """:func:`_solve_cholesky` for a scatter scaled by powers of two.
-
-    The true system is ``(G + alpha I) c = C`` with ``G_jk = G'_jk
-    2**(e_j + e_k)`` and ``C_jt = C'_jt 2**(e_j + e_t)``. Scaled again by
-    ``2**-f_j`` on both sides, with ``2**f_j`` about the square root of its
-    diagonal, it has a diagonal near one, whatever the scales of the
-    columns and of alpha: each of its entries is a true entry times a power
-    of two, so nothing is rounded that the unscaled system would not round.
-    Returns the coefficients (n_features, n_targets) in true units, or
-    raises if they leave float64's range.
-    """
-    d = n_features
-    gram, cross = scatter[:d, :d], scatter[:d, d:]
-    ex, et = exponent[:d], exponent[d:]
-    with np.errstate(divide="ignore"):
-        log2_diagonal = 0.5 * np.log2(np.abs(np.diagonal(gram))) + ex
-    coef = np.empty_like(cross)
-    unscaled = np.empty_like(cross)
-    for a in np.unique(alpha):
-        cols = np.flatnonzero(alpha == a)
-        with np.errstate(divide="ignore"):
-            top = np.fmax(log2_diagonal, 0.5 * np.log2(a))
-        # Columns without spread keep their own scale; alpha alone, if any,
-        # is the diagonal of theirs.
-        f = np.where(np.isfinite(top), np.floor(top), ex).astype(np.int64)
-        system = np.ldexp(gram, (ex - f)[:, None] + (ex - f)[None, :])
-        system.flat[:: d + 1] += np.ldexp(a, -2 * f)
-        rhs = np.ldexp(cross[:, cols], (ex - f)[:, None])
-        solved = _solve_cholesky(system, rhs, np.zeros(cols.size))
-        unscaled[:, cols] = solved
-        with np.errstate(over="ignore"):
-            coef[:, cols] = np.ldexp(solved, et[cols][None, :] - f[:, None])
-    bad = ~np.isfinite(coef).all(axis=0)
-    # A target whose coefficients all round to zero or to denormals below
-    # float64's normal range (2.2e-308) has lost them.
-    lost = (np.abs(unscaled).max(axis=0) > 0) & (
-        np.abs(coef).max(axis=0) < np.finfo(np.float64).tiny
-    )
-    if bad.any() or lost.any():
-        targets = np.flatnonzero(bad | lost).tolist()
-        which = "exceed" if bad.any() else "fall below"
-        raise ValueError(
-            f"The coefficients of target(s) {targets} {which} float64's range: "
-            "the scales of y and X are too far apart (y / X beyond about 1e308 "
-            "or below about 1e-308). Please scale y or X, e.g. with "
-            "sklearn.preprocessing.StandardScaler."
-        )
-    return coef
-
-
-def ridge_solution(moments, n_features, alpha, fit_intercept):
-    """Coefficients ``(n_targets, n_features)`` and intercepts of the ridge
-    problem whose rows ``[X, y]`` have the given moments.
-
-    Moments scaled by powers of two (data whose products leave float64's
-    range, see :attr:`~sklearn_ooc._stats.Moments.exponent`) are solved in
-    scaled form: the same model as the data scaled into range would give,
-    scaled back. A model that float64 cannot hold raises a ``ValueError``.
-    """
-    d = n_features
-    if not moments.weight > 0:
-        raise ValueError(
-            "Sample weights must contain at least one non-zero number: every "
-            "row seen has weight zero"
-        )
-    x_mean, y_mean = moments.mean[:d], moments.mean[d:]
-    if fit_intercept:
-        scatter, exponent = moments.scatter, moments.exponents
-    else:
-        scatter, exponent = moments.about_origin()
-    if exponent.any():
-        coef = _solve_scaled_cholesky(scatter, exponent, d, alpha).T
-    else:
-        gram = scatter[:d, :d]
-        cross = scatter[:d, d:]
-        coef = _solve_cholesky(gram, cross, alpha).T
-    if fit_intercept:
-        with np.errstate(over="ignore", invalid="ignore"):
-            intercept = y_mean - coef @ x_mean
-    else:
-        intercept = np.zeros(len(alpha))
-    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-        bad = ~(np.isfinite(coef).all(axis=1) & np.isfinite(intercept))
-        raise ValueError(
-            "The intercept or coefficients of target(s) "
-            f"{np.flatnonzero(bad).tolist()} exceed float64's range (1.8e308). "
-            "Please scale X and y, e.g. with sklearn.preprocessing.StandardScaler."
-        )
-    return coef, intercept

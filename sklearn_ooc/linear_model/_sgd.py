@@ -740,19 +740,7 @@ def _take(source, rows):
     return values[back]
 
 
-def _from_sgd(params):
-    """SGDClassifier's or SGDRegressor's parameters as ours (``out_of_core``).
-
-    ``shuffle=True`` gives scikit-learn's row order, read row by row; a
-    conversion for data out of core mixes the rows by blocks instead
-    (``shuffle='block'``; ``'disk'`` shuffles the file first).
-    """
-    if params.get("shuffle") is True:
-        params["shuffle"] = "block"
-    return params
-
-
-@register(SGDRegressor, convert=_from_sgd)
+@register(SGDRegressor)
 class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStreamingSGD):
     """Linear regression by plain SGD (scikit-learn's) over streamed rows.
 
@@ -997,7 +985,7 @@ class StreamingSGDRegressor(StreamingRegressorMixin, RegressorMixin, _BaseStream
             return self._call(X, y, sample_weight, whole=False)
 
 
-@register(SGDClassifier, convert=_from_sgd)
+@register(SGDClassifier)
 class StreamingSGDClassifier(
     StreamingClassifierMixin, ClassifierMixin, _BaseStreamingSGD
 ):

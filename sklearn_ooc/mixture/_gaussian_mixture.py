@@ -569,11 +569,14 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         Start each ``fit`` from the previous solution (``n_init`` is then
         ignored).
     verbose : int, default=0
-        1 prints one line per iteration, ``[3] Improvement: 368.397 Time (s):
-        1.415`` (the change of the total log-likelihood), then the totals; 2
-        adds a progress bar over the batches of each pass.
-    verbose_interval : int, default=1
-        Iterations between verbose lines.
+        1 prints a line every ``verbose_interval`` iterations, ``[3]
+        Improvement: 368.397 Time (s): 1.415`` (the change of the total
+        log-likelihood), then the totals; 2 adds a progress bar over the
+        batches of each pass.
+    verbose_interval : int, default=10
+        Iterations between verbose lines, as scikit-learn's: a line is
+        printed after the iterations that are multiples of it (pass
+        ``verbose_interval=1`` for a line per iteration).
     init_size : int, default=None
         Rows sampled for ``'kmeans'`` and ``'k-means++'``; ``None`` means
         ``min(n_samples, 100_000)``.
@@ -704,7 +707,7 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
         random_state=None,
         warm_start=False,
         verbose=0,
-        verbose_interval=1,
+        verbose_interval=10,
         init_size=None,
         decay=None,
         batch_size="auto",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from inspect import signature
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import get_tags
@@ -11,6 +13,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import OutOfCoreMixin
 from ..data import LazyArray
+
+
+def _any_nonzero(weights, chunk=1 << 20):
+    return any(
+        np.any(np.asarray(weights[start : start + chunk]))
+        for start in range(0, len(weights), chunk)
+    )
 
 
 def _stateless(transformer):
@@ -86,11 +95,11 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         inner = get_tags(self.transformer)
         tags.input_tags.positive_only = inner.input_tags.positive_only
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the transformer on the rows of ``X``, batch by batch.
 
         Parameters
@@ -100,6 +109,8 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
             Rows.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, passed to ``partial_fit`` batch by batch.
 
         Returns
         -------
@@ -114,18 +125,49 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
                 "it cannot learn from batches (use a transformer with partial_fit, "
                 "or a stateless one such as FunctionTransformer)"
             )
+        if (
+            sample_weight is not None
+            and hasattr(transformer, "partial_fit")
+            and "sample_weight" not in signature(transformer.partial_fit).parameters
+        ):
+            raise ValueError(
+                f"{type(transformer).__name__}.partial_fit does not take "
+                "sample_weight; fit without it"
+            )
         with self._transaction():
-            source = self._source(X, reset=True)
+            source = self._source(X, None, sample_weight, reset=True)
             if hasattr(transformer, "partial_fit"):
 
                 def step(batch):
-                    transformer.partial_fit(batch.X)
+                    if batch.sample_weight is None:
+                        transformer.partial_fit(batch.X)
+                    elif batch.sample_weight.any():
+                        transformer.partial_fit(
+                            batch.X, sample_weight=batch.sample_weight
+                        )
+                    else:  # rows of weight zero change nothing
+                        return False
+                    return True
 
-                for _ in self._engine().map(
-                    source, range(source.n_batches), step, desc="fit"
-                ):
-                    pass
+                learnt = [
+                    result
+                    for _, result in self._engine().map(
+                        source, range(source.n_batches), step, desc="fit"
+                    )
+                ]
+                if not any(learnt):
+                    raise ValueError(
+                        "Sample weights must contain at least one non-zero number."
+                    )
             else:
+                # A stateless transformer learns nothing from the weights;
+                # they are checked all the same.
+                if source.sample_weight is not None and not _any_nonzero(
+                    source.sample_weight
+                ):
+                    raise ValueError(
+                        "Sample weights must contain at least one non-zero number."
+                    )
                 transformer.fit(source.read(0).X)
             self.transformer_ = transformer
             self._is_fitted = True
@@ -148,6 +190,8 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
         check_is_fitted(self)
         if isinstance(X, LazyArray):
             self._source(X, reset=False)
+            if hasattr(X, "with_nan") and get_tags(self).input_tags.allow_nan:
+                X = X.with_nan()  # the nulls of a table, as NaN
             return X.map(self.transformer_.transform)
         return self._map_rows(X, lambda b: self.transformer_.transform(b.X))
 
