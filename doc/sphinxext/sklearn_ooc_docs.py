@@ -11,6 +11,11 @@ API completeness
     another name of the same object); a missing name is a warning, hence an
     error under ``-W``.
 
+``.. sklearn-suites:: PATH`` with ``:counts:`` or ``:listed:``
+    The per-class counts of scikit-learn's own test modules run against our
+    classes, from the record ``tools/sklearn_suites.py --record`` writes, or
+    the reviewed list of the tests that cannot apply, with their reasons.
+
 Aliases
     A cross-reference to another public name of a documented object (such as
     ``sklearn_ooc.LazyArray`` for ``sklearn_ooc.data.LazyArray``) links to
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import pkgutil
 import re
@@ -47,9 +53,16 @@ import sys
 from contextlib import contextmanager
 
 from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_refnode
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +114,69 @@ class CommandHelp(SphinxDirective):
         block = nodes.literal_block(text, text)
         block["language"] = "text"
         return [block]
+
+
+def _plain(text):
+    """``text`` as rst that means itself: ``n_iter_`` is not a reference."""
+    return re.sub(r"(?<=\w)_(?!\w)|[*`|]", lambda m: "\\" + m.group(), text)
+
+
+class SklearnSuites(SphinxDirective):
+    """A table from the files of ``tools/sklearn_suites.py``: the counts of
+    scikit-learn's test modules run against our classes (``:counts:``, from
+    the record the tool writes) or the reviewed list of the tests that cannot
+    apply, with their reasons (``:listed:``)."""
+
+    required_arguments = 1  # the record or the list, relative to this page
+    option_spec = {"counts": directives.flag, "listed": directives.flag}
+    has_content = False
+
+    def run(self):
+        _, path = self.env.relfn2path(self.arguments[0])
+        self.env.note_dependency(path)
+        if "listed" in self.options:
+            with open(path, "rb") as f:
+                listed = tomllib.load(f)
+            header = ("module", "tests", "why they cannot apply")
+            rows = [
+                (f"``test_{suite}.py``", f"``{test}``", _plain(reason))
+                for suite, tests in listed.items()
+                for test, reason in tests.items()
+            ]
+            return self._table(header, rows, widths=(20, 35, 45))
+        with open(path, encoding="utf-8") as f:
+            recorded = json.load(f)
+        header = ("scikit-learn's class", "ours", "passed", "failed", "listed")
+        rows = []
+        for suite in recorded["suites"].values():
+            for theirs, ours in suite["classes"].items():
+                c = suite["per_class"][theirs.rsplit(".", 1)[1]]
+                failed = c["failed"] + c["errors"] + c["not run"]
+                rows.append(
+                    (
+                        f":class:`~{theirs}`",
+                        f":class:`~{ours}`",
+                        str(c["passed"]),
+                        str(failed),
+                        str(c["listed"]),
+                    )
+                )
+        return self._table(header, rows, widths=(30, 34, 12, 12, 12))
+
+    def _table(self, header, rows, widths):
+        # a list-table parsed as rst, so that the roles in its cells resolve
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            f"   :widths: {' '.join(map(str, widths))}",
+            "",
+        ]
+        for row in (header, *rows):
+            lines.append(f"   * - {row[0]}")
+            lines.extend(f"     - {cell}" for cell in row[1:])
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, self.env.docname), 0, container)
+        return container.children
 
 
 # -- the API page --------------------------------------------------------------
@@ -362,6 +438,7 @@ def setup(app):
     _patch_extract_summary()
     _route_numpydoc_warnings()
     app.add_directive("command-help", CommandHelp)
+    app.add_directive("sklearn-suites", SklearnSuites)
     app.connect("builder-inited", check_api_page)
     app.connect("missing-reference", resolve_alias)
     app.connect("missing-reference", resolve_sklearn)

@@ -587,7 +587,7 @@ class OOCLinearDiscriminantAnalysis(
         Labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when they are all strings.
 
     Examples
@@ -1003,7 +1003,7 @@ class OOCQuadraticDiscriminantAnalysis(_DiscriminantBase):
         Labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when they are all strings.
 
     Examples

@@ -56,9 +56,9 @@ class OOCQuantileTransformer(StreamedFitMixin, OutOfCoreMixin, QuantileTransform
     ----------
     n_quantiles_ : int
         Quantiles actually used.
-    quantiles_ : ndarray of shape (n_quantiles_, n_features)
+    quantiles_ : ndarray of shape (`n_quantiles_`, n_features)
         The values of the references.
-    references_ : ndarray of shape (n_quantiles_,)
+    references_ : ndarray of shape (`n_quantiles_`,)
         Quantiles of references.
     n_features_in_ : int
         Number of features seen during fit.
