@@ -29,6 +29,21 @@ import sys
 # a reference without parameters is compared with each of them.
 PAIRS = [
     (
+        "Ridge fit from Parquet vs .npy (target < 2)",
+        "tables.RidgeFromTable.time_fit",
+        "tables.RidgeFromNpy.time_fit",
+    ),
+    (
+        "Ridge fit from Parquet vs .npy, peak memory",
+        "tables.RidgeFromTable.peakmem_fit",
+        "tables.RidgeFromNpy.peakmem_fit",
+    ),
+    (
+        "Parquet table into batches vs .npy",
+        "tables.TableBatches.time_batches",
+        "tables.NpyBatches.time_batches",
+    ),
+    (
         "Ridge fit, page-cached memmap vs sklearn Ridge in memory",
         "linear_model.RidgeSuite.time_fit",
         "linear_model.ReferenceSuite.time_sklearn_ridge_cholesky",

@@ -58,6 +58,23 @@ def _delimiter(text):
     return text
 
 
+def _column_list(text):
+    """Column names (or indices) separated by commas; empty names are refused."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} holds an empty column name; separate names by single commas"
+        )
+    return names
+
+
+class _ExtendNames(argparse.Action):
+    """Collect the names of a repeated option (``--drop a --drop b,c``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + values)
+
+
 def _demo(args):
     from ._demo import run_demo
 
@@ -67,7 +84,11 @@ def _demo(args):
 
 def _convert(args):
     from .io import convert
+    from .io._convert import columns_path, read_columns
 
+    progress = args.progress
+    if progress is None:
+        progress = sys.stderr.isatty()
     X_path, y_path = convert(
         args.input,
         args.output_prefix,
@@ -78,9 +99,16 @@ def _convert(args):
         delimiter=args.delimiter,
         n_features=args.n_features,
         header=args.header,
+        columns=args.columns,
+        drop=args.drop,
+        na=args.na,
+        encode=args.encode,
+        progress=progress,
         overwrite=args.overwrite,
     )
     print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
+    if read_columns(X_path) is not None:
+        print(f"column names in {columns_path(X_path)}")
     return 0
 
 
@@ -143,26 +171,68 @@ def build_parser():
 
     convert = commands.add_parser(
         "convert",
-        help="convert a CSV or svmlight/libsvm file to .npy files, chunk by chunk",
+        help="convert Parquet, Arrow, CSV or svmlight/libsvm data to .npy files, "
+        "chunk by chunk",
         description=(
-            "Convert INPUT (CSV with or without a header, or svmlight/libsvm) to "
-            "OUTPUT_PREFIX_X.npy and OUTPUT_PREFIX_y.npy without holding the input "
-            "in memory: the rows are counted first, then parsed and written a "
-            "chunk at a time. Every row is converted or none: a malformed line, "
-            "a missing value or a field that is not a number is reported with "
-            "its line number and leaves no output behind. CSV is read as UTF-8 "
-            "(a byte order mark is dropped); blank lines are skipped."
+            "Convert INPUT (a Parquet, Arrow/Feather or CSV file, a directory or "
+            "glob of them, or an svmlight/libsvm file) to OUTPUT_PREFIX_X.npy and "
+            "OUTPUT_PREFIX_y.npy without holding the input in memory: the rows "
+            "are read and written a chunk at a time. The column names go to "
+            "OUTPUT_PREFIX_X.columns.json. Every row is converted or none: a "
+            "malformed line, a missing value or a value that is not a number is "
+            "reported with its file, line (CSV) or row group (Parquet) and "
+            "column, and leaves no output behind. CSV is read as UTF-8 (a byte "
+            "order mark is dropped); blank lines are skipped."
         ),
     )
-    convert.add_argument("input", metavar="INPUT", help="the text file")
+    convert.add_argument(
+        "input",
+        metavar="INPUT",
+        help="the file, or a directory or glob pattern (quoted) of table files",
+    )
     convert.add_argument(
         "output_prefix", metavar="OUTPUT_PREFIX", help="prefix of the .npy outputs"
     )
     convert.add_argument(
         "--target",
         metavar="COLUMN",
-        help="CSV column holding y: a header name or an index (negative from the "
-        "end); without it only X is written. svmlight labels are always y",
+        help="column holding y: a name or an index (negative from the end); "
+        "without it only X is written. svmlight labels are always y",
+    )
+    convert.add_argument(
+        "--columns",
+        type=_column_list,
+        action=_ExtendNames,
+        metavar="A,B,...",
+        help="the columns of X, in this order (names or indices; all but the "
+        "target by default)",
+    )
+    convert.add_argument(
+        "--drop",
+        type=_column_list,
+        action=_ExtendNames,
+        metavar="A,B,...",
+        help="columns left out of X",
+    )
+    convert.add_argument(
+        "--na",
+        choices=["error", "nan"],
+        default="error",
+        help="a missing value in X is an error naming its place (error, the "
+        "default) or is written as NaN (nan); a missing target is always an error",
+    )
+    convert.add_argument(
+        "--encode",
+        choices=["ordinal", "onehot"],
+        help="write text columns of X as category indices (ordinal) or as one "
+        "0/1 column per category (onehot), after the numeric columns; without "
+        "it a text column is an error",
+    )
+    convert.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on standard error (by default when it is a terminal)",
     )
     convert.add_argument(
         "--dtype",
@@ -179,8 +249,9 @@ def build_parser():
     )
     convert.add_argument(
         "--format",
-        choices=["csv", "svmlight"],
-        help="input format; by default svmlight for .svm/.svmlight/.libsvm names",
+        choices=["csv", "parquet", "arrow", "svmlight"],
+        help="input format; by default from the names: .parquet/.pq, "
+        ".feather/.arrow/.ipc, .svm/.svmlight/.libsvm, CSV otherwise",
     )
     convert.add_argument(
         "--delimiter",

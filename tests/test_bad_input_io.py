@@ -183,16 +183,30 @@ def test_convert_refuses_an_output_linked_to_its_input(tmp_path, link):
         ("\ufeffa,b\n1,2\n3,4\n", [[1, 2], [3, 4]]),
         # A blank first line made every row "0 fields, expected ..." wrong.
         ("\n1,2\n3,4\n", [[1, 2], [3, 4]]),
-        # nan is a number (NaN), as in the later rows.
-        ("nan,2\n3,4\n", [[np.nan, 2], [3, 4]]),
     ],
-    ids=["bom", "bom-header", "blank-first-line", "nan"],
+    ids=["bom", "bom-header", "blank-first-line"],
 )
 def test_csv_keeps_every_row(tmp_path, body, expected):
     path = tmp_path / "data.csv"
     path.write_bytes(body.encode("utf-8"))
     X_path, _ = convert(path, tmp_path / "out")
     assert_array_equal(np.load(X_path), expected)
+
+
+def test_a_literal_nan_is_a_missing_value_as_in_pandas(tmp_path):
+    # pandas reads "nan" (and "NaN", "NA", ...) as missing: no row is
+    # dropped, it is written as NaN when asked, else named as an error.
+    path = tmp_path / "data.csv"
+    path.write_text("nan,2\n3,4\n")
+    X_path, _ = convert(path, tmp_path / "out", na="nan")
+    assert_array_equal(np.load(X_path), [[np.nan, 2], [3, 4]])
+    _refused(
+        lambda: convert(path, tmp_path / "refused"),
+        ConversionError,
+        r"data\.csv, line 1: field 1 is 'nan', a missing value; .*na='nan'",
+        tmp_path,
+        inputs=[path],
+    )
 
 
 def test_a_byte_order_mark_does_not_rename_the_first_column(tmp_path):
@@ -438,8 +452,8 @@ def test_malformed_csv(tmp_path, body, message):
         (
             "1 1:2\n",
             {"target": "label"},
-            r"target applies to CSV files only, and '[^']*bad\.svm' is read as "
-            "svmlight",
+            r"target applies to Parquet, Arrow and CSV files only, and "
+            r"'[^']*bad\.svm' is read as svmlight",
         ),
     ],
     ids=["duplicate", "beyond-n_features", "no-label", "no-rows", "csv-option"],

@@ -100,3 +100,22 @@ def test_shuffle_and_convert_help_document_the_new_options():
     convert = _run("convert", "--help").stdout
     for option in ("--overwrite", "--header {auto,yes,no}", "--delimiter"):
         assert option in convert
+
+
+def test_convert_progress_bar_only_on_a_terminal_or_when_asked(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "data.parquet"
+    pd.DataFrame({"a": np.arange(50.0), "y": np.arange(50.0)}).to_parquet(path)
+    # Standard error is a pipe here, not a terminal: no bar by default.
+    quiet = _run("convert", str(path), str(tmp_path / "q"), "--target", "y")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    shown = _run(
+        "convert", str(path), str(tmp_path / "p"), "--target", "y", "--progress"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "convert" in shown.stderr and "row" in shown.stderr
+    assert_equal = np.testing.assert_array_equal
+    assert_equal(np.load(tmp_path / "p_X.npy"), np.load(tmp_path / "q_X.npy"))
+    assert "column names in" in shown.stdout
