@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn import (
     cluster,
     decomposition,
@@ -41,6 +42,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import get_tags
 from threadpoolctl import threadpool_limits
 
+from sklearn_ooc import LazyArray
 from sklearn_ooc.__main__ import main
 from sklearn_ooc.io import (
     NpyWriter,
@@ -50,6 +52,7 @@ from sklearn_ooc.io import (
     write_mixture,
     write_regression,
 )
+from sklearn_ooc.preprocessing import StreamingTransformer
 from sklearn_ooc.utils import all_estimators
 
 from .conftest import file_digest, fitted_state
@@ -84,6 +87,21 @@ WRAPPED = {
     "Incremental": [
         {"estimator": SGDRegressor(random_state=0)},
         {"estimator": SGDClassifier(random_state=0)},
+    ],
+    # The column transformer has no batch_size: its transformer reads the rows
+    # in batches of TINY's size, so that a bad row is met past the first one.
+    "OOCColumnTransformer": [
+        {
+            "transformers": [
+                (
+                    "scale",
+                    StreamingTransformer(
+                        StandardScaler(), batch_size=TINY["batch_size"]
+                    ),
+                    [0, 1],
+                )
+            ]
+        },
     ],
     "StreamingTransformer": [
         {"transformer": StandardScaler()},
@@ -237,10 +255,15 @@ def _fitted(est_id, how="fit"):
     return pickle.loads(_FITTED[est_id, how])
 
 
+def _read(output):
+    return np.asarray(output) if isinstance(output, LazyArray) else output
+
+
 def _call(est, method, X, y=None, **kwargs):
     """``est.method(X[, y])`` as a function of nothing."""
     if method in PREDICT_METHODS:
-        return lambda: getattr(est, method)(X)
+        # A lazy output (a LazyArray) meets the rows when it is read: read it.
+        return lambda: _read(getattr(est, method)(X))
     if y is None:
         return lambda: getattr(est, method)(X, **kwargs)
     return lambda: getattr(est, method)(X, y, **kwargs)
@@ -524,7 +547,12 @@ def _bad_X_message(kind, method, path):
         # A fit reads the bad row in a later batch; predictions may read all
         # the rows in one.
         batch = r"[1-9]\d*" if fitting else r"\d+"
-        message = rf"X contains {what} at row {BAD_ROW} \(batch {batch}, rows \d+-\d+\)"
+        rows = rf"batch {batch}, rows \d+-\d+"
+        if not fitting:
+            # A lazy output (a LazyArray) has no batches: it names the rows
+            # read when the bad one was met.
+            rows = rf"(?:{rows}|rows \d+-\d+ read)"
+        message = rf"X contains {what} at row {BAD_ROW} \({rows}\)"
         if path is not None:
             message += rf" \(file '[^']*{re.escape(path.name)}'\)"
         return message
@@ -538,6 +566,42 @@ def _bad_X_message(kind, method, path):
         r"|X \(file '[^']*'\) has dtype <U3; expected numbers",
         "objects": r"could not convert string to float: 'abc'",
     }[kind]
+
+
+# scikit-learn's encoders take any value as a category: NaN, strings and
+# objects are learnt by fit, and refused by transform as unknown categories,
+# in scikit-learn's words (which name the column and the value).
+CATEGORICAL = {"OOCOneHotEncoder", "OOCOrdinalEncoder"}
+UNKNOWN_CATEGORY = r"Found unknown categories \[.*\] in column \d+ during transform"
+
+# Estimators that validate rows held in memory (an ndarray, a memory map) with
+# scikit-learn's own code, as the scikit-learn classes they extend (the
+# encoders keep scikit-learn's results and messages there, and scikit-learn's
+# own tests of them ask for those words): for the kinds listed, scikit-learn's
+# words are accepted too, for those containers only. They name no row, and
+# need not: the problem is the whole array's.
+SKLEARN_WORDS = {
+    "OOCOneHotEncoder": {
+        "1-D": r"Expected 2D array, got 1D array instead",
+        "3-D": r"Found array with dim 3, while dim <= 2 is required",
+    },
+    "OOCOrdinalEncoder": {
+        "1-D": r"Expected 2D array, got 1D array instead",
+        "3-D": r"Found array with dim 3, while dim <= 2 is required",
+    },
+    # SimpleImputer(strategy="mean") refuses strings that other strategies
+    # impute, with scikit-learn's words naming the strategy.
+    "OOCSimpleImputer": {
+        "strings": r"Cannot use mean strategy with non-numeric data",
+    },
+}
+
+
+def _takes_nan(est):
+    """Whether NaN is a missing value the estimator handles, as its
+    scikit-learn counterpart does (the allow_nan tag: scalers, imputers,
+    quantile transformers, encoders)."""
+    return bool(get_tags(est).input_tags.allow_nan)
 
 
 def _bad_X_params():
@@ -577,10 +641,29 @@ def test_bad_X_is_refused(est_id, kind, container, method, tmp_path):
     if y is not None and kind == "zero rows":
         y = y[:0]
     path = inputs[0] if inputs else None
+    name = type(est).__name__
+    fitting = method in ("fit", "partial_fit", "summarize")
+    categories = name in CATEGORICAL and kind in ("NaN", "strings", "objects")
+    if (categories or (kind == "NaN" and _takes_nan(est))) and fitting:
+        # Not bad input for this estimator (see CATEGORICAL, _takes_nan):
+        # the call succeeds, as scikit-learn's does.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _call(est, method, X, y)()
+        return
+    if kind == "NaN" and _takes_nan(est) and not categories:
+        output = _call(est, method, X, y)()
+        assert output.shape[0] == N_ROWS
+        return
+    message = _bad_X_message(kind, method, path)
+    if categories:
+        message = UNKNOWN_CATEGORY
+    elif container != "path" and kind in SKLEARN_WORDS.get(name, {}):
+        message = f"{message}|{SKLEARN_WORDS[name][kind]}"
     _assert_refused(
         _call(est, method, X, y),
         BAD_X[kind],
-        _bad_X_message(kind, method, path),
+        message,
         est=est,
         inputs=inputs,
         dirs=[tmp_path],
@@ -616,7 +699,10 @@ def _outcome(model, X, y):
             nan = _nan_names(model)
             for method in ("predict", "transform", "score_samples"):
                 if hasattr(model, method):
-                    out = np.asarray(getattr(model, method)(X), dtype=np.float64)
+                    out = getattr(model, method)(X)
+                    if sp.issparse(out):  # one-hot outputs, as scikit-learn's
+                        out = out.toarray()
+                    out = np.asarray(out, dtype=np.float64)
                     if np.isnan(out).any():
                         nan.add(f"{method}()")
                     break
@@ -1200,10 +1286,17 @@ def test_convert_refuses_a_missing_or_directory_input(kind, tmp_path):
     path = tmp_path / ("nope.csv" if kind == "missing" else "adir")
     if kind == "directory":
         path.mkdir()
+    # A directory is read as a data set of table files: an empty one holds
+    # nothing to convert, and the message says what names it looked for.
+    if kind == "missing":
+        exception, message = FileNotFoundError, rf"'[^']*{path.name}' does not exist"
+    else:
+        exception = ValueError
+        message = rf"directory '[^']*{path.name}' holds no table file \(expected"
     _assert_refused(
         lambda: convert(path, tmp_path / "out"),
-        FileNotFoundError,
-        rf"'[^']*{path.name}' does not exist or is not a file",
+        exception,
+        message,
         dirs=[tmp_path],
     )
 

@@ -48,9 +48,7 @@ def _expected_failed_checks(estimator):
                 "check_estimators_empty_data_messages",
                 "check_estimator_sparse_array",
                 "check_estimator_sparse_matrix",
-                "check_fit1d",
                 "check_fit2d_1feature",
-                "check_fit2d_predict1d",
             ],
             reason,
         )

@@ -18,6 +18,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._out_of_core import register
 from ..data import LazyArray, Table, open_array, open_table
+from ..data._npy import open_npy
+from ..data._source import _is_array_store, _is_dask
 from ..data._table import is_table_source
 
 __all__ = ["OOCColumnTransformer"]
@@ -31,10 +33,63 @@ def _lazy(X):
     if is_table_source(X):
         return open_table(X)
     if isinstance(X, (str, bytes, os.PathLike)):
+        # A bad file is refused as X, as every estimator refuses it.
+        _check_rows(open_npy(X, name="X").shape)
+        return open_array(X)
+    if _is_store(X):
         return open_array(X)
     if isinstance(X, np.memmap) and X.filename is not None and X.ndim == 2:
+        if _whole_npy(X):
+            # Opened by its path, its errors name the file.
+            return open_array(X.filename)
         return open_array(X)
     return None
+
+
+def _is_store(X):
+    """An array store out of core (h5py, zarr, other row-sliceable stores),
+    read batch by batch as a LazyArray."""
+    return (
+        _is_array_store(X)
+        and not isinstance(X, (np.ndarray, LazyArray))
+        and not sp.issparse(X)
+        and not _is_dask(X)
+        and not type(X).__module__.startswith(("pandas", "polars"))
+    )
+
+
+def _whole_npy(X):
+    """Whether the memory map ``X`` is the whole ``.npy`` file it maps (as
+    ``np.load(path, mmap_mode="r")`` gives it), not a view of part of it."""
+    try:
+        whole = open_npy(X.filename, name="X")
+    except (OSError, ValueError):  # a raw memory map, not a .npy file
+        return False
+    return (
+        whole.offset == X.offset
+        and whole.shape == X.shape
+        and whole.dtype == X.dtype
+        # the whole shape with the file's strides starts at its first row
+        and whole.strides == X.strides
+    )
+
+
+def _check_rows(shape):
+    """Refuse an array that is not a non-empty 2-D table of rows, in the words
+    of the other estimators (scikit-learn's ColumnTransformer meets a 1-D
+    array with an IndexError, and no rows with the words of a transformer
+    about its own columns)."""
+    if len(shape) != 2:
+        raise ValueError(
+            f"Expected a 2-D X (rows x features), got a {len(shape)}-D array of "
+            f"shape {tuple(shape)}. Reshape your data with X.reshape(-1, 1) for a "
+            "single feature or X.reshape(1, -1) for a single sample."
+        )
+    if shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={tuple(shape)}) while a minimum "
+            "of 1 is required."
+        )
 
 
 def _named(X):
@@ -326,7 +381,11 @@ class OOCColumnTransformer(ColumnTransformer):
         """
         saved = self._snapshot()
         try:
+            if isinstance(X, np.ndarray):
+                _check_rows(X.shape)
             lazy = _lazy(X)
+            if lazy is not None and isinstance(lazy, LazyArray):
+                _check_rows(lazy.shape)
             if lazy is None:
                 return super().fit_transform(X, y, **params)
             return self._fit_transform_lazy(lazy, y, params)
@@ -413,9 +472,13 @@ class OOCColumnTransformer(ColumnTransformer):
             The outputs side by side: a LazyArray for an out-of-core ``X``,
             which transforms each batch of rows when it is read.
         """
+        if isinstance(X, np.ndarray):
+            _check_rows(X.shape)
         lazy = _lazy(X)
         if lazy is None:
             return super().transform(X, **params)
+        if isinstance(lazy, LazyArray):
+            _check_rows(lazy.shape)
         _raise_for_params(params, self, "transform")
         check_is_fitted(self)
         X = lazy

@@ -246,8 +246,20 @@ class LazyArray:
         return self._guard
 
     def __repr__(self):
-        origin = self._path or type(self._base).__name__
-        return f"LazyArray(shape={self.shape}, dtype={self.dtype}, from {origin!r})"
+        return (
+            f"LazyArray(shape={self.shape}, dtype={self.dtype}, from "
+            f"{self._origin()!r})"
+        )
+
+    def _origin(self):
+        """The file, or what the store says it is (an ndarray by its type)."""
+        base = self._base
+        if self._path:
+            return str(self._path)
+        if isinstance(base, np.ndarray) or type(base).__repr__ is object.__repr__:
+            return f"{type(base).__name__} object"
+        text = repr(base)
+        return text if len(text) <= 100 else text[:97] + "..."
 
     # -- views ----------------------------------------------------------------
 

@@ -24,7 +24,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._out_of_core import register
 from ..base import OutOfCoreMixin
 from ..data import LazyArray, check_batch_size
-from ..data._source import ColumnBatches, _label
+from ..data._source import (
+    ColumnBatches,
+    _describe,
+    _is_array_store,
+    _is_dask,
+    _label,
+)
 from ..data._table import is_table_path, is_table_source
 
 __all__ = ["CategoryCounts", "OOCOneHotEncoder", "OOCOrdinalEncoder"]
@@ -243,6 +249,33 @@ def _dense(out):
     return out.toarray() if sp.issparse(out) else np.asarray(out)
 
 
+def _is_store(X):
+    """An array store out of core (h5py, zarr, other row-sliceable stores)."""
+    return (
+        _is_array_store(X)
+        and not isinstance(X, (np.ndarray, LazyArray))
+        and not sp.issparse(X)
+        and not _is_dask(X)
+        and not type(X).__module__.startswith("pandas")
+    )
+
+
+def _lying(block, n_rows, n_columns, what, source):
+    """The error of rows read from a store that are not those asked for (a
+    short read, a stale shape), or None."""
+    shape = getattr(block, "shape", None)
+    if shape is None or len(shape) != 2:
+        return None
+    if tuple(shape) == (n_rows, n_columns):
+        return None
+    return ValueError(
+        f"X {what} read from {source} has shape {tuple(shape)}; expected "
+        f"{(n_rows, n_columns)}: the source returned other data than it declares. "
+        "Check that slicing it returns exactly the rows asked for, with every "
+        "column"
+    )
+
+
 def _check_rows(shape):
     """Refuse rows read out of core that are not a non-empty 2-D table, in
     the words of the data layer (scikit-learn's validation does not see the
@@ -281,14 +314,50 @@ def _infinity_error(row, index, start, stop, label):
     )
 
 
-class _EncodeBatch:
-    """Picklable ``rows -> encoded dense rows`` for a mapped LazyArray."""
+class _EncodedArray:
+    """The encoded rows of a LazyArray, read slice by slice (a LazyArray's base).
 
-    def __init__(self, encoder):
+    As :class:`_EncodedTable` does for a table: an infinity, which no
+    encoder takes, is refused with the row that holds it and the file.
+    """
+
+    def __init__(self, encoder, rows, source):
         self.encoder = encoder
+        self.rows = rows
+        self.source = source
+        self.shape = (len(rows), encoder._n_output_columns())
+        self.dtype = np.dtype(encoder.dtype)
 
-    def __call__(self, block):
-        return _dense(self.encoder._plain_transform(block))
+    def _encode(self, block, numbers):
+        if len(numbers):
+            what = f"rows {numbers[0]}-{numbers[-1]}"
+            error = _lying(block, len(numbers), self.rows.shape[1], what, self.source)
+            if error is not None:
+                raise error
+        try:
+            out = self.encoder._plain_transform(block)
+        except ValueError as exc:
+            row = _infinite_row(block)
+            if row is None:
+                raise
+            label = None if self.rows.path is None else repr(self.rows.path)
+            where = "" if label is None else f" (file {label})"
+            raise ValueError(
+                f"Input X contains infinity at row {numbers[row]} (rows "
+                f"{numbers[0]}-{numbers[-1]} read){where}; remove such rows, or "
+                "encode the column as strings"
+            ) from exc
+        return _dense(out).astype(self.dtype, copy=False)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            stop = max(start, stop)
+            return self._encode(self.rows.rows(start, stop), np.arange(start, stop))
+        index = np.asarray(key, dtype=np.intp)
+        return self._encode(self.rows.take(index), index)
 
 
 class _EncodedTable:
@@ -380,6 +449,8 @@ class _StreamingEncoderMixin(OutOfCoreMixin):
             )
         batch_size = getattr(self, "_call_batch_size", None) or self.batch_size
         source = ColumnBatches(X, batch_size=check_batch_size(batch_size))
+        if not _in_memory(X) and source.table is None:
+            _check_rows(source.data.shape)
         validate_data(self, X=source.header, reset=True, skip_check_array=True)
         if source.n_batches == 0:
             # scikit-learn's error for no rows.
@@ -388,8 +459,18 @@ class _StreamingEncoderMixin(OutOfCoreMixin):
         located = source.table is not None or getattr(source, "_guard", None)
 
         label = _label(source.data) if source.table is None else None
+        described = _describe(source.data, label)
 
         def summarize(batch):
+            error = _lying(
+                batch.X,
+                batch.stop - batch.start,
+                source.n_features,
+                f"batch {batch.index} (rows {batch.start}-{batch.stop - 1})",
+                described,
+            )
+            if error is not None:
+                raise error
             try:
                 X_list, n_samples, _ = self._check_X(
                     batch.X, ensure_all_finite=ensure_all_finite
@@ -552,15 +633,22 @@ class _StreamingEncoderMixin(OutOfCoreMixin):
         Returns
         -------
         LazyArray, ndarray or sparse matrix
-            For a table or a LazyArray, a LazyArray of dense rows of
-            ``dtype`` that encodes each batch when it is read (so that the
-            next step of a pipeline streams them); for data in memory, what
-            scikit-learn's encoder returns.
+            For a table, a LazyArray, a ``.npy`` path or an array store
+            (h5py, zarr), a LazyArray of dense rows of ``dtype`` that encodes
+            each batch when it is read (so that the next step of a pipeline
+            streams them); for data in memory, what scikit-learn's encoder
+            returns.
         """
         check_is_fitted(self)
         if _is_dask_frame(X):
             validate_data(self, X=X._meta, reset=False, skip_check_array=True)
             return _dask_transform(self, X)
+        described = None
+        if _is_store(X):
+            described = _describe(X, _label(X))
+            from ..data import open_array
+
+            X = open_array(X)
         if _in_memory(X):
             try:
                 return self._plain_transform(X)
@@ -581,11 +669,14 @@ class _StreamingEncoderMixin(OutOfCoreMixin):
             from ..data import open_array
             from ..data._npy import open_npy
 
-            open_npy(X, name="X")  # a bad file is refused in the words of fit
+            # A bad file is refused in the words of fit.
+            _check_rows(open_npy(X, name="X").shape)
             X = open_array(X)
         _check_rows(X.shape)
         validate_data(self, X=X, reset=False, skip_check_array=True)
-        return X.map(_EncodeBatch(self))
+        if described is None:
+            described = _describe(X, _label(X))
+        return LazyArray(_EncodedArray(self, X, described), _guard=None)
 
     def _n_output_columns(self):
         return self.n_features_in_
@@ -674,7 +765,7 @@ class OOCOneHotEncoder(_StreamingEncoderMixin, OneHotEncoder):
     >>> encoder.categories_
     [array(['Oslo', 'Rome', nan], dtype=object)]
     >>> encoder.transform(open_table(path))  # doctest: +ELLIPSIS
-    LazyArray(shape=(5, 3), dtype=float64, from '_EncodedTable')
+    LazyArray(shape=(5, 3), dtype=float64, from '_EncodedTable object')
     >>> encoder.transform(pd.DataFrame({"city": ["Rome"]})).toarray()
     array([[0., 1., 0.]])
     """

@@ -600,7 +600,31 @@ class StreamedFitMixin:
         if _in_memory(X) or (
             hasattr(X, "format") and hasattr(X, "tocsr")  # sparse: scikit-learn's
         ):
-            return getattr(self._sklearn_class, method)(self, X)
+            try:
+                return getattr(self._sklearn_class, method)(self, X)
+            except ValueError:
+                if (
+                    method == "transform"
+                    and isinstance(X, np.ndarray)
+                    and (
+                        X.ndim != 2
+                        or X.dtype.kind in "biuf"
+                        # strings are the values of an imputer fitted on
+                        # objects: its own words then
+                        or (
+                            X.dtype.kind in "US"
+                            and getattr(self, "_fit_dtype", X.dtype).kind != "O"
+                        )
+                    )
+                ):
+                    # scikit-learn's words name no row: read the rows as a
+                    # batch source does, whose error says where (a row, a
+                    # shape, a dtype); if it finds nothing, scikit-learn's
+                    # error stands.
+                    source = self._source(X, reset=False)
+                    for index in range(source.n_batches):
+                        source.read(index)
+                raise
         twin = self._twin()
         func = getattr(twin, method)
         if isinstance(X, LazyArray):

@@ -12,14 +12,75 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import OutOfCoreMixin
-from ..data import LazyArray
+from ..data import LazyArray, Table
 
 
-def _any_nonzero(weights, chunk=1 << 20):
-    return any(
-        np.any(np.asarray(weights[start : start + chunk]))
-        for start in range(0, len(weights), chunk)
-    )
+def _any_nonzero(source, chunk=1 << 20):
+    """Whether a weight of ``source`` is not zero, each checked as a batch's
+    (a negative or NaN weight is refused, naming its row), though no batch
+    but the first is read."""
+    found = False
+    for start in range(0, source.n_samples, chunk):
+        rows = np.arange(start, min(start + chunk, source.n_samples))
+        found = bool(np.any(source.weights_of(rows))) or found
+    return found
+
+
+class _TransformedRows:
+    """``func`` of the rows of a LazyArray, read slice by slice (a LazyArray's
+    base).
+
+    An error of ``func`` on rows that hold an infinity (or a NaN, which
+    ``allow_nan`` says the transformer takes) is replaced by one that names
+    the first such row and the file, as the errors of a fit do; other errors
+    stand.
+    """
+
+    def __init__(self, func, rows, allow_nan):
+        self.func = func
+        self.rows = rows
+        self.allow_nan = allow_nan
+        probe = self[0:1] if len(rows) else func(np.zeros((1,) + rows.shape[1:]))
+        self.shape = (len(rows),) + probe.shape[1:]
+        self.dtype = probe.dtype
+
+    def _apply(self, block, numbers):
+        shape = getattr(block, "shape", ())
+        if len(shape) == 2 and len(numbers) and shape[0] != len(numbers):
+            raise ValueError(
+                f"X rows {numbers[0]}-{numbers[-1]} read from {self.rows!r} have "
+                f"shape {tuple(shape)}; expected {len(numbers)} rows: the source "
+                "returned other data than it declares. Check that slicing it "
+                "returns exactly the rows asked for, with every column"
+            )
+        try:
+            return np.asarray(self.func(block))
+        except ValueError as exc:
+            values = np.asarray(block)
+            if values.dtype.kind != "f" or values.ndim != 2:
+                raise
+            bad = np.isinf(values) if self.allow_nan else ~np.isfinite(values)
+            found = np.flatnonzero(bad.any(axis=1))
+            if not found.size:
+                raise
+            row = found[0]
+            what = "NaN" if np.isnan(values[row]).any() else "infinity"
+            where = "" if self.rows.path is None else f" (file {self.rows.path!r})"
+            raise ValueError(
+                f"Input X contains {what} at row {numbers[row]} (rows "
+                f"{numbers[0]}-{numbers[-1]} read){where}; remove or impute such "
+                "rows"
+            ) from exc
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self.rows))
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            stop = max(start, stop)
+            return self._apply(self.rows.rows(start, stop), np.arange(start, stop))
+        index = np.asarray(key, dtype=np.intp)
+        return self._apply(self.rows.take(index), index)
 
 
 def _stateless(transformer):
@@ -162,9 +223,7 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
             else:
                 # A stateless transformer learns nothing from the weights;
                 # they are checked all the same.
-                if source.sample_weight is not None and not _any_nonzero(
-                    source.sample_weight
-                ):
+                if source.sample_weight is not None and not _any_nonzero(source):
                     raise ValueError(
                         "Sample weights must contain at least one non-zero number."
                     )
@@ -190,9 +249,15 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
         check_is_fitted(self)
         if isinstance(X, LazyArray):
             self._source(X, reset=False)
-            if hasattr(X, "with_nan") and get_tags(self).input_tags.allow_nan:
+            allow_nan = get_tags(self).input_tags.allow_nan
+            if hasattr(X, "with_nan") and allow_nan:
                 X = X.with_nan()  # the nulls of a table, as NaN
-            return X.map(self.transformer_.transform)
+            if isinstance(X, Table):  # its errors name the row group or line
+                return X.map(self.transformer_.transform)
+            return LazyArray(
+                _TransformedRows(self.transformer_.transform, X, allow_nan),
+                _guard=None,
+            )
         return self._map_rows(X, lambda b: self.transformer_.transform(b.X))
 
     def fit_transform(self, X, y=None, **fit_params):
