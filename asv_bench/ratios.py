@@ -29,6 +29,16 @@ import sys
 # a reference without parameters is compared with each of them.
 PAIRS = [
     (
+        "Mixed-column pipeline fit from Parquet vs scikit-learn on the DataFrame",
+        "pipeline.MixedPipeline.time_fit",
+        "pipeline.MixedPipelineReference.time_fit",
+    ),
+    (
+        "Mixed-column pipeline fit, peak memory",
+        "pipeline.MixedPipeline.peakmem_fit",
+        "pipeline.MixedPipelineReference.peakmem_fit",
+    ),
+    (
         "Ridge fit from Parquet vs .npy (target < 2)",
         "tables.RidgeFromTable.time_fit",
         "tables.RidgeFromNpy.time_fit",
