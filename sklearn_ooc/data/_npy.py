@@ -1,5 +1,6 @@
 """Opening ``.npy`` files as read-only memory maps, refusing what is not data."""
 
+import json
 import math
 import mmap
 import os
@@ -328,3 +329,105 @@ def open_npy(path, name="X"):
         return np.memmap(
             f, dtype=dtype, mode="r", shape=shape, order=order, offset=offset
         )
+
+
+def columns_path(path):
+    """Where the column names of the ``.npy`` file ``path`` are written:
+    ``data_X.npy`` -> ``data_X.columns.json``.
+
+    ``python -m sklearn_ooc convert`` writes them there, since a ``.npy``
+    file holds no names.
+
+    Examples
+    --------
+    >>> from sklearn_ooc.data._npy import columns_path
+    >>> columns_path("out/data_X.npy")
+    'out/data_X.columns.json'
+    """
+    path = as_path(path)
+    stem = path[:-4] if path.lower().endswith(".npy") else path
+    return stem + ".columns.json"
+
+
+def _n_columns(path):
+    """The number of columns the ``.npy`` header of ``path`` announces, or None
+    when it cannot be read (or the array is not 2-D)."""
+    try:
+        shape = open_npy(path, name="X").shape
+    except (OSError, ValueError):
+        return None
+    return int(shape[1]) if len(shape) == 2 else None
+
+
+def read_columns(path, n_columns=None):
+    """The column names written beside the ``.npy`` file ``path``, or None.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` file (written by ``python -m sklearn_ooc convert``).
+    n_columns : int, default=None
+        The number of columns the names must count; by default, that of the
+        ``.npy`` header of ``path`` (not checked if it cannot be read).
+
+    Returns
+    -------
+    list of str or None
+        The names of the columns, in order; None when there is no
+        :func:`columns_path` file (the input had no header, or ``path`` was
+        not written by ``convert``) or when its names do not count the
+        columns (it belongs to another file).
+
+    Raises
+    ------
+    ValueError
+        If the file is there but is not ``{"columns": [names...], ...}``
+        (not JSON, or names that are not strings), naming the file.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_ooc.data._npy import columns_path, read_columns
+    >>> path = os.path.join(tempfile.mkdtemp(), "data_X.npy")
+    >>> np.save(path, np.zeros((3, 2)))
+    >>> read_columns(path) is None
+    True
+    >>> with open(columns_path(path), "w") as f:
+    ...     json.dump({"columns": ["a", "b"]}, f)
+    >>> read_columns(path)
+    ['a', 'b']
+    >>> read_columns(path, n_columns=3) is None
+    True
+    """
+    names_path = columns_path(path)
+    try:
+        with open(names_path, encoding="utf-8") as f:
+            text = f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"column names file {names_path!r} cannot be read: {exc}; "
+            "remove it or write it again with 'python -m sklearn_ooc convert'"
+        ) from None
+    try:
+        content = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"column names file {names_path!r} is not valid JSON ({exc}); "
+            'expected {"columns": [names...]}: remove it or write it again '
+            "with 'python -m sklearn_ooc convert'"
+        ) from None
+    names = content.get("columns") if isinstance(content, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"column names file {names_path!r} does not hold a list of names: "
+            'expected {"columns": ["a", "b", ...]}; remove it or write it '
+            "again with 'python -m sklearn_ooc convert'"
+        )
+    if n_columns is None:
+        n_columns = _n_columns(path)
+    if n_columns is not None and len(names) != n_columns:
+        return None
+    return names

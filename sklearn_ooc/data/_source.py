@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_array
 
 from .._kernels import first_negative, first_nonfinite_row
 from ._lazy import LazyArray
-from ._npy import FileGuard, as_path, open_npy
+from ._npy import FileGuard, as_path, open_npy, read_columns
 from ._table import Table, is_table_source, open_table
 
 #: Bytes of float64 rows in a batch when ``batch_size="auto"``.
@@ -158,6 +158,38 @@ def _check_dtype(dtype, name, where):
         raise ValueError(
             f"{name}{where} has dtype {dtype}; expected numbers (float, int or bool)"
         )
+
+
+def _npy_header(X, opened):
+    """A zero-row Arrow table named as the columns of the ``.npy`` file of
+    ``X`` (a path, or a :class:`LazyArray` of its rows or of some of its
+    columns), from the names ``convert`` wrote beside it; None when there
+    are none, they do not count its columns, or ``X`` is anything else.
+
+    A malformed names file raises (naming it) rather than losing the names.
+    """
+    if isinstance(X, _PATH_TYPES):
+        path, columns, base = as_path(X), None, opened
+    elif isinstance(X, LazyArray) and X.path is not None and not X._maps:
+        path, columns, base = X.path, X._columns, X._base
+    else:
+        return None
+    if len(base.shape) != 2 or len(opened.shape) != 2:
+        return None
+    names = read_columns(path, n_columns=int(base.shape[1]))
+    if names is None:
+        return None
+    if columns is not None:
+        names = np.asarray(names, dtype=object)[columns].tolist()
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with tables
+        return None
+    try:
+        kind = pa.from_numpy_dtype(opened.dtype)
+    except (pa.ArrowNotImplementedError, TypeError):
+        kind = pa.float64()
+    return pa.schema([pa.field(n, kind) for n in names]).empty_table()
 
 
 class Batch:
@@ -398,7 +430,9 @@ class BatchSource:
         if isinstance(self.X, Table):
             self.header = self.X.header()
         else:
-            self.header = X if hasattr(X, "columns") else self.X
+            self.header = _npy_header(X, self.X)
+            if self.header is None:
+                self.header = X if hasattr(X, "columns") else self.X
         self._guard(X, self.X, "X")
         self.y_numeric = y_numeric
         self.y = None if y is None else self._open_aligned(y, "y", (1, 2))

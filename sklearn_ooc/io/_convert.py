@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from ..data._npy import columns_path, read_columns  # noqa: F401 (public here too)
 from ..data._scratch import scratch_path
 from ..data._table import PANDAS_NA_VALUES, TABLE_SUFFIXES, _is_glob
 from ._npy_writer import NpyWriter, check_outputs, commit_together, npy_writers
@@ -638,51 +639,6 @@ class _TextOutput:
     def abort(self):
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.tmp_path)
-
-
-def columns_path(X_path):
-    """Where :func:`convert` writes the names of the columns of ``X_path``:
-    ``data_X.npy`` -> ``data_X.columns.json``."""
-    X_path = os.fspath(X_path)
-    stem = X_path[:-4] if X_path.lower().endswith(".npy") else X_path
-    return stem + ".columns.json"
-
-
-def read_columns(X_path):
-    """The column names :func:`convert` wrote beside ``X_path``, or None.
-
-    Parameters
-    ----------
-    X_path : str or os.PathLike
-        A ``.npy`` file written by :func:`convert`.
-
-    Returns
-    -------
-    list of str or None
-        The names of the columns of ``X``, in order; None when the input had
-        no header (or ``X_path`` was not written by :func:`convert`).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from sklearn_ooc.io import convert
-    >>> from sklearn_ooc.io._convert import read_columns
-    >>> d = tempfile.mkdtemp()
-    >>> with open(os.path.join(d, "data.csv"), "w") as f:
-    ...     _ = f.write("a,b,label\\n1,2,0\\n3,4,1\\n")
-    >>> X_path, _ = convert(os.path.join(d, "data.csv"), os.path.join(d, "out"),
-    ...                     target="label")
-    >>> read_columns(X_path)
-    ['a', 'b']
-    """
-    try:
-        with open(columns_path(X_path), encoding="utf-8") as f:
-            names = json.load(f).get("columns")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return None
-    return names
 
 
 def _progress_bar(enabled, total, desc):
