@@ -3,6 +3,8 @@
 import inspect
 import os
 import pickle
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -290,6 +292,41 @@ def test_csv_reads_in_order_and_again(tmp_path, data, monkeypatch):
     # One stream for the features and the target of every batch.
     assert backend.n_starts == starts + 1
     np.testing.assert_array_equal(np.asarray(T[[50, 3], ...]["a"]), X[[50, 3], 0])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_only_pieces_are_read_by_two_threads_at_once(kind, files, tmp_path, data):
+    """Row groups and record batches are read ahead on two threads; a CSV or
+    DuckDB stream, read in order, on one: no two of its reads ever overlap."""
+    X, y, frame = data
+    T = _table_of(kind, files, tmp_path, frame)
+    backend = T._base.backend
+    streamed = kind in ("csv", "duckdb")
+    assert T.reads_concurrently is not streamed
+    source = BatchSource(T[FEATURES], T["y"], batch_size=7)
+    assert source._reads_concurrently() is not streamed
+    # A stream with an in-memory target is still read on one thread.
+    assert BatchSource(T[FEATURES], y)._reads_concurrently() is not streamed
+    inside, overlaps, lock = [0], [0], threading.Lock()
+    read = backend.read
+
+    def slow_read(start, stop, columns):
+        with lock:
+            inside[0] += 1
+            overlaps[0] = max(overlaps[0], inside[0])
+        time.sleep(0.01)
+        try:
+            return read(start, stop, columns)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    backend.read = slow_read
+    ridge = StreamingRidge(batch_size=7).fit(T[FEATURES], T["y"])
+    np.testing.assert_array_equal(
+        ridge.coef_, StreamingRidge(batch_size=7).fit(X, y).coef_
+    )
+    assert overlaps[0] == (1 if streamed else 2)
 
 
 def test_a_pipeline_over_a_table(files, data):

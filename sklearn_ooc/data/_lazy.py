@@ -241,6 +241,11 @@ class LazyArray:
         return self._path
 
     @property
+    def reads_concurrently(self):
+        """Whether two threads may read rows of the view at once."""
+        return isinstance(self._base, np.ndarray)
+
+    @property
     def guard(self):
         """The :class:`FileGuard` of the mapped file behind the view, or None."""
         return self._guard

@@ -698,12 +698,23 @@ class BatchSource:
                 raise self._invalid_row("X", what, int(unique[bad]))
         return block[back]
 
+    def _reads_concurrently(self):
+        """Whether every input's rows may be read by two threads at once
+        (arrays, memory maps, row groups; not streams or unknown stores)."""
+        return all(
+            arr is None
+            or (isinstance(arr, np.ndarray) and not self.is_dask)
+            or getattr(arr, "reads_concurrently", False)
+            for arr in (self.X, self.y, self.sample_weight)
+        )
+
     def iter_batches(self, indices, *, prefetch=2):
-        """Yield the batches ``indices`` in order, reading ahead on a thread.
+        """Yield the batches ``indices`` in order, reading ahead on threads.
 
         While the caller works on one batch, the next ``prefetch`` batches are
-        read and validated on a background thread, so that reading from disk
-        overlaps computing. An error in a batch is raised when the caller
+        read and validated in the background (on one thread for a source read
+        in order, a CSV or DuckDB stream), so that reading from disk overlaps
+        computing. An error in a batch is raised when the caller
         reaches that batch.
         """
         indices = list(indices)
@@ -712,7 +723,13 @@ class BatchSource:
                 yield self.read(index)
             return
         remaining = iter(indices)
-        with ThreadPoolExecutor(1, thread_name_prefix="sklearn_ooc-prefetch") as pool:
+        # Batches read on as many threads as are read ahead where the source
+        # allows it: decoding a Parquet row group then overlaps the copy of
+        # the previous one into rows.
+        threads = prefetch if self._reads_concurrently() else 1
+        with ThreadPoolExecutor(
+            threads, thread_name_prefix="sklearn_ooc-prefetch"
+        ) as pool:
             pending = deque(
                 pool.submit(self.read, i) for i in islice(remaining, prefetch)
             )
@@ -866,4 +883,12 @@ class ColumnBatches:
         return Batch(index, start, stop, self.rows(start, stop))
 
     # Read ahead on a thread while the caller counts, as BatchSource does.
+    def _reads_concurrently(self):
+        data = self.data
+        return (
+            isinstance(data, np.ndarray)
+            or _is_pandas_frame(data)
+            or getattr(data, "reads_concurrently", False)
+        )
+
     iter_batches = BatchSource.iter_batches
