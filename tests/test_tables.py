@@ -472,6 +472,34 @@ def test_a_later_csv_block_that_disagrees(tmp_path, fitted, monkeypatch):
     assert np.asarray(T["b"])[-1] == 4.5
 
 
+def test_csv_errors_name_lines_not_records(tmp_path, fitted, monkeypatch):
+    """Empty lines and quoted values spanning lines are records to pyarrow
+    (which skips the first and counts the second once) but lines to a user
+    opening the file in an editor: errors name the line."""
+    ridge, state = fitted
+    head = 'a,b\n1,"2"\n\n"3","\n4"\n\n\n'
+    path = tmp_path / "fields.csv"
+    path.write_text(head + "5,6\n7,8,9\n")
+    match = r"file '.*fields.csv', line 9: Expected 2 columns, got 3: 7,8,9"
+    _refused(ridge, state, match, path, [1, 2, 3, 4], folder=tmp_path)
+
+    monkeypatch.setattr(_table, "_CSV_BLOCK_BYTES", 64)
+    path = tmp_path / "late.csv"
+    path.write_text('a,b\n1,"2"\n\n"3",4\n\n\n' + "1,2\n" * 30 + "\n3,4.5\n")
+    match = r"file '.*late.csv', line 38, column 'b': CSV conversion error to int64"
+    _refused(ridge, state, match, path, np.ones(33), folder=tmp_path)
+
+    path = tmp_path / "null.csv"
+    path.write_text('a,b,s\n1,2,"x\ny"\n\n3,4,z\n\n,6,w\n')
+    T = open_table(path)
+    match = r"at row 2 of the table \(file '.*null.csv', line 7, column 'a'\)"
+    with pytest.raises(ValueError, match=match):
+        StreamingRidge().fit(T[["a", "b"]], np.ones(3))
+    # The values read are pandas' for the same file.
+    assert np.asarray(T["s"]).tolist() == pd.read_csv(path)["s"].tolist()
+    assert np.asarray(T["s"]).tolist() == ["x\ny", "z", "w"]
+
+
 def test_a_non_numeric_column(tmp_path, fitted):
     ridge, state = fitted
     path = tmp_path / "s.parquet"

@@ -603,6 +603,8 @@ class _CSVBackend(_StreamBackend):
         self._parse = pcsv.ParseOptions(
             delimiter=sep,
             quote_char=quotechar if quotechar else False,
+            # A quoted value may span lines, as pandas reads it.
+            newlines_in_values=bool(quotechar),
             invalid_row_handler=None,
         )
         if _state is not None:
@@ -707,14 +709,17 @@ class _CSVBackend(_StreamBackend):
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text:
             return ValueError(
                 f"file {self.path!r} is not valid {self.options['encoding']} text "
-                f"near line {row + self._skip + 1}: {text}. Pass encoding=..."
+                f"near {self._line_of_row(row)}: {text}. Pass encoding=..."
             )
         m = _COLUMN_ERROR.search(text)
         if m is not None:
             col = int(m.group(1))
             names = self.options["columns"] or getattr(self, "names", [])
             name = names[col] if col < len(names) else f"#{col}"
-            line = int(m.group(2)) if m.group(2) else self._locate(name, row)
+            if m.group(2):
+                line = self._line(int(m.group(2))) or int(m.group(2))
+            else:
+                line = self._locate(name, row)
             schema = getattr(self, "schema", None)
             known = schema is not None and name in schema.names
             typ = schema.field(name).type if known else "?"
@@ -735,12 +740,53 @@ class _CSVBackend(_StreamBackend):
         if m is not None:
             names = getattr(self, "names", None)
             columns = f" {names[:8]}" if names else ""
+            line = self._line(int(m.group(1))) or m.group(1)
             return ValueError(
-                f"file {self.path!r}, line {m.group(1)}: {m.group(2)} (a line with "
+                f"file {self.path!r}, line {line}: {m.group(2)} (a line with "
                 f"another number of fields than the columns{columns}; check the "
                 f"delimiter sep={self.options['sep']!r} and the quoting)"
             )
         return ValueError(f"file {self.path!r} cannot be read as CSV: {text}")
+
+    def _line(self, record):
+        """The line on which the file's record ``record`` starts (1-based, the
+        header or a skipped row counting as records), or None.
+
+        pyarrow numbers records, not lines: it skips empty lines, and a quoted
+        value may span lines. The file is read again up to that record with
+        Python's csv module, whose records are the same (only on errors).
+        """
+        import csv
+
+        quote = self.options["quotechar"]
+        try:
+            with open(
+                self.path,
+                newline="",
+                encoding=self.options["encoding"],
+                errors="replace",
+            ) as f:
+                reader = csv.reader(
+                    f,
+                    delimiter=self.options["sep"],
+                    quotechar=quote or '"',
+                    quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE,
+                )
+                seen = before = 0
+                for fields in reader:
+                    if fields:
+                        seen += 1
+                        if seen == record:
+                            return before + 1
+                    before = reader.line_num
+        except (OSError, LookupError, csv.Error):
+            pass
+        return None
+
+    def _line_of_row(self, row):
+        """``line N`` for the data row ``row`` (0-based), for messages."""
+        line = self._line(row + self._skip + 1)
+        return f"row {row}" if line is None else f"line {line}"
 
     def _locate(self, name, row):
         """The line of the first value of ``name`` at or after ``row`` that does
@@ -780,7 +826,7 @@ class _CSVBackend(_StreamBackend):
                             try:
                                 pc.cast(col.slice(k, 1), target)
                             except Exception:
-                                return done + k + self._skip + 1
+                                return self._line(done + k + self._skip + 1)
                 done += batch.num_rows
         except Exception:
             return None
@@ -820,7 +866,7 @@ class _CSVBackend(_StreamBackend):
         return n
 
     def where(self, row):
-        return f"file {self.path!r}, line {row + self._skip + 1}"
+        return f"file {self.path!r}, {self._line_of_row(row)}"
 
     def spec(self):
         return ("csv", self.path, self.options, (self.names, self.schema, self.n_rows))

@@ -259,6 +259,16 @@ def _record_at(path, delimiter, number):
     return None
 
 
+def _record_on(path, delimiter, line):
+    """``(first line, last line, fields)`` of the record that starts on line
+    ``line``, or None."""
+    with _open_text(path) as f:
+        for record in _records(f, path, delimiter):
+            if record[0] >= line:
+                return record if record[0] == line else None
+    return None
+
+
 def _open_quote(path, record, j=None):
     """The error for a record that runs on over lines because a quote is left
     open (in field ``j`` if given, else in any field), or None."""
@@ -312,11 +322,11 @@ class _Widen(Exception):
         self.name = name
 
 
-def _reader_error(dialect, path, number, rest):
-    """Our diagnosis of the CSV reader's error at its record ``number``, or
-    None to keep the reader's message."""
+def _reader_error(dialect, path, line, rest):
+    """Our diagnosis of the CSV reader's error on line ``line``, or None to
+    keep the reader's message."""
     try:
-        record = _record_at(path, dialect.delimiter, number)
+        record = _record_on(path, dialect.delimiter, line)
     except (OSError, ValueError) as exc:
         return exc if isinstance(exc, ConversionError) else None
     if record is None:
@@ -365,11 +375,7 @@ def _reader_error(dialect, path, number, rest):
 @contextlib.contextmanager
 def _csv_lines(dialect):
     """Say what is wrong with a line the CSV reader refused, in the terms of
-    the other errors, on the line an editor shows.
-
-    The reader counts records, not lines: a blank line or a quoted line break
-    before the error would put it lines too early.
-    """
+    the other errors (the table names the line an editor shows)."""
     try:
         yield
     except ConversionError:
@@ -378,17 +384,12 @@ def _csv_lines(dialect):
         found = None if dialect is None else _READER_LINE.match(str(exc))
         if found is None:
             raise
-        path, number, rest = found.group(1), int(found.group(2)), found.group(3)
-        error = _reader_error(dialect, path, number, rest)
+        path, line, rest = found.group(1), int(found.group(2)), found.group(3)
+        error = _reader_error(dialect, path, line, rest)
         if isinstance(error, _Widen):
             raise error from None
         if error is not None:
             raise error from exc
-        try:
-            record = _record_at(path, dialect.delimiter, number)
-        except (OSError, ValueError):
-            record = None
-        line = number if record is None else record[0]
         raise ConversionError(f"{path}, line {line}{rest}") from exc
 
 
