@@ -26,6 +26,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._out_of_core import register
 from ..base import IterativeMixin, StreamingClassifierMixin
 
+# Bytes of a chunk of design rows in a Newton pass (a few in L2 cache).
+_CHUNK_BYTES = 1 << 20
+
 _SOLVERS = {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"}
 
 _LIBLINEAR_MULTICLASS = (
@@ -121,15 +124,6 @@ class _ClassTotals:
         counts[np.searchsorted(labels, other.labels)] += other.counts
         largest = max(self.largest, other.largest)
         return _ClassTotals(labels, weights, counts, largest)
-
-
-def _design(X, shift, fit_intercept, intercept_column=1.0):
-    """Rows shifted near the data, with a constant column for the intercept
-    (ones, or liblinear's ``intercept_scaling``)."""
-    Z = np.asarray(X, dtype=np.float64) - shift
-    if fit_intercept:
-        Z = np.hstack([Z, np.full((Z.shape[0], 1), float(intercept_column))])
-    return Z
 
 
 def _penalty_strengths(penalty, C, l1_ratio):
@@ -437,7 +431,7 @@ class StreamingLogisticRegression(
 
     Notes
     -----
-    Memory: one batch of shifted rows per thread plus the Hessian,
+    Memory: a chunk of shifted rows (1 MiB) per thread plus the Hessian,
     ``((n_features + 1) K)^2`` floats, whatever the number of rows.
     Computations are in float64 for float32 input too; ``coef_`` and
     ``intercept_`` are then rounded to float32 as scikit-learn returns them.
@@ -782,7 +776,6 @@ class StreamingLogisticRegression(
         return super()._checkpoint_of(source, start=start, **overrides)
 
     def _summarize(self, batch):
-        Z = _design(batch.X, self._shift, self.fit_intercept, self._intercept_column)
         codes = np.searchsorted(self.classes_, np.ravel(batch.y))
         w = (
             np.ones(batch.n_samples)
@@ -791,34 +784,58 @@ class StreamingLogisticRegression(
         )
         if self._class_weight is not None:
             w = w * self._class_weight[codes]
+        n, d = batch.X.shape
+        width = d + int(self.fit_intercept)
+        k = self._n_outputs
+        # Chunks whose design rows stay in cache while the scores, the
+        # gradient and the Hessian are taken from them: one read of the batch.
+        m = max(1, min(n, _CHUNK_BYTES // (8 * width)))
+        buffer = batch.workspace.get("logistic_design", m, width)
+        loss = 0.0
+        gradient = np.zeros((k, width))
+        hessian = np.zeros((k, width, k, width))
+        for start in range(0, n, m):
+            stop = min(n, start + m)
+            Z = buffer[: stop - start]
+            np.subtract(batch.X[start:stop], self._shift, out=Z[:, :d])
+            if self.fit_intercept:
+                Z[:, d] = float(self._intercept_column)
+            loss += self._add_derivatives(
+                Z, codes[start:stop], w[start:stop], gradient, hessian
+            )
+        hessian = hessian.reshape(k * width, k * width)
+        return _NewtonStats(n, float(w.sum()), loss, gradient, hessian)
+
+    def _add_derivatives(self, Z, codes, w, gradient, hessian):
+        """Add the gradient and Hessian of the loss on the rows ``Z`` (shifted,
+        with the intercept column) to ``gradient`` and ``hessian``; their loss.
+
+        Overwrites ``Z``.
+        """
         scores = Z @ self._weights.T
-        width = Z.shape[1]
         if self._n_outputs == 1:
             t = (codes == 1).astype(np.float64)
             s = scores[:, 0]
             loss = -w @ (t * log_expit(s) + (1 - t) * log_expit(-s))
             p = expit(s)
-            gradient = ((w * (p - t)) @ Z)[None, :]
-            root = np.sqrt(w * p * (1 - p))[:, None] * Z
-            hessian = root.T @ root
-        else:
-            k = self._n_outputs
-            log_norm = logsumexp(scores, axis=1)
-            loss = w @ (log_norm - scores[np.arange(batch.n_samples), codes])
-            P = softmax(scores, axis=1)
-            onehot = np.eye(k)[codes]
-            gradient = ((P - onehot) * w[:, None]).T @ Z
-            hessian = np.zeros((k, width, k, width))
-            for a in range(k):
-                for b in range(a, k):
-                    h = w * P[:, a] * ((a == b) - P[:, b])
-                    block = (Z * h[:, None]).T @ Z
-                    hessian[a, :, b, :] = block
-                    hessian[b, :, a, :] = block.T
-            hessian = hessian.reshape(k * width, k * width)
-        return _NewtonStats(
-            batch.n_samples, float(w.sum()), float(loss), gradient, hessian
-        )
+            gradient[0] += (w * (p - t)) @ Z
+            Z *= np.sqrt(w * p * (1 - p))[:, None]
+            hessian[0, :, 0, :] += Z.T @ Z
+            return float(loss)
+        k = self._n_outputs
+        log_norm = logsumexp(scores, axis=1)
+        loss = w @ (log_norm - scores[np.arange(Z.shape[0]), codes])
+        P = softmax(scores, axis=1)
+        onehot = np.eye(k)[codes]
+        gradient += ((P - onehot) * w[:, None]).T @ Z
+        for a in range(k):
+            for b in range(a, k):
+                h = w * P[:, a] * ((a == b) - P[:, b])
+                block = (Z * h[:, None]).T @ Z
+                hessian[a, :, b, :] += block
+                if b != a:
+                    hessian[b, :, a, :] += block.T
+        return float(loss)
 
     @available_if(lambda self: False)
     def partial_fit(self, X, y=None):  # pragma: no cover - hidden
