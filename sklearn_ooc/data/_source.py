@@ -61,6 +61,10 @@ def _is_dask(obj):
     return type(obj).__module__.startswith("dask.") and hasattr(obj, "chunks")
 
 
+def _is_dask_frame(obj):
+    return type(obj).__module__.startswith("dask.") and hasattr(obj, "divisions")
+
+
 def _is_array_store(obj):
     """An out-of-core array: h5py/zarr datasets and other row-sliceable stores."""
     return (
@@ -416,6 +420,15 @@ class BatchSource:
         y_numeric=True,
         allow_nan=False,
     ):
+        frame_header = None
+        if any(_is_dask_frame(v) for v in (X, y, sample_weight)):
+            # Partitions become the chunks of Dask arrays, summarized where
+            # they live.
+            from ._dask_table import dask_frame_rows
+
+            X, y, sample_weight, frame_header = dask_frame_rows(
+                X, y, sample_weight, y_numeric=y_numeric
+            )
         self._labels = {"X": _label(X)}
         self.maker = _BatchMaker(self._labels, y_numeric, allow_nan)
         self._guards = []
@@ -429,6 +442,8 @@ class BatchSource:
         # features from, reading no row.
         if isinstance(self.X, Table):
             self.header = self.X.header()
+        elif frame_header is not None:
+            self.header = frame_header
         else:
             self.header = _npy_header(X, self.X)
             if self.header is None:

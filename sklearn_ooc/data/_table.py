@@ -116,9 +116,10 @@ def is_table_source(data):
         return True
     if isinstance(data, (str, bytes, os.PathLike)):
         return is_table_path(data)
-    return type(data).__module__.startswith(("duckdb", "_duckdb")) and hasattr(
-        data, "aggregate"
-    )
+    module = type(data).__module__
+    if module.startswith("dask") and hasattr(data, "divisions"):
+        return hasattr(data, "columns")  # a Dask DataFrame, not a Series
+    return module.startswith(("duckdb", "_duckdb")) and hasattr(data, "aggregate")
 
 
 def _numpy_dtype(pa, typ):
@@ -1039,6 +1040,10 @@ def _reopen(spec):
         return _DuckDBBackend(spec[1], spec[2], _state=spec[3])
     if kind == "concat":
         return _ConcatBackend([_reopen(part) for part in spec[1]], spec[2], spec[3])
+    if kind == "dask":
+        from ._dask_table import reopen
+
+        return reopen(spec)
     raise ValueError(f"unknown table backend {kind!r}")
 
 
@@ -1515,13 +1520,17 @@ def _backend_of(source, *, format, columns, database, csv_options):
     module = type(source).__module__
     if module.startswith(("duckdb", "_duckdb")) and hasattr(source, "aggregate"):
         return _DuckDBBackend(None, relation=source)
+    if module.startswith("dask") and hasattr(source, "divisions"):
+        from ._dask_table import DaskFrameBackend
+
+        return DaskFrameBackend(source)
     table, label = _frame_to_arrow(source)
     if table is not None:
         return _MemoryBackend(table, label)
     raise TypeError(
         "open_table reads a path to a .parquet, .csv, .feather or .arrow file, a "
         "directory or glob of them, a SQL query with database=..., a DuckDB "
-        f"relation, or a pandas/polars DataFrame; got {type(source).__name__}"
+        f"relation, or a pandas/polars/Dask DataFrame; got {type(source).__name__}"
     )
 
 
@@ -1547,8 +1556,9 @@ def open_table(
     source : str, os.PathLike, DataFrame or DuckDB relation
         A ``.parquet``, ``.csv``, ``.feather`` or ``.arrow`` file, a
         directory or glob pattern of such files (one format), a SQL query
-        (with ``database``), a DuckDB relation, or a pandas or polars
-        DataFrame. Parquet files are read row group by row group, Arrow IPC
+        (with ``database``), a DuckDB relation, a pandas or polars
+        DataFrame, or a Dask DataFrame (one partition computed at a time).
+        Parquet files are read row group by row group, Arrow IPC
         files are memory-mapped, CSV files and DuckDB queries are streamed
         as Arrow record batches.
     columns : list of str, default=None
