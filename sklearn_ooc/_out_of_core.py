@@ -49,6 +49,14 @@ _STREAMED_TRANSFORMERS = {
     "Binarizer",
 }
 
+# Transformers whose fitted state is a function of the number (and names) of
+# the columns alone, never of the values (PolynomialFeatures: the powers of
+# every output term): StreamingTransformer fits them on the first batch,
+# which has every column, after checking every row as their fit does.
+_COLUMN_FITTED_TRANSFORMERS = {
+    "PolynomialFeatures",
+}
+
 
 def register(sklearn_class, convert=None):
     """Class decorator: ours fits the model ``sklearn_class`` fits, out of core.
@@ -151,7 +159,9 @@ def _convert(estimator, where):
         return _pipeline(estimator, where)
     if name in ("GridSearchCV", "RandomizedSearchCV"):
         return _search(estimator, where)
-    if name in _STREAMED_TRANSFORMERS and kind.__module__.startswith("sklearn."):
+    if (
+        name in _STREAMED_TRANSFORMERS or name in _COLUMN_FITTED_TRANSFORMERS
+    ) and kind.__module__.startswith("sklearn."):
         from .preprocessing import StreamingTransformer
 
         return StreamingTransformer(clone(estimator))
@@ -249,8 +259,9 @@ def out_of_core(estimator):
     :class:`~sklearn.model_selection.GridSearchCV` or
     :class:`~sklearn.model_selection.RandomizedSearchCV` is rebuilt around
     its converted steps (a search's grid names follow them); transformers
-    that learn in one pass of ``partial_fit`` (scalers) or learn nothing
-    (``FunctionTransformer``) are wrapped in
+    that learn in one pass of ``partial_fit`` (scalers), learn nothing
+    (``FunctionTransformer``) or only the number of columns
+    (``PolynomialFeatures``) are wrapped in
     :class:`~sklearn_ooc.preprocessing.StreamingTransformer`. The result is
     unfitted, like :func:`sklearn.base.clone`.
 

@@ -955,3 +955,68 @@ class RegressionScore:
         # A constant target: perfect only if predicted exactly (force_finite).
         scores[~nonzero & (residual != 0)] = 0.0
         return float(np.mean(scores))
+
+
+# Rows factored at a time by TriangularFactor (with the factor, a few
+# hundred KiB: in cache).
+_QR_CHUNK_ROWS = 1024
+
+
+@dataclass
+class TriangularFactor:
+    """The R factor of a QR decomposition of rows, merged exactly.
+
+    The rows of many batches, stacked, have the R factor of the stacked R
+    factors of the batches: ``qr([[R_1], [R_2]])``. Householder
+    factorizations are backward stable, so the merged factor is that of all
+    the rows to rounding, and its singular values are theirs; no product of
+    the rows with themselves (which would square their condition number) is
+    ever formed.
+
+    Attributes
+    ----------
+    count : int
+        Rows summarized.
+    weight : float
+        Their total weight (of rows scaled by the square roots of weights).
+    factor : ndarray of shape (n_columns, n_columns)
+        Upper triangular: ``factor.T @ factor`` equals the rows' product
+        ``A.T @ A``.
+    """
+
+    count: int
+    weight: float
+    factor: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rows, count=None, weight=None):
+        """The factor of ``rows``, shape (n_rows, n_columns), of ``count`` rows
+        of total ``weight`` (by default, one a row).
+
+        The rows are factored a chunk at a time below the factor of the chunks
+        before (a tall-and-skinny QR): each factorization stays in cache,
+        where one Householder factorization of all the rows would stream
+        them from memory for every column.
+        """
+        from scipy.linalg import lapack
+
+        n, p = rows.shape
+        factor = np.zeros((p, p))
+        stacked = np.empty((p + min(n, _QR_CHUNK_ROWS), p), order="F")
+        for start in range(0, n, _QR_CHUNK_ROWS):
+            chunk = rows[start : start + _QR_CHUNK_ROWS]
+            m = p + chunk.shape[0]
+            stacked[:p] = factor
+            stacked[p:m] = chunk
+            qr, _, _, info = lapack.dgeqrf(stacked[:m], overwrite_a=True)
+            if info != 0:  # pragma: no cover - LAPACK refuses only bad arguments
+                raise ValueError(f"LAPACK dgeqrf failed (info={info})")
+            factor = np.triu(qr[:p])
+        count = rows.shape[0] if count is None else count
+        return cls(count, float(count if weight is None else weight), factor)
+
+    def __add__(self, other):
+        rows = np.vstack([self.factor, other.factor])
+        return type(self).of_rows(
+            rows, self.count + other.count, self.weight + other.weight
+        )

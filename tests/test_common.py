@@ -89,6 +89,8 @@ def test_estimators_are_found():
         "OOCQuantileTransformer",
         "OOCRobustScaler",
         "OOCSimpleImputer",
+        "OOCSplineTransformer",
+        "StreamingLinearRegression",
         "StreamingLogisticRegression",
         "StreamingRidge",
         "StreamingRidgeCV",

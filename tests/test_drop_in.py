@@ -107,6 +107,7 @@ NON_DEFAULTS = {
         power_iteration_normalizer="QR",
         random_state=0,
     ),
+    "LinearRegression": dict(fit_intercept=False, copy_X=False, tol=1e-4, n_jobs=2),
     "LinearDiscriminantAnalysis": dict(
         solver="lsqr",
         shrinkage="auto",
@@ -205,6 +206,16 @@ NON_DEFAULTS = {
         learning_rate="constant",
         eta0=0.1,
         average=True,
+    ),
+    "SplineTransformer": dict(
+        n_knots=4,
+        degree=2,
+        knots="quantile",
+        extrapolation="periodic",
+        include_bias=False,
+        order="F",
+        handle_missing="zeros",
+        sparse_output=True,
     ),
 }
 

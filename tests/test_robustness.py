@@ -35,6 +35,7 @@ from sklearn.discriminant_analysis import (
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
+    LinearRegression,
     LogisticRegression,
     Ridge,
     SGDClassifier,
@@ -49,6 +50,7 @@ from sklearn.preprocessing import (
     OrdinalEncoder,
     QuantileTransformer,
     RobustScaler,
+    SplineTransformer,
 )
 from sklearn.utils import get_tags
 
@@ -61,6 +63,7 @@ from sklearn_ooc.discriminant_analysis import (
 from sklearn_ooc.kernel_ridge import OOCKernelRidge
 from sklearn_ooc.linear_model import (
     StreamingLogisticRegression,
+    StreamingLinearRegression,
     StreamingRidge,
     StreamingRidgeCV,
     StreamingSGDClassifier,
@@ -74,6 +77,7 @@ from sklearn_ooc.preprocessing import (
     OOCQuantileTransformer,
     OOCRobustScaler,
     OOCSimpleImputer,
+    OOCSplineTransformer,
 )
 from sklearn_ooc.utils import all_estimators
 
@@ -101,6 +105,7 @@ TESTED_HERE = {
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCPCA",
+    "StreamingLinearRegression",
     "StreamingRidge",
     "StreamingRidgeCV",
     "StreamingLogisticRegression",
@@ -115,6 +120,7 @@ TESTED_HERE = {
     "OOCQuantileTransformer",
     "OOCRobustScaler",
     "OOCSimpleImputer",
+    "OOCSplineTransformer",
 }
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -468,6 +474,34 @@ def test_pca_whiten(memmap, case):
     assert_allclose(variance, 1.0, rtol=_svd_precision(ref))
     row_norm = np.linalg.norm(X - X.mean(axis=0), axis=1).max()
     assert_allclose(back - offset, X - offset, rtol=0, atol=1e-9 * row_norm)
+
+
+# -- StreamingLinearRegression -----------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_linear_regression(memmap, case):
+    X, _, y, offset = _problem(case)
+    data = memmap(X)
+    ours = StreamingLinearRegression(batch_size=BATCH).fit(data, y)
+    # scikit-learn centers the offset rows with a mean rounded at their size
+    # (1e8), which costs its singular values 1e-11 and its coefficients 2e-8
+    # at this spread; the factor of the shifted rows keeps them. The
+    # reference is fitted on the translated rows (exact: X - offset loses
+    # nothing), the same model.
+    ref = LinearRegression().fit(X - offset, y)
+    # The factor of the rows has their singular values to rounding, and the
+    # same cutoff (tol) decides the rank: the near-duplicate column and the
+    # column of scale 1e-5 beside one of 1e5 fall below it in both.
+    assert ours.rank_ == ref.rank_
+    _close(ours.singular_, ref.singular_, 1e-12, err_msg="singular_")
+    _close(ours.coef_, ref.coef_, 1e-9, err_msg="coef_")
+    intercept = ref.intercept_ - ref.coef_ @ np.full(3, offset)
+    rounding = 100 * EPS * np.abs(X).max() * np.abs(ref.coef_).sum()
+    assert_allclose(ours.intercept_, intercept, rtol=1e-10, atol=rounding)
+    prediction = ours.predict(data)
+    assert_allclose(prediction, ref.predict(X - offset), rtol=1e-10, atol=rounding)
+    _assert_finite(ours, ref, outputs=(prediction,))
 
 
 # -- StreamingRidge and StreamingRidgeCV ------------------------------------------
@@ -926,6 +960,12 @@ PREPROCESSING = {
     "imputer median": (OOCSimpleImputer, SimpleImputer, {"strategy": "median"}),
     "one-hot": (OOCOneHotEncoder, OneHotEncoder, {"sparse_output": False}),
     "ordinal": (OOCOrdinalEncoder, OrdinalEncoder, {}),
+    "spline uniform": (OOCSplineTransformer, SplineTransformer, {}),
+    "spline quantile": (
+        OOCSplineTransformer,
+        SplineTransformer,
+        {"knots": "quantile", "extrapolation": "linear"},
+    ),
 }
 
 
@@ -954,7 +994,10 @@ def test_preprocessing(memmap, name, case):
         if attribute.startswith("_") or not attribute.endswith("_"):
             continue
         value = getattr(ours, attribute)
-        if attribute in ("bin_edges_", "categories_"):  # one array per column
+        if attribute == "bsplines_":  # a BSpline per column: their knots
+            value, expected = ([s.t for s in v] for v in (value, expected))
+        # one array per column
+        if attribute in ("bin_edges_", "categories_", "bsplines_"):
             for j, (a, b) in enumerate(zip(value, expected, strict=True)):
                 _close_with_nan(a, b, 1e-12, err_msg=f"{attribute}[{j}]")
         elif isinstance(expected, np.ndarray) and expected.dtype.kind in "fiub":

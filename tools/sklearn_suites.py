@@ -92,6 +92,10 @@ SUITES = (
         ("sklearn.linear_model.Ridge", "sklearn.linear_model.RidgeCV"),
     ),
     Suite(
+        "linear_model/tests/test_base.py",
+        ("sklearn.linear_model.LinearRegression",),
+    ),
+    Suite(
         "linear_model/tests/test_logistic.py",
         ("sklearn.linear_model.LogisticRegression",),
     ),
@@ -106,6 +110,10 @@ SUITES = (
     Suite(
         "linear_model/tests/test_sgd.py",
         ("sklearn.linear_model.SGDClassifier", "sklearn.linear_model.SGDRegressor"),
+    ),
+    Suite(
+        "preprocessing/tests/test_polynomial.py",
+        ("sklearn.preprocessing.SplineTransformer",),
     ),
 )
 

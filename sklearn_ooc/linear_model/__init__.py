@@ -1,11 +1,13 @@
 """Linear models fitted out of core."""
 
+from ._linear_regression import StreamingLinearRegression
 from ._logistic import StreamingLogisticRegression
 from ._ridge import StreamingRidge
 from ._ridge_cv import StreamingRidgeCV
 from ._sgd import StreamingSGDClassifier, StreamingSGDRegressor
 
 __all__ = [
+    "StreamingLinearRegression",
     "StreamingLogisticRegression",
     "StreamingRidge",
     "StreamingRidgeCV",

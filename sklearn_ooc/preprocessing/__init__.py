@@ -5,6 +5,7 @@ from ._encoders import CategoryCounts, OOCOneHotEncoder, OOCOrdinalEncoder
 from ._imputer import OOCSimpleImputer
 from ._quantile_transformer import OOCQuantileTransformer
 from ._robust import OOCRobustScaler
+from ._spline import OOCSplineTransformer
 from ._streaming_transformer import StreamingTransformer
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "OOCQuantileTransformer",
     "OOCRobustScaler",
     "OOCSimpleImputer",
+    "OOCSplineTransformer",
     "StreamingTransformer",
 ]

@@ -87,13 +87,25 @@ def _stateless(transformer):
     return not get_tags(transformer).requires_fit
 
 
+def _fitted_by_columns(transformer):
+    from .._out_of_core import _COLUMN_FITTED_TRANSFORMERS
+
+    kind = type(transformer)
+    return kind.__name__ in _COLUMN_FITTED_TRANSFORMERS and kind.__module__.startswith(
+        "sklearn."
+    )
+
+
 class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
     """Keep a pipeline out of core: fit a transformer batch by batch, apply it lazily.
 
     ``fit`` feeds the rows to the wrapped transformer's ``partial_fit`` one
     batch at a time, in file order (``StandardScaler``, ``MinMaxScaler``,
     ``MaxAbsScaler``, ``IncrementalPCA``), or fits a stateless transformer
-    (``FunctionTransformer``) on the first batch. ``transform`` of a
+    (``FunctionTransformer``) on the first batch, or one whose fitted state
+    depends only on the number and names of the columns
+    (``PolynomialFeatures``) on the first batch after every row has been
+    checked as its own ``fit`` checks them. ``transform`` of a
     :class:`~sklearn_ooc.data.LazyArray` returns another LazyArray that
     applies the transformer to each batch when it is read, so that the next
     step of a :class:`~sklearn.pipeline.Pipeline` streams the transformed
@@ -180,7 +192,12 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
         """
         self._validate_params()
         transformer = clone(self.transformer)
-        if not hasattr(transformer, "partial_fit") and not _stateless(transformer):
+        by_columns = _fitted_by_columns(transformer)
+        if (
+            not hasattr(transformer, "partial_fit")
+            and not _stateless(transformer)
+            and not by_columns
+        ):
             raise ValueError(
                 f"{type(transformer).__name__} has no partial_fit and needs fitting: "
                 "it cannot learn from batches (use a transformer with partial_fit, "
@@ -194,6 +211,15 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
             raise ValueError(
                 f"{type(transformer).__name__}.partial_fit does not take "
                 "sample_weight; fit without it"
+            )
+        if (
+            sample_weight is not None
+            and by_columns
+            and "sample_weight" not in signature(transformer.fit).parameters
+        ):
+            raise ValueError(
+                f"{type(transformer).__name__}.fit does not take sample_weight; "
+                "fit without it"
             )
         with self._transaction():
             source = self._source(X, None, sample_weight, reset=True)
@@ -220,6 +246,15 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
                     raise ValueError(
                         "Sample weights must contain at least one non-zero number."
                     )
+            elif by_columns:
+                # Its state is a function of the columns, which the first
+                # batch has; every batch is read all the same, so that a row
+                # its fit refuses (NaN, infinity) fails here as it does there.
+                for _ in self._engine().map(
+                    source, range(source.n_batches), lambda batch: None, desc="fit"
+                ):
+                    pass
+                transformer.fit(source.read(0).X)
             else:
                 # A stateless transformer learns nothing from the weights;
                 # they are checked all the same.
@@ -315,4 +350,8 @@ class StreamingTransformer(TransformerMixin, OutOfCoreMixin, BaseEstimator):
         ndarray of str
         """
         check_is_fitted(self)
+        if input_features is None:
+            # the names of the columns of the fit, which the wrapped
+            # transformer (fitted on batches, arrays) has not seen
+            input_features = getattr(self, "feature_names_in_", None)
         return self.transformer_.get_feature_names_out(input_features)
