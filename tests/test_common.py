@@ -90,6 +90,7 @@ def test_estimators_are_found():
         "OOCRobustScaler",
         "OOCSimpleImputer",
         "OOCSplineTransformer",
+        "StreamingBayesianRidge",
         "StreamingLinearRegression",
         "StreamingLogisticRegression",
         "StreamingRidge",

@@ -35,6 +35,7 @@ from sklearn.discriminant_analysis import (
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
+    BayesianRidge,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -62,8 +63,9 @@ from sklearn_ooc.discriminant_analysis import (
 )
 from sklearn_ooc.kernel_ridge import OOCKernelRidge
 from sklearn_ooc.linear_model import (
-    StreamingLogisticRegression,
+    StreamingBayesianRidge,
     StreamingLinearRegression,
+    StreamingLogisticRegression,
     StreamingRidge,
     StreamingRidgeCV,
     StreamingSGDClassifier,
@@ -105,6 +107,7 @@ TESTED_HERE = {
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCPCA",
+    "StreamingBayesianRidge",
     "StreamingLinearRegression",
     "StreamingRidge",
     "StreamingRidgeCV",
@@ -502,6 +505,23 @@ def test_linear_regression(memmap, case):
     prediction = ours.predict(data)
     assert_allclose(prediction, ref.predict(X - offset), rtol=1e-10, atol=rounding)
     _assert_finite(ours, ref, outputs=(prediction,))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bayesian_ridge(memmap, case):
+    X, _, y, offset = _problem(case)
+    ours = StreamingBayesianRidge(batch_size=BATCH).fit(memmap(X), y)
+    # As for LinearRegression: the reference on the translated rows.
+    ref = BayesianRidge().fit(X - offset, y)
+    for name in ("coef_", "sigma_"):
+        _close(getattr(ours, name), getattr(ref, name), 1e-8, err_msg=name)
+    assert_allclose([ours.alpha_, ours.lambda_], [ref.alpha_, ref.lambda_], rtol=1e-8)
+    intercept = ref.intercept_ - ref.coef_ @ np.full(3, offset)
+    rounding = 100 * EPS * np.abs(X).max() * np.abs(ref.coef_).sum()
+    assert_allclose(ours.intercept_, intercept, rtol=1e-9, atol=rounding)
+    _, std = ours.predict(memmap(X), return_std=True)
+    assert_allclose(std, ref.predict(X - offset, return_std=True)[1], rtol=1e-8)
+    _assert_finite(ours, ref, outputs=(std,))
 
 
 # -- StreamingRidge and StreamingRidgeCV ------------------------------------------

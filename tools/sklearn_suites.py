@@ -92,6 +92,10 @@ SUITES = (
         ("sklearn.linear_model.Ridge", "sklearn.linear_model.RidgeCV"),
     ),
     Suite(
+        "linear_model/tests/test_bayes.py",
+        ("sklearn.linear_model.BayesianRidge",),
+    ),
+    Suite(
         "linear_model/tests/test_base.py",
         ("sklearn.linear_model.LinearRegression",),
     ),

@@ -21,9 +21,119 @@ from ._ridge import _float_dtype, _n_targets, _sample_weight_ndim
 _SHIFT_ROWS = 64
 
 
+class FactoredRowsMixin:
+    """Regressors fitted from the triangular factor of their weighted rows.
+
+    ``_summarize`` factors the rows ``sqrt(w) * [1, X - shift, y - y_shift]``
+    of each batch (:class:`~sklearn_ooc._stats.TriangularFactor`), the shift
+    the mean of the first rows when an intercept is fitted (none otherwise);
+    :meth:`_blocks` reads from the merged factor the weighted means and the
+    factor of the centered rows, or of the raw rows without intercept.
+    """
+
+    def _source(
+        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
+    ):
+        ndim = _sample_weight_ndim(sample_weight)
+        if ndim is not None and ndim != 1:
+            raise ValueError(
+                f"Sample weights must be 1D array or scalar, got {ndim}D array"
+            )
+        source = super()._source(
+            X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
+        )
+        if reset:
+            self._X_dtype = _float_dtype(source.X)
+        if source.y is not None:
+            if reset:
+                self._y_shape = source.y.shape[1:]
+            elif _n_targets(source.y.shape[1:]) != _n_targets(self._y_shape):
+                raise ValueError(
+                    f"y has {_n_targets(source.y.shape[1:])} target(s) but "
+                    f"{type(self).__name__} was fitted with "
+                    f"{_n_targets(self._y_shape)}"
+                )
+        return source
+
+    def _prepare(self, source, fresh):
+        if fresh:
+            self._sparse = sp.issparse(source.X)
+            if self.fit_intercept and source.n_samples:
+                rows = np.arange(min(source.n_samples, _SHIFT_ROWS))
+                head = np.asarray(source.take(rows), dtype=np.float64)
+                targets = np.asarray(source.y[: rows.size], dtype=np.float64)
+                self._shift = head.mean(axis=0)
+                self._y_shift = targets.reshape(rows.size, -1).mean(axis=0)
+            else:
+                self._shift = np.zeros(source.n_features)
+                self._y_shift = 0.0
+        else:
+            self._sparse = self._sparse or sp.issparse(source.X)
+
+    def _summarize(self, batch):
+        n, d = batch.X.shape
+        y = batch.y.reshape(n, -1)
+        rows = batch.workspace.get("least_squares_rows", n, 1 + d + y.shape[1])
+        if batch.sample_weight is None:
+            root = None
+            rows[:, 0] = 1.0
+        else:
+            root = np.sqrt(np.asarray(batch.sample_weight, dtype=np.float64))
+            rows[:, 0] = root
+        np.subtract(batch.X, self._shift, out=rows[:, 1 : 1 + d])
+        np.subtract(y, self._y_shift, out=rows[:, 1 + d :])
+        if root is not None:
+            rows[:, 1:] *= root[:, None]
+        weight = None if root is None else float(np.sum(batch.sample_weight))
+        return TriangularFactor.of_rows(rows, n, weight)
+
+    def _blocks(self, stats):
+        """``(X_mean, y_mean, R)``: the weighted means of the columns, and the
+        factor of the centered rows ``[X, y]`` (with an intercept) or of the
+        rows themselves (without)."""
+        if not stats.weight > 0:
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number: every "
+                "row seen has weight zero"
+            )
+        d = self.n_features_in_
+        factor = stats.factor
+        # The first row of the factor holds the weighted sums of the columns
+        # over the norm of the column of (root) weights.
+        offsets = factor[0, 1:] / factor[0, 0]
+        X_mean = self._shift + offsets[:d]
+        y_mean = self._y_shift + offsets[d:]
+        if self.fit_intercept:
+            # Below the column of ones: the factor of the rows less its part.
+            return X_mean, y_mean, factor[1:, 1:]
+        rows = TriangularFactor.of_rows(np.ascontiguousarray(factor[:, 1:]))
+        return X_mean, y_mean, rows.factor
+
+    def _set_coef(self, coef, X_offset, y_offset):
+        """``coef_`` and ``intercept_`` (shaped as scikit-learn's) from the
+        coefficients ``(n_targets, n_features)`` and the offsets."""
+        dtype = self._X_dtype
+        coef = coef.astype(dtype, copy=False)
+        if self.fit_intercept:
+            intercept = (y_offset - X_offset @ coef.T).astype(dtype, copy=False)
+        if not self._y_shape:
+            self.coef_ = coef[0]
+            self.intercept_ = intercept[0] if self.fit_intercept else 0.0
+        else:
+            self.coef_ = coef
+            self.intercept_ = intercept if self.fit_intercept else 0.0
+
+    def _predict_batch(self, X):
+        return X @ self.coef_.T + self.intercept_
+
+
 @register(LinearRegression)
 class StreamingLinearRegression(
-    StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
+    FactoredRowsMixin,
+    StreamingRegressorMixin,
+    ClosedFormMixin,
+    RegressorMixin,
+    BaseEstimator,
 ):
     """Ordinary least squares fitted exactly from data read one batch at a time.
 
@@ -156,79 +266,16 @@ class StreamingLinearRegression(
                 "'.toarray()' to convert to a dense numpy array (positive=True "
                 "needs dense X, as in scikit-learn)."
             )
-        ndim = _sample_weight_ndim(sample_weight)
-        if ndim is not None and ndim != 1:
-            raise ValueError(
-                f"Sample weights must be 1D array or scalar, got {ndim}D array"
-            )
-        source = super()._source(
+        return super()._source(
             X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
-        if reset:
-            self._X_dtype = _float_dtype(source.X)
-        if source.y is not None:
-            if reset:
-                self._y_shape = source.y.shape[1:]
-            elif _n_targets(source.y.shape[1:]) != _n_targets(self._y_shape):
-                raise ValueError(
-                    f"y has {_n_targets(source.y.shape[1:])} target(s) but "
-                    f"{type(self).__name__} was fitted with "
-                    f"{_n_targets(self._y_shape)}"
-                )
-        return source
-
-    def _prepare(self, source, fresh):
-        if fresh:
-            self._sparse = sp.issparse(source.X)
-            if self.fit_intercept and source.n_samples:
-                rows = np.arange(min(source.n_samples, _SHIFT_ROWS))
-                head = np.asarray(source.take(rows), dtype=np.float64)
-                targets = np.asarray(source.y[: rows.size], dtype=np.float64)
-                self._shift = head.mean(axis=0)
-                self._y_shift = targets.reshape(rows.size, -1).mean(axis=0)
-            else:
-                self._shift = np.zeros(source.n_features)
-                self._y_shift = 0.0
-        else:
-            self._sparse = self._sparse or sp.issparse(source.X)
-
-    def _summarize(self, batch):
-        n, d = batch.X.shape
-        y = batch.y.reshape(n, -1)
-        lead = int(self.fit_intercept)
-        rows = batch.workspace.get("least_squares_rows", n, lead + d + y.shape[1])
-        if batch.sample_weight is None:
-            root = None
-        else:
-            root = np.sqrt(np.asarray(batch.sample_weight, dtype=np.float64))
-        if lead:
-            rows[:, 0] = 1.0 if root is None else root
-        np.subtract(batch.X, self._shift, out=rows[:, lead : lead + d])
-        np.subtract(y, self._y_shift, out=rows[:, lead + d :])
-        if root is not None:
-            rows[:, lead:] *= root[:, None]
-        weight = None if root is None else float(np.sum(batch.sample_weight))
-        return TriangularFactor.of_rows(rows, n, weight)
 
     def _from_summaries(self, stats):
         d = self.n_features_in_
-        factor = stats.factor
-        n_targets = factor.shape[0] - d - int(self.fit_intercept)
-        if not stats.weight > 0:
-            raise ValueError(
-                "Sample weights must contain at least one non-zero number: every "
-                "row seen has weight zero"
-            )
-        if self.fit_intercept:
-            scale = factor[0, 0]
-            # The first row of the factor holds the weighted sums of the
-            # columns over the norm of the column of (root) weights.
-            offsets = factor[0, 1:] / scale
-            X_offset = self._shift + offsets[:d]
-            y_offset = self._y_shift + offsets[d:]
-            factor = factor[1:, 1:]
+        X_mean, y_mean, factor = self._blocks(stats)
         R, Qty = factor[:d, :d], factor[:d, d:]
         if self.positive:
+            n_targets = Qty.shape[1]
             coef = np.vstack([optimize.nnls(R, Qty[:, j])[0] for j in range(n_targets)])
             for name in ("rank_", "singular_"):
                 self.__dict__.pop(name, None)
@@ -245,17 +292,5 @@ class StreamingLinearRegression(
                 self.singular_ = singular[: min(int(stats.count), d)].astype(
                     self._X_dtype, copy=False
                 )
-        dtype = self._X_dtype
-        coef = coef.astype(dtype, copy=False)
-        if self.fit_intercept:
-            intercept = (y_offset - X_offset @ coef.T).astype(dtype, copy=False)
-        if not self._y_shape:
-            self.coef_ = coef[0]
-            self.intercept_ = intercept[0] if self.fit_intercept else 0.0
-        else:
-            self.coef_ = coef
-            self.intercept_ = intercept if self.fit_intercept else 0.0
+        self._set_coef(coef, X_mean, y_mean)
         self.n_samples_seen_ = int(stats.count)
-
-    def _predict_batch(self, X):
-        return X @ self.coef_.T + self.intercept_
