@@ -71,7 +71,12 @@ from sklearn_ooc.distributions._distributions import (
     _Sums,
     _Tuple,
 )
-from sklearn_ooc.linear_model import StreamingLogisticRegression, StreamingRidge
+from sklearn_ooc.linear_model import (
+    StreamingBayesianRidge,
+    StreamingLinearRegression,
+    StreamingLogisticRegression,
+    StreamingRidge,
+)
 from sklearn_ooc.mixture import OOCGaussianMixture, OOCMixture
 from sklearn_ooc.utils import all_estimators
 
@@ -938,6 +943,37 @@ def ridge_problems(draw):
 
 
 @st.composite
+def least_squares_problems(draw, bayesian=False):
+    """StreamingLinearRegression (or StreamingBayesianRidge, one target): the
+    triangular factor of the rows merges exactly, whatever the partition."""
+    n, d = draw(st.integers(2, 60)), draw(st.integers(1, 4))
+    fit_intercept = draw(st.booleans())
+    offset = draw(OFFSETS) if fit_intercept else 0.0
+    rng, X = _features(draw, n, d, offset)
+    targets = None if bayesian else draw(st.sampled_from([None, 1, 2]))
+    coef = rng.normal(size=(d, targets or 1))
+    y = (X - offset) @ coef + rng.normal(size=(n, 1)) + draw(OFFSETS)
+    if targets is None:
+        y = y[:, 0]
+    w = None
+    if draw(st.booleans()):
+        w = rng.uniform(0, 2, size=n) * (rng.random(n) > 0.2)
+    if bayesian:
+        return Problem(
+            lambda: StreamingBayesianRidge(fit_intercept=fit_intercept), X, y, w
+        )
+    positive = draw(st.booleans())
+    return Problem(
+        lambda: StreamingLinearRegression(
+            fit_intercept=fit_intercept, positive=positive
+        ),
+        X,
+        y,
+        w,
+    )
+
+
+@st.composite
 def pca_problems(draw):
     n, d = draw(st.integers(2, 60)), draw(st.integers(1, 4))
     _, X = _features(draw, n, d, draw(OFFSETS))
@@ -1076,6 +1112,8 @@ def qda_problems(draw):
 # partial_fit.
 EXACT_PARTIAL_FIT = {
     "StreamingRidge": ridge_problems(),
+    "StreamingLinearRegression": least_squares_problems(),
+    "StreamingBayesianRidge": least_squares_problems(bayesian=True),
     "OOCPCA": pca_problems(),
     "OOCLinearDiscriminantAnalysis": lda_problems(),
     "OOCQuadraticDiscriminantAnalysis": qda_problems(),
