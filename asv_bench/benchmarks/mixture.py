@@ -9,6 +9,10 @@ shape, ``make_blobs(557100, 25, centers=4, cluster_std=4)``, 5 iterations from
 
 One iteration of scikit-learn is timed as its own E-step and M-step
 (``_e_step``, ``_m_step``): its ``fit`` adds a final E-step for the labels.
+
+Issue 17: the same iteration from the float32 file (the float64 file's
+values rounded), ``MixtureIterationFloat32``. scikit-learn-intelex has no
+GaussianMixture: there is no sklearnex column here.
 """
 
 import os
@@ -68,6 +72,24 @@ class MixtureIteration(_Big):
 
     def peakmem_iteration(self, path, n_jobs):
         self._fit(n_jobs)
+
+
+class MixtureIterationFloat32(_Big):
+    """One EM iteration (n_jobs=2) from the float32 file, page-cached."""
+
+    def setup_cache(self):
+        return mixture_file(N_SAMPLES, N_FEATURES, N_COMPONENTS, dtype=np.float32)
+
+    def setup(self, path):
+        self.X = page_cached(path)
+        self.start = _start(self.X, N_COMPONENTS)
+        warnings.simplefilter("ignore")
+        OOCGaussianMixture(N_COMPONENTS, max_iter=1, **self.start).fit(self.X[:1000])
+
+    def time_iteration(self, path):
+        OOCGaussianMixture(
+            N_COMPONENTS, max_iter=1, tol=0.0, n_jobs=2, **self.start
+        ).fit(self.X)
 
 
 class SklearnMixtureIteration(_Big):
