@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 
-from ._npy import FileGuard, as_path, open_npy, open_regular
+from ._npy import FileGuard, as_path, open_npy, open_regular, read_columns
 
 # What a view inherits from the array it was made from, unless told.
 _INHERIT = object()
@@ -45,6 +48,39 @@ def _reference(base, path):
     if module.startswith("h5py"):
         return "h5py", (base.file.filename, base.name)
     return "array", base
+
+
+# The methods of an estimator that check the names of the features.
+_NAMED_METHODS = frozenset(
+    {
+        "decision_function",
+        "predict",
+        "predict_joint_log_proba",
+        "predict_log_proba",
+        "predict_proba",
+        "score_samples",
+        "transform",
+    }
+)
+
+
+class _NamedRows:
+    """An estimator's method of a batch of rows, given as a DataFrame of the
+    columns' names when the estimator was fitted with names."""
+
+    def __init__(self, func, names):
+        self.func = func
+        self.names = names
+
+    def __call__(self, block):
+        if getattr(self.func.__self__, "feature_names_in_", None) is not None:
+            import pandas as pd
+
+            block = pd.DataFrame(block, columns=list(self.names), copy=False)
+        out = self.func(block)
+        if hasattr(out, "columns") and hasattr(out, "to_numpy"):
+            out = out.to_numpy()  # an estimator set to give DataFrames
+        return out
 
 
 class _Runs:
@@ -338,8 +374,33 @@ class LazyArray:
         return view._view(columns=columns)
 
     def map(self, func):
-        """A view whose rows are ``func(rows)``, applied batch by batch."""
+        """A view whose rows are ``func(rows)``, applied batch by batch.
+
+        A method of an estimator (``model.predict``, ``model.transform``)
+        mapped over columns that have names (a table's, or those
+        ``convert`` wrote beside a ``.npy`` file) gets each batch as a
+        DataFrame of these names when the estimator was fitted with names:
+        ``view.map(model.predict)`` checks them as ``model.predict(view)``
+        does, rather than warn that the rows have none.
+        """
+        if (
+            not self._maps
+            and getattr(func, "__name__", None) in _NAMED_METHODS
+            and hasattr(func, "__self__")
+        ):
+            names = self._column_names()
+            if names is not None:
+                func = _NamedRows(func, tuple(names))
         return self._view(maps=self._maps + (func,))
+
+    def _column_names(self):
+        """The names of the view's columns, if it has them."""
+        if self._path is None or len(self._base.shape) != 2:
+            return None
+        names = read_columns(self._path, n_columns=int(self._base.shape[1]))
+        if names is None or self._columns is None:
+            return names
+        return np.asarray(names, dtype=object)[self._columns].tolist()
 
     # -- reading --------------------------------------------------------------
 
@@ -432,6 +493,226 @@ class LazyArray:
         block = self.rows(0, len(self))
         return block if dtype is None else block.astype(dtype, copy=False)
 
+    # -- writing --------------------------------------------------------------
+
+    def to_npy(self, path, *, batch_size="auto", dtype=None, verbose=0):
+        """Write the rows of the view to a ``.npy`` file, one batch at a time.
+
+        The rows are those ``np.asarray(view)`` would give (after the view's
+        row and column selections and its mapped functions), but only one
+        batch of them is held at a time: a model's outputs larger than memory
+        go to disk with ``view.map(model.transform).to_npy(path)``. The rows
+        go to a temporary file next to ``path``, renamed into place when all
+        are written: on any error (a failing function, a bad row, a full
+        disk, an interruption) the temporary file goes, and a file that was
+        at ``path`` is left as it was.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.npy`` file to write (replaced if it exists). It may not be
+            the file the view reads.
+        batch_size : int or "auto", default="auto"
+            Rows read, mapped and written at a time; ``"auto"`` is about
+            64 MiB of float64 rows (of the wider of the view's input and
+            output rows).
+        dtype : dtype, default=None
+            Element type of the file; ``None`` keeps the view's. With
+            ``None``, a batch that the view's dtype cannot hold without loss
+            (a mapped function that changes type between batches) is an
+            error.
+        verbose : int, default=0
+            0 silent; 1 or more shows a progress bar over the rows (on
+            standard error).
+
+        Returns
+        -------
+        LazyArray
+            The written file, opened as a read-only memory map.
+
+        Raises
+        ------
+        ValueError
+            If a column of a table holds no numbers (the error names it), if
+            the view holds Python objects (a function returning them) and no
+            ``dtype`` is given, if a mapped function returns other rows than
+            it was given, or if ``path`` is the file the view reads.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np, pandas as pd
+        >>> from sklearn_ooc import open_table
+        >>> from sklearn_ooc.decomposition import OOCPCA
+        >>> folder = tempfile.mkdtemp()
+        >>> rng = np.random.default_rng(0)
+        >>> frame = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> frame.to_parquet(os.path.join(folder, "big.parquet"))
+        >>> T = open_table(os.path.join(folder, "big.parquet"))
+        >>> model = OOCPCA(n_components=2).fit(T)
+        >>> Z = T.map(model.transform).to_npy(
+        ...     os.path.join(folder, "Z.npy"), batch_size=32)
+        >>> Z.shape
+        (100, 2)
+        >>> np.allclose(np.load(os.path.join(folder, "Z.npy")), model.transform(T))
+        True
+        """
+        from ._npy_writer import NpyWriter, check_outputs
+        from ._source import resolve_batch_size
+
+        self._check_writable(dtype)
+        n = len(self)
+        shape = tuple(self.shape[1:])
+        target = self.dtype if dtype is None else np.dtype(dtype)
+        if target.hasobject:
+            raise ValueError(
+                f"the rows of {self!r} are Python objects, which a .npy file holds "
+                "only pickled; pass dtype= (a number or string type) to to_npy"
+            )
+        width = max(int(np.prod(shape)), int(np.prod(self._unmapped_shape()[1:])))
+        batch_size = resolve_batch_size(batch_size, width)
+        check_outputs([path], self._files(), overwrite=True)
+        progress = _progress(verbose, n, "to_npy")
+        with NpyWriter(path, (n,) + shape, target) as out, progress as bar:
+            for start in range(0, n, batch_size):
+                stop = min(n, start + batch_size)
+                block = self.rows(start, stop)
+                block = _check_written(block, start, stop, shape, target, dtype is None)
+                out.write(block)
+                del block
+                bar.update(stop - start)
+        return LazyArray(path)
+
+    def to_parquet(self, path, *, columns=None, batch_size="auto", verbose=0):
+        """Write the rows of the view to a Parquet file, one batch at a time.
+
+        As :meth:`to_npy`, with the same guarantees (one batch held at a
+        time; on any error nothing is left and a file at ``path`` is kept as
+        it was), for readers that want Parquet: each batch is a row group.
+        A :class:`~sklearn_ooc.data.Table` with no function mapped over its
+        rows is written as its source holds it (strings, categories decoded
+        to their values, nulls); other views are written as the columns of
+        their rows (one column for a 1-D view): numbers, or strings for
+        Python objects (the labels of a classifier fitted on strings).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The Parquet file to write (replaced if it exists). It may not be a
+            file the view reads.
+        columns : list of str, default=None
+            Names of the file's columns; by default the table's own (a 1-D
+            Table: its name), else ``"x0"``, ``"x1"``, ... (``"y"`` for a
+            1-D view). ``model.get_feature_names_out()`` names the columns
+            of a transformer's outputs.
+        batch_size : int or "auto", default="auto"
+            Rows read, mapped and written at a time (a row group each).
+        verbose : int, default=0
+            0 silent; 1 or more shows a progress bar over the rows.
+
+        Returns
+        -------
+        Table
+            The written file, opened with :func:`~sklearn_ooc.open_table`.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn_ooc import LazyArray
+        >>> path = os.path.join(tempfile.mkdtemp(), "out.parquet")
+        >>> view = LazyArray(np.arange(10.0).reshape(5, 2)).map(lambda b: b * 2)
+        >>> T = view.to_parquet(path, columns=["a", "b"], batch_size=2)
+        >>> T.columns, T.shape
+        (['a', 'b'], (5, 2))
+        >>> np.asarray(T[:, ["b"]])[:, 0]
+        array([ 2.,  6., 10., 14., 18.])
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ._npy_writer import atomic_path, check_outputs
+        from ._source import resolve_batch_size
+        from ._table import open_table
+
+        n = len(self)
+        raw = self._arrow_rows(0, 0)
+        if raw is not None:
+            names = list(raw.column_names)
+            shape, dtype = None, None
+            width = len(names)
+        else:
+            shape, dtype = tuple(self.shape[1:]), self.dtype
+            if len(shape) > 1:
+                raise ValueError(
+                    f"the rows of {self!r} have shape {shape}: a Parquet file holds "
+                    "the rows of a 1-D or 2-D view; map a function that returns "
+                    "them first"
+                )
+            width = shape[0] if shape else 1
+            names = [f"x{j}" for j in range(width)] if shape else [self._name() or "y"]
+        if columns is not None:
+            columns = [str(c) for c in columns]
+            if len(columns) != width or len(set(columns)) != width:
+                raise ValueError(
+                    f"columns={columns!r}: {width} distinct names are needed, one a "
+                    "column of the view"
+                )
+            names = columns
+        if raw is not None:
+            schema = raw.rename_columns(names).schema
+        else:
+            # Python objects are the labels of a classifier fitted on strings.
+            typ = pa.string() if dtype.hasobject else pa.from_numpy_dtype(dtype)
+            schema = pa.schema([(name, typ) for name in names])
+        batch_size = resolve_batch_size(batch_size, width)
+        check_outputs([path], self._files(), overwrite=True)
+        progress = _progress(verbose, n, "to_parquet")
+        with atomic_path(path) as tmp_path, progress as bar:
+            writer = pq.ParquetWriter(tmp_path, schema)
+            try:
+                for start in range(0, n, batch_size):
+                    stop = min(n, start + batch_size)
+                    if raw is not None:
+                        table = self._arrow_rows(start, stop).rename_columns(names)
+                    else:
+                        block = self.rows(start, stop)
+                        block = _check_written(block, start, stop, shape, dtype, True)
+                        block = block.astype(dtype, copy=False).reshape(len(block), -1)
+                        table = _arrow_columns(pa, block, schema, start, stop)
+                    writer.write_table(table)
+                    bar.update(stop - start)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    writer.close()
+                raise
+            writer.close()
+        return open_table(path)
+
+    def _arrow_rows(self, start, stop):
+        """Rows ``start:stop`` as an Arrow table of raw values, or None when
+        the view holds numbers (an array, or a table with a mapped function)."""
+        return None
+
+    def _name(self):
+        """The name of the values of a 1-D view, if it has one."""
+        return None
+
+    def _check_writable(self, dtype):
+        """Raise if the view's values cannot be written as ``dtype``."""
+
+    def _unmapped_shape(self):
+        """The shape of the view's rows before its mapped functions."""
+        return self._view(maps=()).shape
+
+    def _files(self):
+        """The files the view reads (that writing must not replace)."""
+        files = [] if self._path is None else [self._path]
+        filename = getattr(self._base, "filename", None)
+        if isinstance(self._base, np.memmap) and filename is not None:
+            files.append(filename)
+        return files
+
     # -- pickling -------------------------------------------------------------
 
     def __getstate__(self):
@@ -452,6 +733,80 @@ class LazyArray:
             _maps=state["maps"],
             _path=state["path"],
         )
+
+
+def _progress(verbose, total, desc):
+    """A progress bar over ``total`` rows on standard error, or nothing."""
+    if not verbose or total <= 0:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="row",
+        unit_scale=True,
+        leave=False,
+        file=sys.stderr,
+    )
+
+
+class _NoBar(contextlib.nullcontext):
+    def __enter__(self):
+        return self
+
+    def update(self, n=1):
+        pass
+
+
+def _check_written(block, start, stop, shape, dtype, exact):
+    """``block`` as an array; raise unless it holds rows ``start:stop`` of
+    ``shape[1:]`` that ``dtype`` holds (without loss when ``exact``).
+
+    A sparse matrix (a one-hot encoder's batch) is made dense, one batch at
+    a time.
+    """
+    if sp.issparse(block):
+        block = block.toarray()
+    rows = getattr(block, "shape", (None,))[:1]
+    if not isinstance(block, np.ndarray) or rows != (stop - start,):
+        got = (
+            f"{type(block).__name__} of shape {getattr(block, 'shape', None)}"
+            if not isinstance(block, np.ndarray)
+            else f"{block.shape[0]} rows"
+        )
+        raise ValueError(
+            f"rows {start}-{stop - 1} of the view: the mapped function returned "
+            f"{got} for {stop - start} rows; a function mapped over rows must "
+            "return an array of one row per row"
+        )
+    if block.shape[1:] != shape:
+        raise ValueError(
+            f"rows {start}-{stop - 1} of the view have shape {block.shape[1:]}, "
+            f"the first row had {shape}"
+        )
+    if exact and block.dtype != dtype and not np.can_cast(block.dtype, dtype, "safe"):
+        raise ValueError(
+            f"rows {start}-{stop - 1} of the view are {block.dtype}, which the "
+            f"file's {dtype} (the type of its first row) cannot hold exactly; map "
+            "a function that returns one type, or give to_npy a dtype="
+        )
+    return block
+
+
+def _arrow_columns(pa, block, schema, start, stop):
+    """The columns of ``block`` (rows ``start:stop``) as an Arrow table."""
+    try:
+        arrays = [
+            pa.array(block[:, j], type=field.type) for j, field in enumerate(schema)
+        ]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(
+            f"rows {start}-{stop - 1} of the view: {exc}. A Parquet column of "
+            "Python objects holds strings; map a function that returns numbers "
+            "or strings"
+        ) from exc
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def open_array(source):

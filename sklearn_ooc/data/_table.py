@@ -1370,6 +1370,23 @@ class Table(LazyArray):
             "step first"
         )
 
+    def _check_writable(self, dtype):
+        if not self._maps:
+            self.check_numeric("to_npy:")
+
+    def _files(self):
+        files = getattr(self._base.backend, "files", None)
+        return super()._files() + list(getattr(files, "paths", ()))
+
+    def _arrow_rows(self, start, stop):
+        return None if self._maps else self.read_arrow(start, stop)
+
+    def _name(self):
+        return None if self._maps else self.name
+
+    def _column_names(self):
+        return None if self._base.target else list(self._base.columns)
+
     # -- views ----------------------------------------------------------------
 
     def _view(self, rows=None, columns=None, maps=None):

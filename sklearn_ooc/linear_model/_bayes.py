@@ -86,7 +86,7 @@ class StreamingBayesianRidge(
         Estimated precision of the weights.
     sigma_ : ndarray of shape (n_features, n_features)
         Estimated covariance of the weights.
-    scores_ : ndarray of shape (n_iter_ + 1,)
+    scores_ : ndarray of shape (`n_iter_` + 1,)
         Log marginal likelihood at each iteration and at the end, if
         ``compute_score``.
     n_iter_ : int
