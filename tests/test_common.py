@@ -90,6 +90,7 @@ def test_estimators_are_found():
         "OOCRobustScaler",
         "OOCSimpleImputer",
         "OOCSplineTransformer",
+        "StreamingARDRegression",
         "StreamingBayesianRidge",
         "StreamingLinearRegression",
         "StreamingLogisticRegression",

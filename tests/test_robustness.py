@@ -35,6 +35,7 @@ from sklearn.discriminant_analysis import (
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import (
+    ARDRegression,
     BayesianRidge,
     LinearRegression,
     LogisticRegression,
@@ -63,6 +64,7 @@ from sklearn_ooc.discriminant_analysis import (
 )
 from sklearn_ooc.kernel_ridge import OOCKernelRidge
 from sklearn_ooc.linear_model import (
+    StreamingARDRegression,
     StreamingBayesianRidge,
     StreamingLinearRegression,
     StreamingLogisticRegression,
@@ -107,6 +109,7 @@ TESTED_HERE = {
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCPCA",
+    "StreamingARDRegression",
     "StreamingBayesianRidge",
     "StreamingLinearRegression",
     "StreamingRidge",
@@ -521,6 +524,22 @@ def test_bayesian_ridge(memmap, case):
     assert_allclose(ours.intercept_, intercept, rtol=1e-9, atol=rounding)
     _, std = ours.predict(memmap(X), return_std=True)
     assert_allclose(std, ref.predict(X - offset, return_std=True)[1], rtol=1e-8)
+    _assert_finite(ours, ref, outputs=(std,))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ard_regression(memmap, case):
+    X, _, y, offset = _problem(case)
+    ours = StreamingARDRegression(batch_size=BATCH).fit(memmap(X), y)
+    ref = ARDRegression().fit(X - offset, y)
+    for name in ("coef_", "lambda_", "sigma_"):
+        _close(getattr(ours, name), getattr(ref, name), 1e-7, err_msg=name)
+    assert_allclose(ours.alpha_, ref.alpha_, rtol=1e-8)
+    intercept = ref.intercept_ - ref.coef_ @ np.full(3, offset)
+    rounding = 100 * EPS * np.abs(X).max() * np.abs(ref.coef_).sum()
+    assert_allclose(ours.intercept_, intercept, rtol=1e-9, atol=rounding)
+    _, std = ours.predict(memmap(X), return_std=True)
+    assert_allclose(std, ref.predict(X - offset, return_std=True)[1], rtol=1e-7)
     _assert_finite(ours, ref, outputs=(std,))
 
 

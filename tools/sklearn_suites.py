@@ -93,7 +93,7 @@ SUITES = (
     ),
     Suite(
         "linear_model/tests/test_bayes.py",
-        ("sklearn.linear_model.BayesianRidge",),
+        ("sklearn.linear_model.BayesianRidge", "sklearn.linear_model.ARDRegression"),
     ),
     Suite(
         "linear_model/tests/test_base.py",

@@ -1,6 +1,6 @@
 """Linear models fitted out of core."""
 
-from ._bayes import StreamingBayesianRidge
+from ._bayes import StreamingARDRegression, StreamingBayesianRidge
 from ._linear_regression import StreamingLinearRegression
 from ._logistic import StreamingLogisticRegression
 from ._ridge import StreamingRidge
@@ -8,6 +8,7 @@ from ._ridge_cv import StreamingRidgeCV
 from ._sgd import StreamingSGDClassifier, StreamingSGDRegressor
 
 __all__ = [
+    "StreamingARDRegression",
     "StreamingBayesianRidge",
     "StreamingLinearRegression",
     "StreamingLogisticRegression",

@@ -105,7 +105,17 @@ class FactoredRowsMixin:
         y_mean = self._y_shift + offsets[d:]
         if self.fit_intercept:
             # Below the column of ones: the factor of the rows less its part.
-            return X_mean, y_mean, factor[1:, 1:]
+            centered = factor[1:, 1:].copy()
+            # A column constant over the rows of weight (a constant feature,
+            # or a single row) leaves only the rounding of its removal, a few
+            # units in the last place of the column: exactly zero in the
+            # centered rows, as scikit-learn's subtraction of the mean gives
+            # it, whatever rows the shift was taken from.
+            norms = np.linalg.norm(factor[:, 1:], axis=0)
+            rounding = 4 * np.finfo(np.float64).eps * factor.shape[0] * norms
+            constant = np.linalg.norm(centered, axis=0) <= rounding
+            centered[:, constant] = 0.0
+            return X_mean, y_mean, centered
         rows = TriangularFactor.of_rows(np.ascontiguousarray(factor[:, 1:]))
         return X_mean, y_mean, rows.factor
 
