@@ -423,31 +423,3 @@ def test_scalar_weight_costs_no_memory_per_row(rng):
     source = BatchSource(rng.normal(size=(1000, 2)), sample_weight=3.0, batch_size=10)
     assert source.sample_weight == 3.0
     assert_array_equal(source.read(99).sample_weight, np.full(10, 3.0))
-
-
-def test_the_span_advised_to_the_kernel_holds_the_batch(tmp_path):
-    """The bytes whose reading a pass asks the kernel to start ahead
-    (POSIX_FADV_WILLNEED) are those of the batch's rows, for a memory map of
-    a .npy file and for a view of consecutive rows of one; other views
-    advise nothing."""
-    from sklearn_ooc import open_array
-    from sklearn_ooc.data._source import _file_span
-
-    X = np.arange(60.0).reshape(20, 3)
-    np.save(tmp_path / "X.npy", X)
-    raw = (tmp_path / "X.npy").read_bytes()
-    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
-    for arr, first in [
-        (mapped, 4),
-        (open_array(tmp_path / "X.npy"), 4),
-        (open_array(tmp_path / "X.npy")[5:17], 9),
-    ]:
-        path, offset, length = _file_span(arr, 4, 9)
-        assert path == str(tmp_path / "X.npy")
-        assert raw[offset : offset + length] == X[first : first + 5].tobytes()
-    assert _file_span(open_array(tmp_path / "X.npy")[[1, 3, 2], ...], 0, 2) is None
-    assert _file_span(X, 0, 2) is None
-    source = BatchSource(tmp_path / "X.npy", batch_size=7)
-    source._advise(2)  # the last, short batch: no error
-    batches = list(source.iter_batches(range(source.n_batches)))
-    np.testing.assert_array_equal(np.vstack([b.X for b in batches]), X)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import numbers
 import os
 from collections import deque
@@ -64,51 +63,6 @@ def _is_dask(obj):
 
 def _is_dask_frame(obj):
     return type(obj).__module__.startswith("dask.") and hasattr(obj, "divisions")
-
-
-def _file_span(arr, start, stop):
-    """``(path, offset, length)`` of the bytes of rows ``start:stop`` of
-    ``arr``, a memory map of a whole file or a LazyArray of consecutive rows
-    of one; None for anything else."""
-    if isinstance(arr, LazyArray):
-        rows = arr._rows_sel
-        if not isinstance(rows, range) or rows.step != 1:
-            return None
-        start, stop = rows.start + start, rows.start + stop
-        arr = arr._base
-    if not (
-        isinstance(arr, np.memmap)
-        and isinstance(getattr(arr, "filename", None), (str, os.PathLike))
-        and isinstance(arr.base, mmap.mmap)
-        and arr.flags.c_contiguous
-        and arr.ndim >= 1
-    ):
-        return None
-    row = arr.strides[0] if arr.ndim > 1 else arr.itemsize
-    return os.fspath(arr.filename), int(arr.offset) + start * row, (stop - start) * row
-
-
-def _advise_rows(arrays, start, stop):
-    """Ask the kernel to start reading rows ``start:stop`` of the files that
-    ``arrays`` map (``POSIX_FADV_WILLNEED``), so that their pages arrive
-    while earlier batches are computed on, instead of one fault at a time."""
-    if not hasattr(os, "posix_fadvise"):
-        return
-    for arr in arrays:
-        span = _file_span(arr, start, stop)
-        if span is None:
-            continue
-        path, offset, length = span
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
 
 
 def _is_array_store(obj):
@@ -769,12 +723,6 @@ class BatchSource:
             for arr in (self.X, self.y, self.sample_weight)
         )
 
-    def _advise(self, index):
-        """Ask the kernel to start reading batch ``index`` (see
-        :func:`_advise_rows`)."""
-        if index is not None:
-            _advise_rows((self.X, self.y, self.sample_weight), *self.bounds(index))
-
     def iter_batches(self, indices, *, prefetch=2):
         """Yield the batches ``indices`` in order, reading ahead on threads.
 
@@ -797,18 +745,15 @@ class BatchSource:
         with ThreadPoolExecutor(
             threads, thread_name_prefix="sklearn_ooc-prefetch"
         ) as pool:
-            ahead = list(islice(remaining, prefetch + 1))
-            pending = deque(pool.submit(self.read, i) for i in ahead[:prefetch])
-            # One batch beyond those read ahead is asked of the kernel.
-            advised = ahead[prefetch] if len(ahead) > prefetch else None
-            self._advise(advised)
+            pending = deque(
+                pool.submit(self.read, i) for i in islice(remaining, prefetch)
+            )
             try:
                 while pending:
                     batch = pending.popleft().result()
-                    if advised is not None:
-                        pending.append(pool.submit(self.read, advised))
-                        advised = next(remaining, None)
-                        self._advise(advised)
+                    nxt = next(remaining, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(self.read, nxt))
                     yield batch
             finally:
                 for future in pending:
@@ -960,9 +905,5 @@ class ColumnBatches:
             or _is_pandas_frame(data)
             or getattr(data, "reads_concurrently", False)
         )
-
-    def _advise(self, index):
-        if index is not None:
-            _advise_rows((self.data,), *self.bounds(index))
 
     iter_batches = BatchSource.iter_batches
