@@ -202,6 +202,9 @@ def _y_for(est):
     if is_classifier(est):
         return Y_CLF
     if get_tags(est).target_tags.required:
+        # Positive targets for the losses that need them (Gamma, Poisson).
+        if get_tags(est).target_tags.positive_only:
+            return np.abs(Y_REG) + 0.5
         return Y_REG
     return None
 

@@ -92,13 +92,16 @@ def test_estimators_are_found():
         "OOCSplineTransformer",
         "StreamingARDRegression",
         "StreamingBayesianRidge",
+        "StreamingGammaRegressor",
         "StreamingLinearRegression",
         "StreamingLogisticRegression",
+        "StreamingPoissonRegressor",
         "StreamingRidge",
         "StreamingRidgeCV",
         "StreamingSGDClassifier",
         "StreamingSGDRegressor",
         "StreamingTransformer",
+        "StreamingTweedieRegressor",
     } == set(names)
 
 

@@ -96,6 +96,9 @@ def _kind_of_target(estimator):
     if is_classifier(estimator):
         return "classes"
     if get_tags(estimator).target_tags.required:
+        # Positive targets for the losses that need them (Gamma, Poisson).
+        if get_tags(estimator).target_tags.positive_only:
+            return "positive"
         return "continuous"
     return None
 
@@ -128,7 +131,12 @@ def _data():
     # Positive rows (and offset from zero) for FunctionTransformer(np.log1p).
     X = X - X.min(axis=0) + 0.5
     y_continuous = X @ rng.normal(size=N_FEATURES) + 0.3 * rng.normal(size=N_SAMPLES)
-    return X, {"classes": labels, "continuous": y_continuous}
+    y_positive = np.exp(0.1 * (y_continuous - y_continuous.mean()))
+    return X, {
+        "classes": labels,
+        "continuous": y_continuous,
+        "positive": y_positive,
+    }
 
 
 X_ARRAY, Y_ARRAYS = _data()

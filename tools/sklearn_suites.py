@@ -100,6 +100,14 @@ SUITES = (
         ("sklearn.linear_model.LinearRegression",),
     ),
     Suite(
+        "linear_model/_glm/tests/test_glm.py",
+        (
+            "sklearn.linear_model.PoissonRegressor",
+            "sklearn.linear_model.GammaRegressor",
+            "sklearn.linear_model.TweedieRegressor",
+        ),
+    ),
+    Suite(
         "linear_model/tests/test_logistic.py",
         ("sklearn.linear_model.LogisticRegression",),
     ),

@@ -1,6 +1,11 @@
 """Linear models fitted out of core."""
 
 from ._bayes import StreamingARDRegression, StreamingBayesianRidge
+from ._glm import (
+    StreamingGammaRegressor,
+    StreamingPoissonRegressor,
+    StreamingTweedieRegressor,
+)
 from ._linear_regression import StreamingLinearRegression
 from ._logistic import StreamingLogisticRegression
 from ._ridge import StreamingRidge
@@ -8,6 +13,9 @@ from ._ridge_cv import StreamingRidgeCV
 from ._sgd import StreamingSGDClassifier, StreamingSGDRegressor
 
 __all__ = [
+    "StreamingGammaRegressor",
+    "StreamingPoissonRegressor",
+    "StreamingTweedieRegressor",
     "StreamingARDRegression",
     "StreamingBayesianRidge",
     "StreamingLinearRegression",
