@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.utils import get_tags
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -366,7 +367,13 @@ def test_every_estimator_mapped_over_a_table_writes_its_outputs(
     labels = (pd.read_parquet(parquet)["b"] > 0).astype(int).to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit-time advice (n_quantiles, ...)
-        estimator.fit(X, labels if is_classifier(estimator) else T["y"])
+        if is_classifier(estimator):
+            target = labels
+        elif get_tags(estimator).target_tags.positive_only:
+            target = np.exp(0.1 * np.asarray(T["y"]))  # Gamma, Poisson losses
+        else:
+            target = T["y"]
+        estimator.fit(X, target)
     methods = [m for m in METHODS if hasattr(estimator, m)]
     assert methods
     for method in methods:
