@@ -18,9 +18,63 @@ from .._out_of_core import register
 from ..base import ClosedFormMixin, StreamingRegressorMixin
 from ._linear_regression import FactoredRowsMixin
 
+# The parameters both Bayesian regressions take, as scikit-learn checks them.
+_PRIOR_CONSTRAINTS = {
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "alpha_1": [Interval(Real, 0, None, closed="left")],
+    "alpha_2": [Interval(Real, 0, None, closed="left")],
+    "lambda_1": [Interval(Real, 0, None, closed="left")],
+    "lambda_2": [Interval(Real, 0, None, closed="left")],
+    "compute_score": ["boolean"],
+    "fit_intercept": ["boolean"],
+    "copy_X": ["boolean"],
+    **ClosedFormMixin._ooc_parameter_constraints,
+}
+
+
+class _PosteriorPredictMixin:
+    """``predict(X, return_std=True)``: the spread of the posterior prediction,
+    streamed, for the columns whose weights have a posterior covariance."""
+
+    def _posterior_columns(self):
+        return slice(None)
+
+    def predict(self, X, return_std=False):
+        """Predict the targets of ``X``, batch by batch, and their spread.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike of shape \
+                (n_samples, n_features)
+            Rows to predict; out-of-core inputs are streamed.
+        return_std : bool, default=False
+            Also return the standard deviation of the posterior prediction.
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+            Mean of the predictive distribution.
+        y_std : ndarray of shape (n_samples,)
+            Its standard deviation, if ``return_std``.
+        """
+        if not return_std:
+            return super().predict(X)
+        check_is_fitted(self)
+        columns = self._posterior_columns()
+
+        def both(batch):
+            rows = (batch.X - self.X_offset_)[:, columns]
+            spread = (np.dot(rows, self.sigma_) * rows).sum(axis=1)
+            std = np.sqrt(spread + 1.0 / self.alpha_)
+            return np.column_stack([self._predict_batch(batch.X), std])
+
+        out = self._map_rows(X, both, desc="predict")
+        return out[:, 0], out[:, 1]
+
 
 @register(BayesianRidge)
 class StreamingBayesianRidge(
+    _PosteriorPredictMixin,
     FactoredRowsMixin,
     StreamingRegressorMixin,
     ClosedFormMixin,
@@ -135,18 +189,10 @@ class StreamingBayesianRidge(
     _single_target = True
 
     _parameter_constraints: dict = {
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        **_PRIOR_CONSTRAINTS,
         "tol": [Interval(Real, 0, None, closed="neither")],
-        "alpha_1": [Interval(Real, 0, None, closed="left")],
-        "alpha_2": [Interval(Real, 0, None, closed="left")],
-        "lambda_1": [Interval(Real, 0, None, closed="left")],
-        "lambda_2": [Interval(Real, 0, None, closed="left")],
         "alpha_init": [None, Interval(Real, 0, None, closed="left")],
         "lambda_init": [None, Interval(Real, 0, None, closed="left")],
-        "compute_score": ["boolean"],
-        "fit_intercept": ["boolean"],
-        "copy_X": ["boolean"],
-        **ClosedFormMixin._ooc_parameter_constraints,
     }
 
     def __init__(
@@ -284,40 +330,10 @@ class StreamingBayesianRidge(
         )
         return score
 
-    def predict(self, X, return_std=False):
-        """Predict the targets of ``X``, batch by batch, and their spread.
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike of shape \
-                (n_samples, n_features)
-            Rows to predict; out-of-core inputs are streamed.
-        return_std : bool, default=False
-            Also return the standard deviation of the posterior prediction.
-
-        Returns
-        -------
-        y_mean : ndarray of shape (n_samples,)
-            Mean of the predictive distribution.
-        y_std : ndarray of shape (n_samples,)
-            Its standard deviation, if ``return_std``.
-        """
-        if not return_std:
-            return super().predict(X)
-        check_is_fitted(self)
-
-        def both(batch):
-            rows = batch.X - self.X_offset_
-            spread = (np.dot(rows, self.sigma_) * rows).sum(axis=1)
-            std = np.sqrt(spread + 1.0 / self.alpha_)
-            return np.column_stack([self._predict_batch(batch.X), std])
-
-        out = self._map_rows(X, both, desc="predict")
-        return out[:, 0], out[:, 1]
-
 
 @register(ARDRegression)
 class StreamingARDRegression(
+    _PosteriorPredictMixin,
     FactoredRowsMixin,
     StreamingRegressorMixin,
     ClosedFormMixin,
@@ -424,17 +440,9 @@ class StreamingARDRegression(
     _single_target = True
 
     _parameter_constraints: dict = {
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        **_PRIOR_CONSTRAINTS,
         "tol": [Interval(Real, 0, None, closed="left")],
-        "alpha_1": [Interval(Real, 0, None, closed="left")],
-        "alpha_2": [Interval(Real, 0, None, closed="left")],
-        "lambda_1": [Interval(Real, 0, None, closed="left")],
-        "lambda_2": [Interval(Real, 0, None, closed="left")],
-        "compute_score": ["boolean"],
         "threshold_lambda": [Interval(Real, 0, None, closed="left")],
-        "fit_intercept": ["boolean"],
-        "copy_X": ["boolean"],
-        **ClosedFormMixin._ooc_parameter_constraints,
     }
 
     def __init__(
@@ -618,34 +626,5 @@ class StreamingARDRegression(
             self.intercept_ = 0.0
         self.n_samples_seen_ = n_samples
 
-    def predict(self, X, return_std=False):
-        """Predict the targets of ``X``, batch by batch, and their spread.
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike of shape \
-                (n_samples, n_features)
-            Rows to predict; out-of-core inputs are streamed.
-        return_std : bool, default=False
-            Also return the standard deviation of the posterior prediction.
-
-        Returns
-        -------
-        y_mean : ndarray of shape (n_samples,)
-            Mean of the predictive distribution.
-        y_std : ndarray of shape (n_samples,)
-            Its standard deviation, if ``return_std``.
-        """
-        if not return_std:
-            return super().predict(X)
-        check_is_fitted(self)
-        kept = self.lambda_ < self.threshold_lambda
-
-        def both(batch):
-            rows = (batch.X - self.X_offset_)[:, kept]
-            spread = (np.dot(rows, self.sigma_) * rows).sum(axis=1)
-            std = np.sqrt(spread + 1.0 / self.alpha_)
-            return np.column_stack([self._predict_batch(batch.X), std])
-
-        out = self._map_rows(X, both, desc="predict")
-        return out[:, 0], out[:, 1]
+    def _posterior_columns(self):
+        return self.lambda_ < self.threshold_lambda

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._out_of_core import register
 from ..base import OutOfCoreMixin, StreamingRegressorMixin
+from ._logistic import _NewtonStats
 
 # Rows of the start of the data whose mean shifts the columns (a Hessian of
 # rows near the origin keeps its digits).
@@ -23,26 +24,6 @@ _SHIFT_ROWS = 64
 # Bytes of a chunk of shifted rows in a pass (in cache while its scores,
 # gradient and Hessian are taken).
 _CHUNK_BYTES = 1 << 20
-
-
-@dataclass
-class _GLMStats:
-    """Sums over rows of the loss, its gradient and Hessian in the weights."""
-
-    count: int
-    weight: float
-    loss: float
-    gradient: np.ndarray
-    hessian: np.ndarray
-
-    def __add__(self, other):
-        return _GLMStats(
-            self.count + other.count,
-            self.weight + other.weight,
-            self.loss + other.loss,
-            self.gradient + other.gradient,
-            self.hessian + other.hessian,
-        )
 
 
 @dataclass
@@ -188,7 +169,7 @@ class _StreamingGLM(
             )
             gradient += g @ Z
             hessian += (Z * h[:, None]).T @ Z
-        return _GLMStats(n, float(w.sum()), loss, gradient, hessian)
+        return _NewtonStats(n, float(w.sum()), loss, gradient, hessian)
 
     # -- the iterations ---------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval
 from .._out_of_core import register
 from .._stats import TriangularFactor
 from ..base import ClosedFormMixin, StreamingRegressorMixin
-from ._ridge import _float_dtype, _n_targets, _sample_weight_ndim
+from ._ridge import _check_weight_ndim, _record_targets
 
 # Rows of the start of the data whose mean shifts the rows before they are
 # factored (the factor of rows near the origin keeps its digits).
@@ -34,25 +34,11 @@ class FactoredRowsMixin:
     def _source(
         self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
     ):
-        ndim = _sample_weight_ndim(sample_weight)
-        if ndim is not None and ndim != 1:
-            raise ValueError(
-                f"Sample weights must be 1D array or scalar, got {ndim}D array"
-            )
+        _check_weight_ndim(sample_weight, X)
         source = super()._source(
             X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
-        if reset:
-            self._X_dtype = _float_dtype(source.X)
-        if source.y is not None:
-            if reset:
-                self._y_shape = source.y.shape[1:]
-            elif _n_targets(source.y.shape[1:]) != _n_targets(self._y_shape):
-                raise ValueError(
-                    f"y has {_n_targets(source.y.shape[1:])} target(s) but "
-                    f"{type(self).__name__} was fitted with "
-                    f"{_n_targets(self._y_shape)}"
-                )
+        _record_targets(self, source, reset)
         return source
 
     def _prepare(self, source, fresh):

@@ -338,6 +338,34 @@ def _sample_weight_ndim(sample_weight):
     return len(shape)
 
 
+def _check_weight_ndim(sample_weight, X):
+    """scikit-learn's error for sample weights that are not 1-D."""
+    ndim = _sample_weight_ndim(sample_weight)
+    if ndim is not None and ndim != 1:
+        n_samples = getattr(X, "shape", (None,))[0]
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got {ndim}D array. "
+            "Expected either a scalar value or a 1D array of length "
+            f"{n_samples}."
+        )
+
+
+def _record_targets(estimator, source, reset):
+    """Record (``reset``) or check X's float dtype and the shape of ``y``."""
+    if reset:
+        estimator._X_dtype = _float_dtype(source.X)
+    if source.y is None:
+        return
+    if reset:
+        estimator._y_shape = source.y.shape[1:]
+    elif _n_targets(source.y.shape[1:]) != _n_targets(estimator._y_shape):
+        raise ValueError(
+            f"y has {_n_targets(source.y.shape[1:])} target(s) but "
+            f"{type(estimator).__name__} was fitted with "
+            f"{_n_targets(estimator._y_shape)}"
+        )
+
+
 @register(Ridge)
 class StreamingRidge(
     StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
@@ -512,28 +540,11 @@ class StreamingRidge(
     def _source(
         self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
     ):
-        ndim = _sample_weight_ndim(sample_weight)
-        if ndim is not None and ndim != 1:
-            n_samples = getattr(X, "shape", (None,))[0]
-            raise ValueError(
-                f"Sample weights must be 1D array or scalar, got {ndim}D array. "
-                "Expected either a scalar value or a 1D array of length "
-                f"{n_samples}."
-            )
+        _check_weight_ndim(sample_weight, X)
         source = super()._source(
             X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
         )
-        if reset:
-            self._X_dtype = _float_dtype(source.X)
-        if source.y is not None:
-            if reset:
-                self._y_shape = source.y.shape[1:]
-            elif _n_targets(source.y.shape[1:]) != _n_targets(self._y_shape):
-                raise ValueError(
-                    f"y has {_n_targets(source.y.shape[1:])} target(s) but "
-                    f"{type(self).__name__} was fitted with "
-                    f"{_n_targets(self._y_shape)}"
-                )
+        _record_targets(self, source, reset)
         return source
 
     def _prepare(self, source, fresh):
