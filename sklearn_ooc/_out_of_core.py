@@ -29,6 +29,7 @@ _REGISTRY: dict = {}
 _ESTIMATOR_PACKAGES = (
     "cluster",
     "compose",
+    "covariance",
     "decomposition",
     "discriminant_analysis",
     "kernel_ridge",

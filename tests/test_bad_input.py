@@ -29,6 +29,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn import (
     cluster,
+    covariance,
     decomposition,
     discriminant_analysis,
     kernel_ridge,
@@ -137,7 +138,12 @@ PREDICT_METHODS = (
 # (by name, from this list) are copied. An estimator missing here is held to
 # the looser rule of _check_like_reference.
 REFERENCES = {
+    "OOCEmpiricalCovariance": covariance.EmpiricalCovariance,
     "OOCGaussianMixture": mixture.GaussianMixture,
+    "OOCGraphicalLasso": covariance.GraphicalLasso,
+    "OOCLedoitWolf": covariance.LedoitWolf,
+    "OOCOAS": covariance.OAS,
+    "OOCShrunkCovariance": covariance.ShrunkCovariance,
     "OOCKMeans": cluster.KMeans,
     "OOCKernelRidge": kernel_ridge.KernelRidge,
     "OOCLinearDiscriminantAnalysis": discriminant_analysis.LinearDiscriminantAnalysis,

@@ -76,6 +76,11 @@ def test_estimators_are_found():
     assert {
         "Incremental",
         "OOCColumnTransformer",
+        "OOCEmpiricalCovariance",
+        "OOCGraphicalLasso",
+        "OOCLedoitWolf",
+        "OOCOAS",
+        "OOCShrunkCovariance",
         "OOCGaussianMixture",
         "OOCKMeans",
         "OOCLinearDiscriminantAnalysis",

@@ -183,6 +183,7 @@ def _fit(estimator, files, X_kind="ndarray", y_kind="ndarray"):
 
 OUTPUT_METHODS = (
     "predict",
+    "mahalanobis",
     "transform",
     "predict_proba",
     "score_samples",

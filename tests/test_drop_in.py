@@ -36,6 +36,11 @@ DIFFERENT_DEFAULTS: dict[tuple[str, str], str] = {}
 # construction; some combinations would be refused by fit, which is not
 # called here).
 NON_DEFAULTS = {
+    "EmpiricalCovariance": dict(store_precision=False, assume_centered=True),
+    "ShrunkCovariance": dict(assume_centered=True, shrinkage=0.3),
+    "OAS": dict(store_precision=False, assume_centered=True),
+    "LedoitWolf": dict(assume_centered=True, block_size=2),
+    "GraphicalLasso": dict(alpha=0.2, mode="lars", tol=1e-3, max_iter=50),
     "ColumnTransformer": dict(
         transformers=[("first", "passthrough", [0]), ("rest", "drop", [1, 2])],
         remainder="passthrough",

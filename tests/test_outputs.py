@@ -333,6 +333,7 @@ METHODS = [
     "decision_function",
     "score_samples",
     "transform",
+    "mahalanobis",
 ]
 WRAPPED = {
     "Incremental": {"estimator": SGDRegressor(random_state=0)},

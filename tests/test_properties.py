@@ -1005,6 +1005,22 @@ def least_squares_problems(draw, bayesian=False, weighted=True):
 
 
 @st.composite
+def covariance_problems(draw, name):
+    import sklearn_ooc.covariance
+
+    d = draw(st.integers(2, 4))
+    n = draw(st.integers(d + 2, 60))
+    _, X = _features(draw, n, d, draw(OFFSETS))
+    cls = getattr(sklearn_ooc.covariance, name)
+    kwargs = {"alpha": 0.5} if name == "OOCGraphicalLasso" else {}
+    return Problem(
+        lambda: cls(assume_centered=False, **kwargs),
+        X,
+        rtol=1e-6 if name == "OOCGraphicalLasso" else RTOL_MODEL,
+    )
+
+
+@st.composite
 def pca_problems(draw):
     n, d = draw(st.integers(2, 60)), draw(st.integers(1, 4))
     _, X = _features(draw, n, d, draw(OFFSETS))
@@ -1149,6 +1165,10 @@ EXACT_PARTIAL_FIT = {
     "OOCPCA": pca_problems(),
     "OOCLinearDiscriminantAnalysis": lda_problems(),
     "OOCQuadraticDiscriminantAnalysis": qda_problems(),
+    "OOCEmpiricalCovariance": covariance_problems("OOCEmpiricalCovariance"),
+    "OOCShrunkCovariance": covariance_problems("OOCShrunkCovariance"),
+    "OOCOAS": covariance_problems("OOCOAS"),
+    "OOCGraphicalLasso": covariance_problems("OOCGraphicalLasso"),
 }
 
 

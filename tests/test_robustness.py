@@ -112,6 +112,11 @@ WITHOUT_REFERENCE = {
     "StreamingTransformer",
 }
 TESTED_HERE = {
+    "OOCEmpiricalCovariance",
+    "OOCGraphicalLasso",
+    "OOCLedoitWolf",
+    "OOCOAS",
+    "OOCShrunkCovariance",
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCPCA",
@@ -372,6 +377,29 @@ def test_kmeans_cluster_that_loses_its_points(memmap, case):
     assert np.all(np.bincount(ref.labels_, minlength=4) > 0)
     assert np.abs(ours.cluster_centers_[3] - init[3]).max() > 100 * spread
     _assert_same_kmeans(ours, ref, memmap(X), offset, spread)
+
+
+# -- covariance estimators ------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(
+    "name", ["EmpiricalCovariance", "ShrunkCovariance", "OAS", "LedoitWolf"]
+)
+def test_covariance(memmap, case, name):
+    import sklearn.covariance
+
+    import sklearn_ooc.covariance
+
+    X, _, _, offset = _problem(case)
+    ours = getattr(sklearn_ooc.covariance, "OOC" + name)(batch_size=BATCH)
+    ours.fit(memmap(X))
+    # scikit-learn's covariance loses digits at the offset: its reference is
+    # fitted on the translated rows, whose covariance is the same.
+    ref = getattr(sklearn.covariance, name)().fit(X - offset)
+    scale = np.abs(ref.covariance_).max()
+    assert_allclose(ours.covariance_, ref.covariance_, rtol=0, atol=1e-9 * scale)
+    assert_allclose(ours.location_ - offset, ref.location_, rtol=0, atol=1e-6)
 
 
 # -- OOCPCA -----------------------------------------------------------------------

@@ -88,6 +88,19 @@ SUITES = (
     Suite("cluster/tests/test_k_means.py", ("sklearn.cluster.KMeans",)),
     Suite("decomposition/tests/test_pca.py", ("sklearn.decomposition.PCA",)),
     Suite(
+        "covariance/tests/test_covariance.py",
+        (
+            "sklearn.covariance.EmpiricalCovariance",
+            "sklearn.covariance.ShrunkCovariance",
+            "sklearn.covariance.OAS",
+            "sklearn.covariance.LedoitWolf",
+        ),
+    ),
+    Suite(
+        "covariance/tests/test_graphical_lasso.py",
+        ("sklearn.covariance.GraphicalLasso",),
+    ),
+    Suite(
         "linear_model/tests/test_ridge.py",
         ("sklearn.linear_model.Ridge", "sklearn.linear_model.RidgeCV"),
     ),

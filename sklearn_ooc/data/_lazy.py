@@ -55,6 +55,7 @@ _NAMED_METHODS = frozenset(
     {
         "decision_function",
         "predict",
+        "mahalanobis",
         "predict_joint_log_proba",
         "predict_log_proba",
         "predict_proba",
