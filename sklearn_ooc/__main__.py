@@ -82,6 +82,22 @@ def _demo(args):
     return 0
 
 
+def _wrote(X_path, y_path):
+    """``wrote X.npy (N rows x D columns, float64) and y.npy (N values)``."""
+    import numpy as np
+
+    def shape_of(path):
+        array = np.load(path, mmap_mode="r")
+        if array.ndim == 1:
+            return f"{array.shape[0]:,} values, {array.dtype}"
+        return f"{array.shape[0]:,} rows x {array.shape[1]:,} columns, {array.dtype}"
+
+    line = f"wrote {X_path} ({shape_of(X_path)})"
+    if y_path:
+        line += f" and {y_path} ({shape_of(y_path)})"
+    print(line)
+
+
 def _convert(args):
     from .io import convert
     from .io._convert import columns_path, read_columns
@@ -106,7 +122,7 @@ def _convert(args):
         progress=progress,
         overwrite=args.overwrite,
     )
-    print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
+    _wrote(X_path, y_path)
     if read_columns(X_path) is not None:
         print(f"column names in {columns_path(X_path)}")
     return 0
@@ -123,22 +139,36 @@ def _shuffle(args):
         random_state=args.seed,
         overwrite=args.overwrite,
     )
-    print(f"wrote {X_path}" + (f" and {y_path}" if y_path else ""))
+    _wrote(X_path, y_path)
     return 0
 
 
 def _info(args):
     from .io import describe_npy
 
+    # Every file is described, or its error reported, before the status.
+    failed = 0
     for path in args.files:
-        print(describe_npy(path), end="")
-    return 0
+        try:
+            print(describe_npy(path), end="")
+        except (OSError, ValueError) as exc:
+            failed += 1
+            print(f"{path}\n  error  {exc}")
+            print(f"error: {path}: {exc}", file=sys.stderr)
+    if failed:
+        print(f"error: {failed} of {len(args.files)} files unreadable", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_ooc",
         description="Exact scikit-learn estimators for data larger than memory.",
+    )
+    from . import __version__
+
+    parser.add_argument(
+        "--version", action="version", version=f"sklearn_ooc {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

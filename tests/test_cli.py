@@ -119,3 +119,40 @@ def test_convert_progress_bar_only_on_a_terminal_or_when_asked(tmp_path):
     assert_equal = np.testing.assert_array_equal
     assert_equal(np.load(tmp_path / "p_X.npy"), np.load(tmp_path / "q_X.npy"))
     assert "column names in" in shown.stdout
+
+
+def test_version(capsys):
+    from sklearn_ooc import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sklearn_ooc {__version__}"
+
+
+def test_wrote_lines_give_the_rows_written(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{2 * i},{i % 3}\n" for i in range(7)))
+    assert main(["convert", str(path), str(tmp_path / "d"), "--target", "y"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        r"wrote .*d_X\.npy \(7 rows x 2 columns, float64\) and .*d_y\.npy "
+        r"\(7 values, float64\)",
+        out,
+    ), out
+    X, y = tmp_path / "d_X.npy", tmp_path / "d_y.npy"
+    assert main(["shuffle", str(X), str(y), str(tmp_path / "s")]) == 0
+    assert "(7 rows x 2 columns, float64) and" in capsys.readouterr().out
+
+
+def test_info_reports_every_file_and_fails_if_one_is_bad(tmp_path, capsys):
+    np.save(tmp_path / "good.npy", np.zeros((4, 3)))
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    files = [tmp_path / "bad.npy", tmp_path / "good.npy", tmp_path / "gone.npy"]
+    assert main(["info", *map(str, files)]) == 1
+    captured = capsys.readouterr()
+    # The good file is described although a bad one came first.
+    assert "shape  (4, 3)" in captured.out
+    assert "bad.npy\n  error  " in captured.out
+    assert "gone.npy\n  error  " in captured.out
+    assert "2 of 3 files unreadable" in captured.err
