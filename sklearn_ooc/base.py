@@ -587,6 +587,14 @@ class IterativeMixin(OutOfCoreMixin):
         self._n_steps += 1
         return self._running_stats
 
+    # What the objective of a pass is called in verbose lines (the seed's
+    # words for the log-likelihood of EM).
+    _objective_name = "Log-likelihood"
+
+    def _report_total(self, engine, improvement):
+        """The line after a run: how far the objective moved, in all."""
+        engine.log(f"Total Improvement: {improvement:.6g}")
+
     def _report(self, engine, n_iter, lower_bound, change, rows, seconds):
         if not self.verbose or n_iter % self.verbose_interval:
             return
@@ -596,7 +604,7 @@ class IterativeMixin(OutOfCoreMixin):
             )
         else:
             engine.log(
-                f"[{n_iter}] Log-likelihood: {lower_bound * rows:.6g} "
+                f"[{n_iter}] {self._objective_name}: {lower_bound * rows:.6g} "
                 f"Time (s): {seconds:.4g}"
             )
 
@@ -654,7 +662,7 @@ class IterativeMixin(OutOfCoreMixin):
             )
         if self.verbose and history and resume is None:
             improvement = (history[-1] - history[0]) * stats.count
-            engine.log(f"Total Improvement: {improvement:.6g}")
+            self._report_total(engine, improvement)
             engine.log(f"Total Time (s): {sum(seconds):.4f}")
         return _Run(
             lower_bound if self.max_iter > 0 else -np.inf,

@@ -342,3 +342,24 @@ def test_rows_near_the_origin_are_used_in_place(rng):
     assert_allclose(kept[1], moved[1] + kept[2][:, None] * shift, rtol=1e-12)
     assert_allclose(kept[3], moved[3], rtol=1e-12)
     assert_array_equal(kept[4][1], moved[4][1])
+
+
+def test_verbose_lines_speak_of_inertia(capsys):
+    """scikit-learn's words for k-means: inertia, not the log-likelihood or
+    the improvement that mixtures report."""
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    OOCKMeans(3, n_init=1, verbose=1, random_state=0, max_iter=3).fit(X)
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "Iteration 0, inertia " in out
+    assert re.search(r"Inertia fell by [\d.e+-]+ in all", out)
+    assert "Log-likelihood" not in out and "Improvement" not in out
+
+
+def test_logistic_verbose_names_its_objective(capsys):
+    from sklearn_ooc.linear_model import StreamingLogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    StreamingLogisticRegression(verbose=1).fit(X, X[:, 0] > 0)
+    captured = capsys.readouterr()
+    assert "[1] Penalized log-likelihood: -" in captured.out + captured.err

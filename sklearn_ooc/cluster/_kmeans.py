@@ -608,6 +608,10 @@ class OOCKMeans(
                 f"within tolerance {self._tolerance}."
             )
 
+    def _report_total(self, engine, improvement):
+        # The objective is the negated inertia: its rise is the inertia's fall.
+        engine.log(f"Inertia fell by {improvement:.6g} in all")
+
     def _get_parameters(self):
         return self._centers.copy()
 

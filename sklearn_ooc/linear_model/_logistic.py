@@ -479,6 +479,8 @@ class StreamingLogisticRegression(
     decay = None
     batches_per_epoch = None
     verbose_interval = 1
+    # A pass measures minus the penalized loss per unit weight.
+    _objective_name = "Penalized log-likelihood"
 
     _parameter_constraints: dict = {
         "penalty": [
