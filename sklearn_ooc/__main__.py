@@ -155,7 +155,7 @@ def _info(args):
             failed += 1
             print(f"{path}\n  error  {exc}")
             print(f"error: {path}: {exc}", file=sys.stderr)
-    if failed:
+    if failed and len(args.files) > 1:
         print(f"error: {failed} of {len(args.files)} files unreadable", file=sys.stderr)
     return 1 if failed else 0
 
