@@ -872,6 +872,26 @@ class GroupedMoments:
 
 
 @dataclass
+class StateSums:
+    """Posterior-weighted sums of the rows of each hidden state.
+
+    ``weight[c]`` is the expected number of rows in state ``c`` and
+    ``sums[c]`` the posterior-weighted sum of what the model counts in a row
+    (its features, or a one-hot code of its symbol); both merge by addition.
+    """
+
+    weight: np.ndarray
+    sums: np.ndarray
+
+    def scaled(self, factor):
+        """The sums of the same rows with every weight times ``factor``."""
+        return StateSums(self.weight * factor, self.sums * factor)
+
+    def __add__(self, other):
+        return StateSums(self.weight + other.weight, self.sums + other.sums)
+
+
+@dataclass
 class LabelSet:
     """The distinct labels of a set of rows; merging is set union."""
 

@@ -358,6 +358,11 @@ def test_every_estimator_mapped_over_a_table_writes_its_outputs(
 ):
     """``T.map(est.method).to_npy`` == ``est.method(T)``, with no warning about
     feature names, for every public estimator and method of the package."""
+    if name.endswith("HMM"):
+        pytest.skip(
+            "an HMM's outputs are functions of whole sequences (fit(X, lengths)), "
+            "not of each row: they are not mapped over batches of rows"
+        )
     estimator = cls(**WRAPPED.get(name, {}))
     params = estimator.get_params()
     estimator.set_params(

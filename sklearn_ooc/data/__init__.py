@@ -5,6 +5,7 @@ from ._lazy import LazyArray, open_array
 from ._npy import open_npy
 from ._plan import EpochPlan
 from ._scratch import remove_stale, scratch_dir, scratch_path  # noqa: F401
+from ._sequences import SequenceSource, check_lengths
 from ._source import (
     AUTO_BATCH_BYTES,
     Batch,
@@ -22,9 +23,11 @@ __all__ = [
     "BatchSource",
     "EpochPlan",
     "LazyArray",
+    "SequenceSource",
     "Table",
     "check_batch_size",
     "check_batches_per_epoch",
+    "check_lengths",
     "open_array",
     "open_npy",
     "open_rows",
