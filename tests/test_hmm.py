@@ -674,3 +674,33 @@ def test_kernels_refuse_sizes_that_disagree():
         )
     with pytest.raises(ValueError, match="at least one row"):
         sequence_batches(np.array([3, 0, 2]), 4)
+
+
+@pytest.mark.parametrize("batch_size", [4, 1000])
+def test_rows_whose_likely_state_is_forbidden_fall_back_to_log_space(batch_size):
+    # State 1 explains rows at 40 far better (by e^800), but no sequence can
+    # reach it: divided by their largest, state 0's likelihoods underflow to
+    # zero, and the scaled recursions fail; log space does not.
+    X = np.array([[0.0], [1.0], [40.0], [0.5], [40.0], [-1.0], [0.2], [0.1]] * 2)
+    start = {
+        "startprob_": np.array([1.0, 0.0]),
+        "transmat_": np.array([[1.0, 0.0], [0.5, 0.5]]),
+        "means_": np.array([[0.0], [40.0]]),
+        "covars_": np.array([[1.0], [1.0]]),
+    }
+    params = dict(n_components=2, init_params="", params="m", n_iter=2, tol=-np.inf)
+    params["means_weight"] = 1.0
+    ref = _set(hmm.GaussianHMM(**params), start)
+    ours = _set(GaussianHMM(**params, batch_size=batch_size), start)
+    scaled = _set(GaussianHMM(**params, batch_size=batch_size), start)
+    with pytest.raises(ValueError, match="forward pass failed with underflow"):
+        scaled.set_params(implementation="scaling").score(X, [8, 8])
+    log_prob, posteriors = ours.score_samples(X, [8, 8])
+    ref_log_prob, ref_posteriors = ref.score_samples(X, [8, 8])
+    assert np.isfinite(log_prob) and log_prob < -1500
+    assert_allclose(log_prob, ref_log_prob, rtol=RTOL)
+    assert_allclose(posteriors, ref_posteriors, rtol=RTOL, atol=1e-12)
+    ref.fit(X, [8, 8])
+    ours.fit(X, [8, 8])
+    assert_allclose(ours.means_, ref.means_, rtol=RTOL)
+    assert_allclose(list(ours.monitor_.history), list(ref.monitor_.history), rtol=RTOL)

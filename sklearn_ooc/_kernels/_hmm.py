@@ -169,6 +169,76 @@ def _scaling_forward(startprob, transmat, frame, a, b, carry, first, fwd, scalin
 
 
 @njit(nogil=True, cache=True)
+def _whole_forward(startprob, transmat, frame, a, b, fwd, scaling):
+    """:func:`_scaling_forward` of a whole sequence, its loops free of the
+    segment cases."""
+    k = frame.shape[1]
+    log_prob = 0.0
+    total = 0.0
+    for j in range(k):
+        fwd[a, j] = startprob[j] * frame[a, j]
+        total += fwd[a, j]
+    for t in range(a, b):
+        if t > a:
+            for j in range(k):
+                fwd[t, j] = 0.0
+            for i in range(k):
+                f = fwd[t - 1, i]
+                for j in range(k):
+                    fwd[t, j] += f * transmat[i, j]
+            total = 0.0
+            for j in range(k):
+                fwd[t, j] *= frame[t, j]
+                total += fwd[t, j]
+        if total < _MIN_SUM:
+            return np.nan
+        scale = 1.0 / total
+        scaling[t] = scale
+        log_prob -= np.log(scale)
+        for j in range(k):
+            fwd[t, j] *= scale
+    return log_prob
+
+
+@njit(nogil=True, cache=True)
+def _whole_backward(transmat, frame, fwd, scaling, a, b, posteriors, trans, bwd):
+    """:func:`_scaling_backward` of a whole sequence, its loops free of the
+    segment cases: ``w = emission x backward`` of the next row is formed
+    once, and the transition counts as summed outer products times A."""
+    k = frame.shape[1]
+    ahead = np.empty(k)
+    outer = np.zeros((k, k))
+    for i in range(k):
+        bwd[b - 1, i] = scaling[b - 1]
+    for t in range(b - 2, a - 1, -1):
+        for j in range(k):
+            ahead[j] = frame[t + 1, j] * bwd[t + 1, j]
+        scale = scaling[t]
+        for i in range(k):
+            acc = 0.0
+            for j in range(k):
+                acc += transmat[i, j] * ahead[j]
+            bwd[t, i] = acc * scale
+        for i in range(k):
+            f = fwd[t, i]
+            for j in range(k):
+                outer[i, j] += f * ahead[j]
+    for t in range(a, b):
+        total = 0.0
+        for i in range(k):
+            posteriors[t, i] = fwd[t, i] * bwd[t, i]
+            total += posteriors[t, i]
+        if total == 0.0:
+            total = 1.0
+        inverse = 1.0 / total
+        for i in range(k):
+            posteriors[t, i] *= inverse
+    for i in range(k):
+        for j in range(k):
+            trans[i, j] += outer[i, j] * transmat[i, j]
+
+
+@njit(nogil=True, cache=True)
 def _scaling_backward(
     transmat,
     frame,
@@ -207,14 +277,23 @@ def _scaling_backward(
             total = 1.0
         for i in range(k):
             posteriors[t, i] /= total
+    # sum_t fwd[t, i] A[i, j] w[t + 1, j] with w = emission x backward: the
+    # outer products summed first, times A once.
+    outer = np.zeros((k, k))
+    ahead = np.empty(k)
     for t in range(a, b if not last else b - 1):
+        for j in range(k):
+            if t + 1 < b:
+                ahead[j] = frame[t + 1, j] * bwd[t + 1, j]
+            else:
+                ahead[j] = next_frame[j] * next_bwd[j]
         for i in range(k):
+            f = fwd[t, i]
             for j in range(k):
-                if t + 1 < b:
-                    emission, ahead = frame[t + 1, j], bwd[t + 1, j]
-                else:
-                    emission, ahead = next_frame[j], next_bwd[j]
-                trans[i, j] += fwd[t, i] * transmat[i, j] * emission * ahead
+                outer[i, j] += f * ahead[j]
+    for i in range(k):
+        for j in range(k):
+            trans[i, j] += outer[i, j] * transmat[i, j]
 
 
 @njit(nogil=True, cache=True)
@@ -283,7 +362,12 @@ def _check_states(k, vectors):
 def hmm_log_pass(
     offsets, startprob, transmat, log_frame, posteriors, start, trans, log_probs
 ):
-    """Log-space forward-backward over the whole sequences of a batch.
+    """Forward-backward over the whole sequences of a batch, from emission
+    log-likelihoods: safe wherever hmmlearn's log-space recursions are.
+
+    Each row's likelihoods are divided by the largest of them and the scaled
+    recursions run on those; a sequence where they still underflow (a row
+    whose likely states the transitions forbid) is taken in log space.
 
     Parameters
     ----------
@@ -311,36 +395,68 @@ def hmm_log_pass(
     # log(0) = -inf: a forbidden start or transition.
     log_start = np.log(startprob)
     log_trans = np.log(transmat)
-    fwd = np.empty((n, k))
-    bwd = np.empty((n, k))
+    longest = 0
+    for s in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    # Rows of one sequence at a time: buffers that stay in cache.
+    fwd = np.empty((longest, k))
+    bwd = np.empty((longest, k))
+    frame = np.empty((longest, k))
+    scaling = np.empty(longest)
     buf = np.empty(k)
     none = np.zeros(k)
     log_xi = np.empty((k, k))
+    # The fast path: each row's likelihoods divided by its largest, then the
+    # scaled recursions (k exponentials a row instead of 4 k^2); a sequence
+    # whose scaled rows still underflow is taken again in log space.
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
-        _log_forward(log_start, log_trans, log_frame, a, b, none, True, fwd, buf)
-        log_prob = _logsumexp(fwd[b - 1])
+        m_rows = b - a
+        rows = log_frame[a:b]
+        post = posteriors[a:b]
+        shift = 0.0
+        for t in range(m_rows):
+            m = -np.inf
+            for j in range(k):
+                if rows[t, j] > m:
+                    m = rows[t, j]
+            shift += m
+            for j in range(k):
+                frame[t, j] = np.exp(rows[t, j] - m)
+        log_prob = np.nan
+        if np.isfinite(shift):
+            log_prob = _whole_forward(
+                startprob, transmat, frame, 0, m_rows, fwd, scaling
+            )
+        if not np.isnan(log_prob):
+            log_probs[s] = log_prob + shift
+            _whole_backward(transmat, frame, fwd, scaling, 0, m_rows, post, trans, bwd)
+            for i in range(k):
+                start[i] += post[0, i]
+            continue
+        _log_forward(log_start, log_trans, rows, 0, m_rows, none, True, fwd, buf)
+        log_prob = _logsumexp(fwd[m_rows - 1])
         log_probs[s] = log_prob
         log_xi[:] = -np.inf
         _log_backward(
             log_trans,
-            log_frame,
+            rows,
             fwd,
-            a,
-            b,
+            0,
+            m_rows,
             True,
             none,
             none,
             log_prob,
-            posteriors,
+            post,
             log_xi,
             bwd,
             buf,
         )
         for i in range(k):
-            start[i] += posteriors[a, i]
+            start[i] += post[0, i]
         # A sequence of one row has no transitions.
-        if b - a > 1:
+        if m_rows > 1:
             for i in range(k):
                 for j in range(k):
                     trans[i, j] += np.exp(log_xi[i, j])
@@ -363,34 +479,24 @@ def hmm_scaling_pass(
     _check_counts(k, start, trans)
     if log_probs.shape[0] != offsets.shape[0] - 1:
         raise ValueError("log_probs must hold one value a sequence")
-    fwd = np.zeros((n, k))
-    bwd = np.zeros((n, k))
-    scaling = np.empty(n)
-    none = np.zeros(k)
+    longest = 0
+    for s in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    # Rows of one sequence at a time: buffers that stay in cache.
+    fwd = np.zeros((longest, k))
+    bwd = np.zeros((longest, k))
+    scaling = np.empty(longest)
     for s in range(offsets.shape[0] - 1):
         a, b = offsets[s], offsets[s + 1]
-        log_prob = _scaling_forward(
-            startprob, transmat, frame, a, b, none, True, fwd, scaling
-        )
+        rows = frame[a:b]
+        post = posteriors[a:b]
+        log_prob = _whole_forward(startprob, transmat, rows, 0, b - a, fwd, scaling)
         if np.isnan(log_prob):
             return s
         log_probs[s] = log_prob
-        _scaling_backward(
-            transmat,
-            frame,
-            fwd,
-            scaling,
-            a,
-            b,
-            True,
-            none,
-            none,
-            posteriors,
-            trans,
-            bwd,
-        )
+        _whole_backward(transmat, rows, fwd, scaling, 0, b - a, post, trans, bwd)
         for i in range(k):
-            start[i] += posteriors[a, i]
+            start[i] += post[0, i]
     return -1
 
 

@@ -39,6 +39,11 @@ _log = logging.getLogger(__name__)
 
 DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
 
+
+class _Underflow(ValueError):
+    """The scaled recursions of a sequence underflowed."""
+
+
 _UNDERFLOW = (
     "forward pass failed with underflow; consider using implementation='log' instead"
 )
@@ -376,21 +381,61 @@ class BaseHMM(IterativeMixin):
         sequential.n_jobs = 1
         return sequential
 
-    def _segments_forward(self, source, b0, b1, engine, desc):
+    def _segment_frames(self, batch, fast):
+        """The frames of a segment and the log of the factor they were divided
+        by: with ``fast``, each row's likelihoods divided by the largest."""
+        X = batch.X.astype(np.float64, copy=False)
+        if not fast:
+            return self._frames(X), 0.0
+        log_frame = self._log_likelihood(X)
+        largest = log_frame.max(axis=1)
+        if not np.isfinite(largest).all():
+            raise _Underflow(_UNDERFLOW)
+        with np.errstate(under="ignore"):
+            return np.exp(log_frame - largest[:, np.newaxis]), float(largest.sum())
+
+    def _split(self, source, b0, b1, engine, desc, visit):
+        """Forward then backward over the segments ``b0:b1`` of one sequence.
+
+        Returns its log-likelihood, expected transitions and what ``visit``
+        returned for each segment (last first; no backward pass if
+        ``visit`` is ``None``). In log space the scaled recursions run first
+        on each row's likelihoods divided by the largest (k exponentials a
+        row instead of 4 k^2); if they underflow, the sequence is taken
+        again in log space.
+        """
+        fast = self.implementation == "log"
+        while True:
+            try:
+                carries, log_prob = self._segments_forward(
+                    source, b0, b1, engine, desc, fast
+                )
+                if visit is None:
+                    return log_prob, None, []
+                trans, results = self._segments_backward(
+                    source, b0, b1, engine, desc, carries, log_prob, visit, fast
+                )
+                return log_prob, trans, results
+            except _Underflow:
+                fast = False
+
+    def _segments_forward(self, source, b0, b1, engine, desc, fast):
         """Forward pass over the segments ``b0:b1`` of a long sequence.
 
         Returns the forward row entering each segment (all that the backward
         pass needs to recompute the segment's forward rows) and the
-        sequence's log-likelihood.
+        sequence's log-likelihood. ``fast``: the scaled recursions on each
+        row's likelihoods divided by the largest (see :meth:`_split`); they
+        raise :class:`_Underflow` where they underflow.
         """
         k = self.n_components
-        log_space = self.implementation == "log"
+        log_space = self.implementation == "log" and not fast
         startprob, transmat = self._probabilities()
         carries = []
         state = {"carry": np.zeros(k), "log_prob": 0.0}
 
         def forward(batch):
-            frames = self._frames(batch.X.astype(np.float64, copy=False))
+            frames, shift = self._segment_frames(batch, fast)
             fwd = np.empty(frames.shape)
             scaling = np.empty(frames.shape[0])
             carries.append(state["carry"])
@@ -407,9 +452,9 @@ class BaseHMM(IterativeMixin):
             if log_space:
                 state["log_prob"] = value
             elif np.isnan(value):
-                raise ValueError(_UNDERFLOW)
+                raise _Underflow(_UNDERFLOW) if fast else ValueError(_UNDERFLOW)
             else:
-                state["log_prob"] += value
+                state["log_prob"] += value + shift
             state["carry"] = fwd[-1].copy()
 
         for _ in self._sequential(engine).map(
@@ -419,7 +464,7 @@ class BaseHMM(IterativeMixin):
         return carries, float(state["log_prob"])
 
     def _segments_backward(
-        self, source, b0, b1, engine, desc, carries, log_prob, visit
+        self, source, b0, b1, engine, desc, carries, log_prob, visit, fast
     ):
         """Backward pass over the segments ``b0:b1``, last first.
 
@@ -428,14 +473,14 @@ class BaseHMM(IterativeMixin):
         ``visit`` returned (last segment first).
         """
         k = self.n_components
-        log_space = self.implementation == "log"
+        log_space = self.implementation == "log" and not fast
         startprob, transmat = self._probabilities()
         trans = np.full((k, k), -np.inf) if log_space else np.zeros((k, k))
         ahead = {"frame": np.zeros(k), "bwd": np.zeros(k)}
 
         def backward(batch):
             X = batch.X.astype(np.float64, copy=False)
-            frames = self._frames(X)
+            frames, _ = self._segment_frames(batch, fast)
             n = frames.shape[0]
             fwd, scaling = np.empty((n, k)), np.empty(n)
             hmm_segment_forward(
@@ -479,7 +524,6 @@ class BaseHMM(IterativeMixin):
 
     def _split_stats(self, source, b0, b1, engine, desc):
         """The expected counts of one sequence split across batches ``b0:b1``."""
-        carries, log_prob = self._segments_forward(source, b0, b1, engine, desc)
         start = np.zeros(self.n_components)
 
         def visit(batch, X, posteriors):
@@ -487,9 +531,7 @@ class BaseHMM(IterativeMixin):
                 start[:] = posteriors[0]
             return self._emission_stats(X, posteriors, batch.workspace)
 
-        trans, emissions = self._segments_backward(
-            source, b0, b1, engine, desc, carries, log_prob, visit
-        )
+        log_prob, trans, emissions = self._split(source, b0, b1, engine, desc, visit)
         total = None
         for part in emissions:
             total = _add(total, part)
@@ -738,16 +780,13 @@ class BaseHMM(IterativeMixin):
             return float(log_probs.sum()), posteriors if compute_posteriors else None
 
         def score_split(source, b0, b1, engine, out):
-            carries, log_prob = self._segments_forward(source, b0, b1, engine, "score")
-            if out is not None:
+            if out is None:
+                return self._split(source, b0, b1, engine, "score", None)[0]
 
-                def visit(batch, X, posteriors):
-                    out[batch.start : batch.stop] = posteriors
+            def visit(batch, X, posteriors):
+                out[batch.start : batch.stop] = posteriors
 
-                self._segments_backward(
-                    source, b0, b1, engine, "score", carries, log_prob, visit
-                )
-            return log_prob
+            return self._split(source, b0, b1, engine, "score", visit)[0]
 
         return self._sequence_map(
             X,
@@ -904,15 +943,11 @@ class BaseHMM(IterativeMixin):
             return _map_value(posteriors, offsets), posteriors.argmax(axis=1)
 
         def map_split(source, b0, b1, engine, out):
-            carries, log_prob = self._segments_forward(source, b0, b1, engine, "decode")
-
             def visit(batch, X, posteriors):
                 out[batch.start : batch.stop] = posteriors.argmax(axis=1)
                 return float(posteriors.max(axis=1).sum())
 
-            _, values = self._segments_backward(
-                source, b0, b1, engine, "decode", carries, log_prob, visit
-            )
+            _, _, values = self._split(source, b0, b1, engine, "decode", visit)
             return float(sum(reversed(values)))
 
         if algorithm == "viterbi":
