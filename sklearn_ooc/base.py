@@ -213,7 +213,14 @@ class OutOfCoreMixin:
         # a fit may resume with other threads or verbosity, and with any
         # max_iter that the checkpoint has not passed (Checkpoint.load
         # refuses the others).
-        ignored = {"checkpoint", "verbose", "verbose_interval", "n_jobs", "max_iter"}
+        ignored = {
+            "checkpoint",
+            "verbose",
+            "verbose_interval",
+            "n_jobs",
+            "max_iter",
+            "n_iter",
+        }
         params = {
             k: v for k, v in self.get_params(deep=False).items() if k not in ignored
         }

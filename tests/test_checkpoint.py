@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from sklearn_ooc.cluster import OOCKMeans
+from sklearn_ooc.hmm import GaussianHMM
 from sklearn_ooc.kernel_ridge import OOCKernelRidge
 from sklearn_ooc.linear_model import (
     StreamingLogisticRegression,
@@ -20,6 +21,7 @@ from sklearn_ooc.mixture import OOCGaussianMixture
 
 # The constructors of the table below are evaluated in this module.
 __all__ = [
+    "GaussianHMM",
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCKernelRidge",
@@ -41,6 +43,14 @@ ESTIMATORS = {
         " random_state=0, batch_size=100, batches_per_epoch=6, decay=0.7{extra})",
         "sklearn_ooc.mixture",
         ITERATION,
+    ),
+    # One sequence of 1,000 rows in batches of 100: every pass runs forward
+    # over the ten segments, then backward.
+    "hmm_split": (
+        "GaussianHMM(3, 'full', n_iter=8, tol=float('-inf'), random_state=0, "
+        "batch_size=100{extra})",
+        "sklearn_ooc.hmm",
+        "sklearn_ooc.hmm._base:BaseHMM._pass",
     ),
     "kmeans": (
         "OOCKMeans(5, max_iter=8, tol=0.0, n_init=3, init='random', "
@@ -307,6 +317,7 @@ KILLED_WHILE_SAVING = """
 import os, signal, warnings
 warnings.simplefilter("ignore")
 from sklearn_ooc.cluster import OOCKMeans
+from sklearn_ooc.hmm import GaussianHMM
 
 syncs = [0]
 original = os.fsync

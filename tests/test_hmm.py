@@ -704,3 +704,64 @@ def test_rows_whose_likely_state_is_forbidden_fall_back_to_log_space(batch_size)
     ours.fit(X, [8, 8])
     assert_allclose(ours.means_, ref.means_, rtol=RTOL)
     assert_allclose(list(ours.monitor_.history), list(ref.monitor_.history), rtol=RTOL)
+
+
+def test_an_epoch_of_one_batch_is_an_iteration_on_its_sequences():
+    # Minibatch EM: each iteration reads one batch of whole sequences and
+    # updates from its expected counts alone (decay=None), with the priors
+    # weighing as in a fit on those sequences.
+    from sklearn_ooc.data import SequenceSource
+
+    X, lengths = _sequences(seed=10)
+    start = _start("diag")
+    params = dict(n_components=K, init_params="", tol=-np.inf, covars_prior=0.05)
+    minibatch = _set(
+        GaussianHMM(**params, n_iter=2, batch_size=100, batches_per_epoch=1), start
+    ).fit(X, lengths)
+    source = SequenceSource(X, lengths, batch_size=100)
+    model = _set(GaussianHMM(**params, n_iter=1), start)
+    for index in (0, 1):
+        first, stop, _ = source.sequences(index)
+        a, b = source.bounds(index)
+        model.fit(X[a:b], lengths[first:stop])
+        model.init_params = ""
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        assert_allclose(getattr(minibatch, name), getattr(model, name), rtol=1e-12)
+
+
+def test_partial_fit_with_decay_keeps_a_running_average_of_the_counts():
+    X, lengths = _sequences(seed=11)
+    cut = int(np.cumsum(lengths)[19])
+    parts = [(X[:cut], lengths[:20]), (X[cut:], lengths[20:])]
+    start = _start("diag")
+    model = _set(GaussianHMM(K, init_params="", decay=0.7, batch_size=50), start)
+    model.partial_fit(*parts[0])
+    first = model._running_stats
+    second = model._pass(
+        model._source(*parts[1], reset=False),
+        range(model._source(*parts[1], reset=False).n_batches),
+        model._engine(),
+        "check",
+    )
+    rho = 3.0**-0.7
+    expected = first.scaled(1 - rho) + second.scaled(rho / second.count)
+    model.partial_fit(*parts[1])
+    assert_allclose(model._running_stats.trans, expected.trans, rtol=1e-12)
+    assert_allclose(model._running_stats.emissions.mean, expected.emissions.mean)
+    # The M-step sees the average in rows of this update (the priors weigh
+    # as in a fit on them): transmat_ is the normalized average of the counts.
+    transmat = expected.trans / expected.trans.sum(axis=1, keepdims=True)
+    assert_allclose(model.transmat_, transmat, rtol=1e-10)
+    # Without decay, partial_fit is one Baum-Welch update from X alone.
+    once = _set(GaussianHMM(K, init_params="", n_iter=1), start).fit(*parts[1])
+    alone = _set(GaussianHMM(K, init_params=""), start).partial_fit(*parts[1])
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        assert_allclose(getattr(alone, name), getattr(once, name), rtol=1e-12)
+
+
+def test_minibatch_over_a_split_sequence_is_refused():
+    X, _ = _sequences(seed=12, n_sequences=20)
+    model = GaussianHMM(K, batch_size=50, batches_per_epoch=2, random_state=0)
+    with pytest.raises(ValueError, match="batches_per_epoch needs batches of whole"):
+        model.fit(X)
+    assert not hasattr(model, "means_")

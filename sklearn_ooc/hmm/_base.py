@@ -10,7 +10,9 @@ order, and hmmlearn's M-step takes the parameters from the merged counts.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
+import os
 from collections import deque
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -82,6 +84,14 @@ class ConvergenceMonitor:
             + "".join(map("    {}={},\n".format, *zip(*params, strict=True)))
             + ")"
         )
+
+    def __eq__(self, other):
+        # The same record of the same fit, as pickled models compare.
+        if not isinstance(other, ConvergenceMonitor):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    __hash__ = None
 
     def _reset(self):
         self.iter = 0
@@ -197,6 +207,9 @@ class BaseHMM(IterativeMixin):
         "params": [str],
         "init_params": [str],
         "implementation": [StrOptions({"log", "scaling"})],
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "decay": [Interval(Real, 0.5, 1.0, closed="right"), None],
+        "checkpoint": [str, os.PathLike, None],
         **IterativeMixin._ooc_parameter_constraints,
     }
 
@@ -206,8 +219,6 @@ class BaseHMM(IterativeMixin):
     n_init = 1
     warm_start = False
     verbose_interval = 1
-    batches_per_epoch = None
-    decay = None
     _not_converged = None
     _accept_sparse = False
     _objective_name = "log-likelihood"
@@ -248,6 +259,11 @@ class BaseHMM(IterativeMixin):
                 f"expecting {expected} features as input."
             )
         return source
+
+    def _checkpoint_of(self, source, **overrides):
+        # The lengths cut the same rows into other sequences: another fit.
+        lengths = hashlib.sha256(source.lengths.tobytes()).hexdigest()
+        return super()._checkpoint_of(source, lengths=lengths, **overrides)
 
     # -- parameters ---------------------------------------------------------------
 
@@ -326,6 +342,17 @@ class BaseHMM(IterativeMixin):
         a sequence longer than a batch by a forward pass over its segments
         in order, then a backward pass in reverse (:meth:`_split_stats`).
         """
+        indices = list(indices)
+        if len(indices) < source.n_batches and source.split_ranges:
+            b0, b1 = source.split_ranges[0]
+            first, _ = source.bounds(b0)
+            _, stop = source.bounds(b1 - 1)
+            raise ValueError(
+                f"batches_per_epoch needs batches of whole sequences, but the "
+                f"sequence of rows {first}-{stop - 1} is longer than batch_size="
+                f"{source.batch_size}: raise batch_size, or leave "
+                "batches_per_epoch=None (exact EM)"
+            )
         self._prepare_pass()
 
         def summarize(batch):
@@ -343,12 +370,17 @@ class BaseHMM(IterativeMixin):
         sequences (on threads) and ``per_split(source, b0, b1, engine, desc)``
         over the sequences split across batches ``b0:b1``, summed in batch
         order: the same sum for every ``n_jobs``."""
+        indices = list(indices)
+        # A sequence split across batches belongs to the epoch that holds its
+        # first batch (all of them, in exact EM).
+        heads = set(indices)
         indices = [i for i in indices if not source.is_split(i)]
         # The split sequences first (each a sequential pair of passes); their
         # results wait for their place in the order.
         split = [
             (b0, per_split(source, b0, b1, engine, desc))
             for b0, b1 in source.split_ranges
+            if b0 in heads
         ]
         total, waiting = None, 0
         for batch, result in engine.map(source, indices, per_batch, desc=desc):
@@ -589,6 +621,12 @@ class BaseHMM(IterativeMixin):
             emissions,
         )
 
+    def _stepwise(self, stats):
+        # The running average is kept per row (the mixin's); the M-step gets
+        # it in the units of this update's rows, so that the priors weigh as
+        # much against it as against the counts of a fit on those rows.
+        return super()._stepwise(stats).scaled(stats.count)
+
     def _objective(self, stats):
         # hmmlearn's lower bound: the total log-likelihood of the data.
         return stats.log_prob
@@ -654,7 +692,7 @@ class BaseHMM(IterativeMixin):
     # -- fitting -------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, lengths=None, *, batch_size=None):
+    def fit(self, X, lengths=None, *, batch_size=None, batches_per_epoch=None):
         """Estimate the parameters by Baum-Welch, one pass per iteration.
 
         Parameters set on the model (``startprob_``, ``transmat_``, ...) are
@@ -674,13 +712,16 @@ class BaseHMM(IterativeMixin):
             sequence.
         batch_size : int or "auto", default=None
             Rows per batch for this call; ``None`` keeps the constructor's.
+        batches_per_epoch : int, default=None
+            Batches per EM iteration for this call; ``None`` keeps the
+            constructor's.
 
         Returns
         -------
         self : object
             The fitted model.
         """
-        self._fit_iterations(X, lengths, None, batch_size, None)
+        self._fit_iterations(X, lengths, None, batch_size, batches_per_epoch)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         monitor.history.extend(self.lower_bounds_)
         monitor.iter = self.n_iter_

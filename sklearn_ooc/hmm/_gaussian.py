@@ -181,6 +181,19 @@ class GaussianHMM(BaseHMM, BaseEstimator):
         batch). The result is the same, to rounding.
     n_jobs : int, default=None
         Threads summarizing batches.
+    batches_per_epoch : int, default=None
+        Batches per EM iteration; ``None`` (exact EM) reads all of them. A
+        sequence split across batches belongs to the epoch of its first.
+    decay : float in (0.5, 1], default=None
+        Minibatch mode only (``batches_per_epoch`` set, and ``partial_fit``):
+        ``None`` updates from each epoch's sequences alone; a float keeps a
+        running average of the expected counts with step ``(t + 2) **
+        -decay`` (stepwise EM).
+    checkpoint : str or os.PathLike, default=None
+        A file that receives the state of the fit, atomically, after every
+        iteration. A fit that finds a checkpoint of the same data, lengths
+        and parameters resumes from it; one of others is refused. See
+        :ref:`checkpoints`.
 
     Attributes
     ----------
@@ -289,6 +302,9 @@ class GaussianHMM(BaseHMM, BaseEstimator):
         *,
         batch_size="auto",
         n_jobs=None,
+        batches_per_epoch=None,
+        decay=None,
+        checkpoint=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -309,6 +325,9 @@ class GaussianHMM(BaseHMM, BaseEstimator):
         self.implementation = implementation
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.batches_per_epoch = batches_per_epoch
+        self.decay = decay
+        self.checkpoint = checkpoint
 
     # -- the parameters -----------------------------------------------------------
 
