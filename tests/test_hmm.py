@@ -765,3 +765,22 @@ def test_minibatch_over_a_split_sequence_is_refused():
     with pytest.raises(ValueError, match="batches_per_epoch needs batches of whole"):
         model.fit(X)
     assert not hasattr(model, "means_")
+
+
+def test_out_of_core_converts_hmmlearns_models():
+    from sklearn_ooc import out_of_core
+    from sklearn_ooc.hmm import CategoricalHMM, PoissonHMM
+
+    ref = hmm.GaussianHMM(K, "full", n_iter=3, tol=1e-4, random_state=0)
+    ours = out_of_core(ref)
+    assert type(ours) is GaussianHMM
+    assert {k: v for k, v in ours.get_params().items() if k in ref.get_params()} == (
+        ref.get_params()
+    )
+    X, lengths = _sequences(seed=13)
+    start = _start("full")
+    _set(ref, start).set_params(init_params="").fit(X, lengths)
+    _set(ours, start).set_params(init_params="").fit(X, lengths)
+    _assert_same_model(ours, ref)
+    assert type(out_of_core(hmm.CategoricalHMM(2, n_features=4))) is CategoricalHMM
+    assert type(out_of_core(hmm.PoissonHMM(2, lambdas_prior=1.0))) is PoissonHMM
