@@ -33,19 +33,44 @@ def test_demo_fits_from_disk_and_cleans_up(tmp_path):
     assert "Gaussian mixture: 10,000 rows x 50 features, 4 MB written" in out
     assert re.search(r"^\[1\] Log-likelihood: -[\d.e+]+ Time \(s\)", out, re.M)
     assert re.search(r"^\[2\] Improvement: [-\d.e+]+ Time \(s\)", out, re.M)
-    assert "OOCGaussianMixture.fit(memmap)" in out
+    # Both fits on the same rows: the per-iteration times sit side by side.
+    assert re.search(r"OOCGaussianMixture.fit\(memmap\) +[\d.]+ s per iteration", out)
+    assert re.search(r"sklearn GaussianMixture \(in RAM\) +[\d.]+ s per iteration", out)
+    assert "same rows, same start, 5 iterations each" in out
     assert "Ridge regression: 5,000 rows x 50 features, 2 MB written" in out
+    assert "in a process allowed 256 MB beyond its imports: the 2 MB file is not" in out
     assert "StreamingRidge.fit(memmap)" in out and "peak extra memory" in out
-    assert "sklearn Ridge (load + fit in RAM)" in out
+    assert "sklearn Ridge, no limit (reference)" in out
     summary = out.split("Summary")[1]
     differences = [
         float(x)
         for x in re.findall(
-            r"largest difference from scikit-learn ([\d.e+-]+)", summary
+            r"largest relative difference from scikit-learn on the same data "
+            r"([\d.e+-]+)",
+            summary,
         )
     ]
     assert len(differences) == 2 and max(differences) < 1e-10
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA")
+def test_demo_fits_a_file_larger_than_the_memory_allowed(tmp_path):
+    # A 40 MB file, 16 MB allowed beyond the imports: our fit reads it batch
+    # by batch within the allowance; scikit-learn cannot even load it.
+    from sklearn_ooc import _demo
+
+    with open(tmp_path / "out.txt", "w") as out:
+        figures = _demo.demo_ridge(
+            40, n_jobs=1, allowance_mb=16, directory=tmp_path, out=out
+        )
+    text = (tmp_path / "out.txt").read_text()
+    assert "allowed 16 MB beyond its imports: the 40 MB file is larger" in text
+    assert figures["peak_memory"] < 16e6
+    assert "error" in figures["capped_reference"]
+    assert "sklearn Ridge (load + fit in RAM)     failed: MemoryError" in text
+    assert figures["max_relative_difference"] < 1e-10
+    assert sorted(os.listdir(tmp_path)) == ["out.txt"]
 
 
 def test_demo_removes_its_files_when_it_fails(tmp_path, monkeypatch):
