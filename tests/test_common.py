@@ -126,6 +126,7 @@ def test_estimators_are_found():
         "CategoricalHMM",
         "GaussianHMM",
         "PoissonHMM",
+        "OOCFactorAnalysis",
         "OOCGaussianMixture",
         "OOCKMeans",
         "OOCLinearDiscriminantAnalysis",

@@ -41,6 +41,52 @@ NON_DEFAULTS = {
     "OAS": dict(store_precision=False, assume_centered=True),
     "LedoitWolf": dict(assume_centered=True, block_size=2),
     "GraphicalLasso": dict(alpha=0.2, mode="lars", tol=1e-3, max_iter=50),
+    # hmmlearn's models (registered where hmmlearn is installed).
+    "CategoricalHMM": dict(
+        n_components=3,
+        startprob_prior=2.0,
+        emissionprob_prior=1.5,
+        n_features=5,
+        algorithm="map",
+        random_state=1,
+        n_iter=20,
+        tol=1e-4,
+        params="st",
+        init_params="e",
+        implementation="scaling",
+    ),
+    "GaussianHMM": dict(
+        n_components=4,
+        covariance_type="full",
+        min_covar=1e-2,
+        transmat_prior=1.5,
+        means_weight=0.5,
+        covars_prior=0.1,
+        algorithm="map",
+        random_state=2,
+        n_iter=30,
+        tol=1e-3,
+        verbose=True,
+        params="stm",
+        init_params="sc",
+        implementation="scaling",
+    ),
+    "PoissonHMM": dict(
+        n_components=2,
+        lambdas_prior=1.0,
+        lambdas_weight=0.5,
+        random_state=3,
+        n_iter=5,
+        params="sl",
+    ),
+    "FactorAnalysis": dict(
+        n_components=2,
+        tol=1e-4,
+        max_iter=50,
+        noise_variance_init=[1.0, 2.0, 3.0],
+        svd_method="lapack",
+        rotation="varimax",
+    ),
     "ColumnTransformer": dict(
         transformers=[("first", "passthrough", [0]), ("rest", "drop", [1, 2])],
         remainder="passthrough",
@@ -353,7 +399,7 @@ def _prefixed_transformers():
 
 def test_the_prefixed_transformers_are_the_expected_ones():
     names = sorted(sk.__name__ for sk, _ in _prefixed_transformers())
-    assert names == ["KMeans", "LinearDiscriminantAnalysis", "PCA"]
+    assert names == ["FactorAnalysis", "KMeans", "LinearDiscriminantAnalysis", "PCA"]
 
 
 @pytest.fixture

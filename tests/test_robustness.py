@@ -22,6 +22,8 @@ data, and that, times a small factor, is the offset tolerance. Elsewhere the
 tolerance comes from the conditioning of the problem, as stated at each test.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -125,6 +127,7 @@ TESTED_HERE = {
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCPCA",
+    "OOCFactorAnalysis",
     "StreamingARDRegression",
     "StreamingBayesianRidge",
     "StreamingGammaRegressor",
@@ -405,6 +408,41 @@ def test_covariance(memmap, case, name):
     scale = np.abs(ref.covariance_).max()
     assert_allclose(ours.covariance_, ref.covariance_, rtol=0, atol=1e-9 * scale)
     assert_allclose(ours.location_ - offset, ref.location_, rtol=0, atol=1e-6)
+
+
+# -- OOCFactorAnalysis -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_factor_analysis(memmap, case):
+    from sklearn.decomposition import FactorAnalysis
+
+    from sklearn_ooc.decomposition import OOCFactorAnalysis
+
+    X, _, _, offset = _problem(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = OOCFactorAnalysis(2, tol=1e-6, batch_size=BATCH).fit(memmap(X))
+        # scikit-learn centers the rows before its SVD: on the translated rows
+        # its model is the same, without the digits the offset costs.
+        ref = FactorAnalysis(2, svd_method="lapack", tol=1e-6).fit(X - offset)
+    if case != "offset":
+        # Columns 1e-5 to 1e5, or two columns equal to 1e-9: the noise of a
+        # column falls to its floor or the scaled covariance's eigenvalues
+        # span ten orders, and its eigen-decomposition keeps eps times the
+        # largest, where scikit-learn's SVD of the rows keeps the square root.
+        # The route of the covariance costs digits of the noise variances
+        # there (1e-3); the honest property is the fit: our model is as
+        # likely as scikit-learn's, to 1e-8.
+        X_ref = X - offset
+        assert ours.score(X) >= ref.score(X_ref) - 1e-8 * abs(ref.score(X_ref))
+        assert_allclose(ours.noise_variance_, ref.noise_variance_, rtol=1e-3)
+        return
+    scale = np.abs(ref.get_covariance()).max()
+    assert_allclose(ours.get_covariance(), ref.get_covariance(), atol=1e-12 * scale)
+    assert ours.n_iter_ == ref.n_iter_
+    assert_allclose(ours.loglike_, ref.loglike_, rtol=1e-9)
+    assert_allclose(ours.noise_variance_, ref.noise_variance_, rtol=1e-9)
 
 
 # -- OOCPCA -----------------------------------------------------------------------

@@ -88,6 +88,10 @@ SUITES = (
     Suite("cluster/tests/test_k_means.py", ("sklearn.cluster.KMeans",)),
     Suite("decomposition/tests/test_pca.py", ("sklearn.decomposition.PCA",)),
     Suite(
+        "decomposition/tests/test_factor_analysis.py",
+        ("sklearn.decomposition.FactorAnalysis",),
+    ),
+    Suite(
         "covariance/tests/test_covariance.py",
         (
             "sklearn.covariance.EmpiricalCovariance",

@@ -1,5 +1,6 @@
 """Matrix decompositions fitted out of core."""
 
+from ._factor_analysis import OOCFactorAnalysis
 from ._pca import OOCPCA
 
-__all__ = ["OOCPCA"]
+__all__ = ["OOCFactorAnalysis", "OOCPCA"]
