@@ -32,6 +32,7 @@ _ESTIMATOR_PACKAGES = (
     "covariance",
     "decomposition",
     "discriminant_analysis",
+    "feature_selection",
     "hmm",
     "kernel_ridge",
     "linear_model",

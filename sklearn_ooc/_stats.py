@@ -892,6 +892,114 @@ class StateSums:
 
 
 @dataclass
+class ColumnMoments:
+    """Count, mean and centered sum of squares of each column, NaN left out,
+    and its smallest and largest values (NaN if the column holds one).
+
+    Columns merge independently, with Chan's formula.
+    """
+
+    count: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def of_rows(cls, X):
+        X = np.asarray(X, dtype=np.float64)
+        present = ~np.isnan(X)
+        count = present.sum(axis=0).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(present, X, 0.0).sum(axis=0) / count
+        mean = np.where(count > 0, mean, 0.0)
+        m2 = np.where(present, (X - mean) ** 2, 0.0).sum(axis=0)
+        # NaN propagates through min and max, as through numpy's ptp.
+        low, high = (X.min(axis=0), X.max(axis=0)) if len(X) else (mean, mean)
+        return cls(count, mean, m2, low, high)
+
+    def __add__(self, other):
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(count > 0, other.count / count, 0.0)
+        mean = self.mean + delta * share
+        m2 = self.m2 + other.m2 + delta**2 * self.count * share
+        return ColumnMoments(
+            count,
+            mean,
+            m2,
+            np.minimum(self.low, other.low),
+            np.maximum(self.high, other.high),
+        )
+
+    def variance(self):
+        """Per-column variance of the values present (NaN where none is)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.m2 / self.count, np.nan)
+
+
+@dataclass
+class TargetMoments:
+    """Per-column moments of ``X`` with a target ``y``: means, centered sums
+    of squares of each column and of ``y``, and centered cross sums of each
+    column with ``y``, merged with Chan's formula."""
+
+    count: float
+    mean_x: np.ndarray
+    mean_y: float
+    m2_x: np.ndarray
+    m2_y: float
+    cross: np.ndarray
+
+    @classmethod
+    def of_rows(cls, X, y):
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).ravel()
+        n = float(len(y))
+        mean_x, mean_y = X.mean(axis=0), float(y.mean())
+        centered_x, centered_y = X - mean_x, y - mean_y
+        return cls(
+            n,
+            mean_x,
+            mean_y,
+            (centered_x**2).sum(axis=0),
+            float(centered_y @ centered_y),
+            centered_y @ centered_x,
+        )
+
+    def __add__(self, other):
+        count = self.count + other.count
+        share = other.count / count
+        delta_x = other.mean_x - self.mean_x
+        delta_y = other.mean_y - self.mean_y
+        weight = self.count * share
+        return TargetMoments(
+            count,
+            self.mean_x + delta_x * share,
+            self.mean_y + delta_y * share,
+            self.m2_x + other.m2_x + delta_x**2 * weight,
+            self.m2_y + other.m2_y + delta_y**2 * weight,
+            self.cross + other.cross + delta_x * delta_y * weight,
+        )
+
+
+@dataclass
+class ColumnSums:
+    """Row count and column sums of a set of rows; merging adds them."""
+
+    count: int
+    sums: np.ndarray
+
+    @classmethod
+    def of_rows(cls, X, workspace=None):
+        return cls(X.shape[0], np.asarray(X, dtype=np.float64).sum(axis=0))
+
+    def __add__(self, other):
+        return ColumnSums(self.count + other.count, self.sums + other.sums)
+
+
+@dataclass
 class LabelSet:
     """The distinct labels of a set of rows; merging is set union."""
 

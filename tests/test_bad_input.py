@@ -32,6 +32,7 @@ from sklearn import (
     covariance,
     decomposition,
     discriminant_analysis,
+    feature_selection,
     kernel_ridge,
     linear_model,
     mixture,
@@ -56,7 +57,7 @@ from sklearn_ooc.io import (
 from sklearn_ooc.preprocessing import StreamingTransformer
 from sklearn_ooc.utils import all_estimators
 
-from .conftest import file_digest, fitted_state
+from .conftest import file_digest, fitted_state, regression_filters
 
 # -- data ----------------------------------------------------------------------------
 
@@ -123,6 +124,7 @@ def _instances():
     return found
 
 
+WRAPPED.update({name: [p] for name, p in regression_filters().items()})
 ESTIMATORS = _instances()
 IDS = list(ESTIMATORS)
 
@@ -157,6 +159,13 @@ REFERENCES = {
     "StreamingRidgeCV": linear_model.RidgeCV,
     "StreamingSGDClassifier": linear_model.SGDClassifier,
     "StreamingSGDRegressor": linear_model.SGDRegressor,
+    "OOCGenericUnivariateSelect": feature_selection.GenericUnivariateSelect,
+    "OOCSelectFdr": feature_selection.SelectFdr,
+    "OOCSelectFpr": feature_selection.SelectFpr,
+    "OOCSelectFwe": feature_selection.SelectFwe,
+    "OOCSelectKBest": feature_selection.SelectKBest,
+    "OOCSelectPercentile": feature_selection.SelectPercentile,
+    "OOCVarianceThreshold": feature_selection.VarianceThreshold,
 }
 SHARED_PARAMS = {
     "C",
@@ -172,6 +181,7 @@ SHARED_PARAMS = {
     "kernel",
     "kernel_params",
     "loss",
+    "score_func",
     "n_clusters",
     "n_components",
     "priors",

@@ -24,6 +24,8 @@ from sklearn_ooc import LazyArray, open_array
 from sklearn_ooc.preprocessing import StreamingTransformer
 from sklearn_ooc.utils import all_estimators
 
+from .conftest import regression_filters
+
 # -- the estimators -----------------------------------------------------------
 
 # Small batches, blocks and memory so that every fit reads, summarizes and
@@ -60,6 +62,8 @@ WRAPPED = {
         {"transformer": FunctionTransformer(np.log1p)},
     ],
 }
+
+WRAPPED.update({name: [p] for name, p in regression_filters().items()})
 
 
 def _configurations():

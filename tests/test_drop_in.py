@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, clone
+from sklearn.feature_selection import chi2, f_regression, r_regression
 from sklearn.utils import Bunch
 
 from sklearn_ooc import out_of_core
@@ -79,6 +80,13 @@ NON_DEFAULTS = {
         n_iter=5,
         params="sl",
     ),
+    "GenericUnivariateSelect": dict(score_func=f_regression, mode="k_best", param=2),
+    "SelectFdr": dict(score_func=chi2, alpha=0.01),
+    "SelectFpr": dict(score_func=f_regression, alpha=0.01),
+    "SelectFwe": dict(score_func=r_regression, alpha=0.01),
+    "SelectKBest": dict(score_func=f_regression, k=3),
+    "SelectPercentile": dict(score_func=chi2, percentile=30),
+    "VarianceThreshold": dict(threshold=0.5),
     "FactorAnalysis": dict(
         n_components=2,
         tol=1e-4,

@@ -33,7 +33,7 @@ from sklearn_ooc.linear_model import (  # noqa: E402
 from sklearn_ooc.preprocessing import StreamingTransformer  # noqa: E402
 from sklearn_ooc.utils import all_estimators  # noqa: E402
 
-from .conftest import file_digest  # noqa: E402
+from .conftest import file_digest, regression_filters  # noqa: E402
 
 N, FEATURES = 53, ["a", "b", "c", "d"]
 
@@ -342,6 +342,8 @@ WRAPPED = {
         "transformers": [("s", StreamingTransformer(StandardScaler()), ["a", "c"])]
     },
 }
+
+WRAPPED.update(regression_filters())
 
 
 def _dense(Z):

@@ -88,6 +88,21 @@ SUITES = (
     Suite("cluster/tests/test_k_means.py", ("sklearn.cluster.KMeans",)),
     Suite("decomposition/tests/test_pca.py", ("sklearn.decomposition.PCA",)),
     Suite(
+        "feature_selection/tests/test_feature_select.py",
+        (
+            "sklearn.feature_selection.SelectKBest",
+            "sklearn.feature_selection.SelectPercentile",
+            "sklearn.feature_selection.SelectFpr",
+            "sklearn.feature_selection.SelectFdr",
+            "sklearn.feature_selection.SelectFwe",
+            "sklearn.feature_selection.GenericUnivariateSelect",
+        ),
+    ),
+    Suite(
+        "feature_selection/tests/test_variance_threshold.py",
+        ("sklearn.feature_selection.VarianceThreshold",),
+    ),
+    Suite(
         "decomposition/tests/test_factor_analysis.py",
         ("sklearn.decomposition.FactorAnalysis",),
     ),
