@@ -1,0 +1,96 @@
+"""Factor analysis and feature selection beside scikit-learn, same run.
+
+Issue 19: ``OOCFactorAnalysis`` (one pass for the covariance, then the EM
+iterations on it), ``OOCSelectKBest`` with ``f_regression`` and
+``f_classif``, and ``OOCVarianceThreshold`` from the page-cached memmap of
+500,000 x 50 rows, beside scikit-learn's estimator on the loaded array
+(scikit-learn-intelex has none of them). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
+the problem for a quick run.
+"""
+
+import os
+import warnings
+
+import numpy as np
+from sklearn.decomposition import FactorAnalysis
+from sklearn.feature_selection import (
+    SelectKBest,
+    VarianceThreshold,
+    f_classif,
+    f_regression,
+)
+
+from sklearn_ooc.decomposition import OOCFactorAnalysis
+from sklearn_ooc.feature_selection import OOCSelectKBest, OOCVarianceThreshold
+
+from .common import page_cached, regression_files
+
+N_SAMPLES = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 500_000))
+N_FEATURES = 50
+
+
+def _classes(y):
+    """Three classes of the cached targets, by their terciles."""
+    return np.searchsorted(np.quantile(y, [1 / 3, 2 / 3]), y)
+
+
+class _Problem:
+    timeout = 600
+    processes = 1
+    number = 1
+    repeat = 3
+
+    def setup_cache(self):
+        return regression_files(N_SAMPLES, N_FEATURES)
+
+    def _load(self, paths, memmap):
+        X_path, y_path = paths
+        self.X = page_cached(X_path) if memmap else np.load(X_path)
+        self.y = np.load(y_path)
+        self.classes = _classes(self.y)
+        warnings.simplefilter("ignore")
+
+
+class Ours(_Problem):
+    """Fits from the page-cached memmap, two threads."""
+
+    def setup(self, paths):
+        self._load(paths, memmap=True)
+        OOCSelectKBest(f_classif).fit(self.X[:100], self.classes[:100])
+
+    def time_factor_analysis(self, paths):
+        OOCFactorAnalysis(10, n_jobs=2).fit(self.X)
+
+    def peakmem_factor_analysis(self, paths):
+        OOCFactorAnalysis(10, n_jobs=2).fit(self.X)
+
+    def time_select_k_best_f_regression(self, paths):
+        OOCSelectKBest(f_regression, k=10, n_jobs=2).fit(self.X, self.y)
+
+    def time_select_k_best_f_classif(self, paths):
+        OOCSelectKBest(f_classif, k=10, n_jobs=2).fit(self.X, self.classes)
+
+    def time_variance_threshold(self, paths):
+        OOCVarianceThreshold(n_jobs=2).fit(self.X)
+
+
+class Sklearn(_Problem):
+    """scikit-learn's estimators on the loaded array."""
+
+    def setup(self, paths):
+        self._load(paths, memmap=False)
+
+    def time_factor_analysis(self, paths):
+        FactorAnalysis(10).fit(self.X)
+
+    def peakmem_factor_analysis(self, paths):
+        FactorAnalysis(10).fit(self.X)
+
+    def time_select_k_best_f_regression(self, paths):
+        SelectKBest(f_regression, k=10).fit(self.X, self.y)
+
+    def time_select_k_best_f_classif(self, paths):
+        SelectKBest(f_classif, k=10).fit(self.X, self.classes)
+
+    def time_variance_threshold(self, paths):
+        VarianceThreshold().fit(self.X)
