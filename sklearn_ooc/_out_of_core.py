@@ -37,6 +37,7 @@ _ESTIMATOR_PACKAGES = (
     "kernel_ridge",
     "linear_model",
     "mixture",
+    "naive_bayes",
     "preprocessing",
 )
 

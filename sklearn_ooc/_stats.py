@@ -1000,6 +1000,41 @@ class ColumnSums:
 
 
 @dataclass
+class LabelSums:
+    """For each label of a set of rows: its total row weight and the
+    weighted sums of the rows' columns (``Y^T X`` for one-hot labels ``Y``
+    scaled by the weights); merging adds them label by label."""
+
+    weight: dict
+    sums: dict
+
+    @classmethod
+    def of_rows(cls, X, labels, sample_weight=None):
+        labels = np.ravel(labels)
+        keys, inverse = np.unique(labels, return_inverse=True)
+        Y = np.zeros((len(labels), len(keys)))
+        Y[np.arange(len(labels)), inverse] = 1.0
+        if sample_weight is not None:
+            Y *= np.asarray(sample_weight, dtype=np.float64)[:, np.newaxis]
+        sums = Y.T @ X
+        keys = [k.item() if hasattr(k, "item") else k for k in keys]
+        return cls(
+            dict(zip(keys, Y.sum(axis=0), strict=True)),
+            dict(zip(keys, sums, strict=True)),
+        )
+
+    def __add__(self, other):
+        weight, sums = dict(self.weight), dict(self.sums)
+        for key, value in other.weight.items():
+            if key in weight:
+                weight[key] = weight[key] + value
+                sums[key] = sums[key] + other.sums[key]
+            else:
+                weight[key], sums[key] = value, other.sums[key]
+        return LabelSums(weight, sums)
+
+
+@dataclass
 class LabelSet:
     """The distinct labels of a set of rows; merging is set union."""
 

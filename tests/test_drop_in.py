@@ -87,6 +87,10 @@ NON_DEFAULTS = {
     "SelectKBest": dict(score_func=f_regression, k=3),
     "SelectPercentile": dict(score_func=chi2, percentile=30),
     "VarianceThreshold": dict(threshold=0.5),
+    "GaussianNB": dict(priors=[0.3, 0.7], var_smoothing=1e-6),
+    "MultinomialNB": dict(alpha=0.5, force_alpha=False, fit_prior=False),
+    "ComplementNB": dict(alpha=0.5, class_prior=[0.4, 0.6], norm=True),
+    "BernoulliNB": dict(alpha=2.0, binarize=0.5, fit_prior=False),
     "FactorAnalysis": dict(
         n_components=2,
         tol=1e-4,

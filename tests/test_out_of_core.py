@@ -9,7 +9,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
-from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -123,16 +123,17 @@ def test_randomized_search_keeps_its_distributions():
     "estimator, message",
     [
         (
-            make_pipeline(StandardScaler(), GaussianNB()),
-            r"Pipeline, step 'gaussiannb': GaussianNB has no exact out-of-core",
+            make_pipeline(StandardScaler(), KNeighborsClassifier()),
+            r"Pipeline, step 'kneighborsclassifier': KNeighborsClassifier has no "
+            "exact out-of-core",
         ),
         (
             make_pipeline(StandardScaler(), Lasso()),
             r"Pipeline, step 'lasso': Lasso has no exact out-of-core",
         ),
         (
-            GridSearchCV(GaussianNB(), {"var_smoothing": [1e-9]}),
-            r"GridSearchCV, estimator: GaussianNB has no exact",
+            GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3]}),
+            r"GridSearchCV, estimator: KNeighborsClassifier has no exact",
         ),
     ],
 )

@@ -88,6 +88,15 @@ SUITES = (
     Suite("cluster/tests/test_k_means.py", ("sklearn.cluster.KMeans",)),
     Suite("decomposition/tests/test_pca.py", ("sklearn.decomposition.PCA",)),
     Suite(
+        "tests/test_naive_bayes.py",
+        (
+            "sklearn.naive_bayes.GaussianNB",
+            "sklearn.naive_bayes.MultinomialNB",
+            "sklearn.naive_bayes.ComplementNB",
+            "sklearn.naive_bayes.BernoulliNB",
+        ),
+    ),
+    Suite(
         "feature_selection/tests/test_feature_select.py",
         (
             "sklearn.feature_selection.SelectKBest",

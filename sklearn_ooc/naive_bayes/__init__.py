@@ -1,0 +1,6 @@
+"""Naive Bayes classifiers fitted from statistics streamed over the rows."""
+
+from ._discrete_nb import OOCBernoulliNB, OOCComplementNB, OOCMultinomialNB
+from ._gaussian_nb import OOCGaussianNB
+
+__all__ = ["OOCBernoulliNB", "OOCComplementNB", "OOCGaussianNB", "OOCMultinomialNB"]
