@@ -128,6 +128,7 @@ def test_estimators_are_found():
         "PoissonHMM",
         "OOCFactorAnalysis",
         "OOCBernoulliNB",
+        "OOCCategoricalNB",
         "OOCComplementNB",
         "OOCGaussianNB",
         "OOCMultinomialNB",

@@ -91,6 +91,7 @@ NON_DEFAULTS = {
     "MultinomialNB": dict(alpha=0.5, force_alpha=False, fit_prior=False),
     "ComplementNB": dict(alpha=0.5, class_prior=[0.4, 0.6], norm=True),
     "BernoulliNB": dict(alpha=2.0, binarize=0.5, fit_prior=False),
+    "CategoricalNB": dict(alpha=0.5, class_prior=[0.5, 0.5], min_categories=4),
     "FactorAnalysis": dict(
         n_components=2,
         tol=1e-4,

@@ -176,3 +176,47 @@ def test_out_of_core_converts_naive_bayes():
     converted = out_of_core(sk.BernoulliNB(alpha=0.3, binarize=1.5))
     assert type(converted) is ooc.OOCBernoulliNB
     assert converted.binarize == 1.5 and converted.alpha == 0.3
+
+
+def _categories(seed=0, n=300, d=4):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(3, size=n)
+    X = (rng.randint(4, size=(n, d)) + y[:, None]) % np.array([3, 5, 6, 7])
+    return X, np.array(["p", "q", "r"])[y]
+
+
+def _assert_same_categorical(ours, ref, X):
+    assert_array_equal(ours.classes_, ref.classes_)
+    assert_array_equal(ours.n_categories_, ref.n_categories_)
+    assert_allclose(ours.class_count_, ref.class_count_, rtol=1e-12)
+    for a, b in zip(ours.category_count_, ref.category_count_, strict=True):
+        assert_allclose(a, b, rtol=1e-12)
+    for a, b in zip(ours.feature_log_prob_, ref.feature_log_prob_, strict=True):
+        assert_allclose(a, b, rtol=1e-12)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [7, 10_000])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("min_categories", [None, 8, [3, 6, 6, 9]])
+def test_categorical_equals_scikit_learn(batch_size, weighted, min_categories):
+    X, y = _categories()
+    w = _weights(len(X)) if weighted else None
+    params = dict(min_categories=min_categories)
+    ref = sk.CategoricalNB(**params).fit(X, y, sample_weight=w)
+    ours = ooc.OOCCategoricalNB(batch_size=batch_size, n_jobs=2, **params)
+    ours.fit(X, y, sample_weight=w)
+    _assert_same_categorical(ours, ref, X)
+
+
+def test_categorical_partial_fit_as_scikit_learns(tmp_path):
+    X, y = _categories(seed=1)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    ref, ours = sk.CategoricalNB(), ooc.OOCCategoricalNB(batch_size=16)
+    for part in np.array_split(np.arange(len(X)), 3):
+        ref.partial_fit(X[part], y[part], classes=["p", "q", "r"])
+        ours.partial_fit(X[part], y[part], classes=["p", "q", "r"])
+    _assert_same_categorical(ours, ref, X)
+    assert_array_equal(ours.predict(str(path)), ref.predict(X))

@@ -94,6 +94,7 @@ SUITES = (
             "sklearn.naive_bayes.MultinomialNB",
             "sklearn.naive_bayes.ComplementNB",
             "sklearn.naive_bayes.BernoulliNB",
+            "sklearn.naive_bayes.CategoricalNB",
         ),
     ),
     Suite(

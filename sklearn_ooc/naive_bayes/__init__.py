@@ -1,6 +1,17 @@
 """Naive Bayes classifiers fitted from statistics streamed over the rows."""
 
-from ._discrete_nb import OOCBernoulliNB, OOCComplementNB, OOCMultinomialNB
+from ._discrete_nb import (
+    OOCBernoulliNB,
+    OOCCategoricalNB,
+    OOCComplementNB,
+    OOCMultinomialNB,
+)
 from ._gaussian_nb import OOCGaussianNB
 
-__all__ = ["OOCBernoulliNB", "OOCComplementNB", "OOCGaussianNB", "OOCMultinomialNB"]
+__all__ = [
+    "OOCBernoulliNB",
+    "OOCCategoricalNB",
+    "OOCComplementNB",
+    "OOCGaussianNB",
+    "OOCMultinomialNB",
+]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.naive_bayes import BernoulliNB, ComplementNB, MultinomialNB
+from sklearn.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, MultinomialNB
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 
 from .._out_of_core import register
@@ -400,3 +402,197 @@ class OOCBernoulliNB(_StreamedDiscreteNB, BernoulliNB):
         if self.binarize is not None:
             X = (X > self.binarize).astype(np.float64)
         return X
+
+
+@dataclass
+class _CategoryCounts:
+    """For each label: its total row weight, and for each feature the
+    weighted count of each category; the highest category of each feature.
+    Merging adds the counts, padded to the longer."""
+
+    weight: dict
+    counts: dict
+    highest: np.ndarray
+
+    def __add__(self, other):
+        weight, counts = dict(self.weight), dict(self.counts)
+        for key, value in other.weight.items():
+            if key not in weight:
+                weight[key], counts[key] = value, other.counts[key]
+                continue
+            weight[key] = weight[key] + value
+            counts[key] = [
+                _padded_sum(a, b)
+                for a, b in zip(counts[key], other.counts[key], strict=True)
+            ]
+        return _CategoryCounts(weight, counts, np.maximum(self.highest, other.highest))
+
+
+def _padded_sum(a, b):
+    if len(a) < len(b):
+        a, b = b, a
+    out = a.copy()
+    out[: len(b)] += b
+    return out
+
+
+@register(CategoricalNB)
+class OOCCategoricalNB(_StreamedDiscreteNB, CategoricalNB):
+    """Naive Bayes for categorical features, from one streamed pass.
+
+    scikit-learn's :class:`~sklearn.naive_bayes.CategoricalNB` whose counts
+    of each category of each feature in each class are summed over the
+    batches of the rows; ``partial_fit`` is as scikit-learn's, and
+    predictions are streamed.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Additive (Laplace/Lidstone) smoothing parameter.
+    force_alpha : bool, default=True
+        If False and alpha is below 1e-10, alpha is set to 1e-10.
+    fit_prior : bool, default=True
+        Whether to learn class prior probabilities.
+    class_prior : array-like of shape (n_classes,), default=None
+        Prior probabilities of the classes.
+    min_categories : int or array-like of shape (n_features,), default=None
+        Least number of categories of each feature.
+    batch_size : int or "auto", default="auto"
+        Rows per batch.
+    n_jobs : int, default=None
+        Batches summarized in parallel (the same model for every value).
+    verbose : int, default=0
+        Progress messages.
+
+    Attributes
+    ----------
+    category_count_ : list of arrays of shape (n_features,)
+        For each feature, the weighted number of rows of each class and
+        category.
+    class_count_ : ndarray of shape (n_classes,)
+        Weighted number of rows of each class.
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Smoothed empirical log probability of each class.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    feature_log_prob_ : list of arrays of shape (n_features,)
+        For each feature, the empirical log probability of each category
+        given a class.
+    n_categories_ : ndarray of shape (n_features,), dtype=np.int64
+        Number of categories of each feature.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when they are all strings.
+
+    Notes
+    -----
+    The categories are the integer parts of the values, as scikit-learn's
+    conversion of the rows to integers makes them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.naive_bayes import OOCCategoricalNB
+    >>> rng = np.random.RandomState(1)
+    >>> X = rng.randint(5, size=(6, 100))
+    >>> y = np.array([1, 2, 3, 4, 5, 6])
+    >>> clf = OOCCategoricalNB(batch_size=4).fit(X, y)
+    >>> clf.predict(X[2:3])
+    array([3])
+    """
+
+    _parameter_constraints: dict = {
+        **CategoricalNB._parameter_constraints,
+        **OutOfCoreMixin._ooc_parameter_constraints,
+    }
+
+    _accept_sparse = False
+
+    def __init__(
+        self,
+        *,
+        alpha=1.0,
+        force_alpha=True,
+        fit_prior=True,
+        class_prior=None,
+        min_categories=None,
+        batch_size="auto",
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.force_alpha = force_alpha
+        self.fit_prior = fit_prior
+        self.class_prior = class_prior
+        self.min_categories = min_categories
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _prediction_rows(self, X):
+        X = np.asarray(X).astype(np.int64)
+        negative = np.argwhere(X < 0)
+        if negative.size:
+            row, column = negative[0]
+            raise ValueError(
+                "Negative values in data passed to CategoricalNB (input X): "
+                f"{X[row, column]} in column {column}"
+            )
+        return X
+
+    def _summarize(self, batch):
+        X = self._prediction_rows(batch.X)
+        negative = np.flatnonzero((X < 0).any(axis=1))
+        if negative.size:
+            row = int(negative[0])
+            column = int(np.flatnonzero(X[row] < 0)[0])
+            raise ValueError(
+                f"Negative values in data passed to CategoricalNB (input X): row "
+                f"{batch.start + row} (batch {batch.index}, rows {batch.start}-"
+                f"{batch.stop - 1}) holds {X[row, column]} in column {column}"
+            )
+        labels = np.ravel(batch.y)
+        w = batch.sample_weight
+        weight, counts = {}, {}
+        for label in np.unique(labels):
+            mask = labels == label
+            key = label.item() if hasattr(label, "item") else label
+            rows = X[mask]
+            weights = None if w is None else w[mask]
+            weight[key] = float(mask.sum() if weights is None else weights.sum())
+            counts[key] = [
+                np.bincount(rows[:, i], weights=weights).astype(np.float64)
+                for i in range(X.shape[1])
+            ]
+        highest = X.max(axis=0) if len(X) else np.full(X.shape[1], -1)
+        return _CategoryCounts(weight, counts, highest)
+
+    def _apply(self, counts, classes):
+        n_classes = len(classes)
+        single = n_classes == 1
+        self.class_count_ = self.class_count_ + np.array(
+            [
+                sum(counts.weight.values()) if single else counts.weight.get(k, 0.0)
+                for k in classes.tolist()
+            ]
+        )
+        self.n_categories_ = self._validate_n_categories(
+            counts.highest[np.newaxis, :], self.min_categories
+        )
+        category_count = []
+        for i in range(self.n_features_in_):
+            current = self.category_count_[i]
+            width = max(current.shape[1], int(self.n_categories_[i]))
+            grown = np.zeros((n_classes, width))
+            grown[:, : current.shape[1]] = current
+            for j, key in enumerate(classes.tolist()):
+                keys = list(counts.counts) if single else [key]
+                for k in keys:
+                    if k in counts.counts:
+                        found = counts.counts[k][i]
+                        grown[j, : len(found)] += found
+            category_count.append(grown)
+        self.category_count_ = category_count
+        self._update_feature_log_prob(self._check_alpha())
+        self._update_class_log_prior(class_prior=self.class_prior)
