@@ -127,6 +127,7 @@ def test_estimators_are_found():
         "GaussianHMM",
         "PoissonHMM",
         "OOCFactorAnalysis",
+        "BayesClassifier",
         "OOCBernoulliNB",
         "OOCCategoricalNB",
         "OOCComplementNB",

@@ -259,3 +259,23 @@ def test_mixture_initializes_components_without_parameters(rng):
     labels = mixture.predict(X)
     assert max((labels == y).mean(), (labels != y).mean()) > 0.98
     assert mixture.score(X) > -4
+
+
+def test_estimators_of_distributions_clone_and_cross_validate():
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    from sklearn_ooc.distributions import Exponential
+    from sklearn_ooc.mixture import OOCMixture
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.exponential(1.0, 300), rng.exponential(20.0, 100)])[:, None]
+    start = [Exponential(rate=2.0), Exponential(rate=0.01)]
+    mixture = OOCMixture(start, max_iter=5, batch_size=64)
+    cloned = clone(mixture)
+    assert cloned.distributions is not start
+    assert [d.rate for d in cloned.distributions] == [d.rate for d in start]
+    scores = cross_val_score(mixture, X, cv=3)
+    assert np.isfinite(scores).all()
+    # The start is left as it was.
+    assert [float(d.rate) for d in start] == [2.0, 0.01]

@@ -220,3 +220,87 @@ def test_categorical_partial_fit_as_scikit_learns(tmp_path):
         ours.partial_fit(X[part], y[part], classes=["p", "q", "r"])
     _assert_same_categorical(ours, ref, X)
     assert_array_equal(ours.predict(str(path)), ref.predict(X))
+
+
+# -- pomegranate's Bayes classifier ----------------------------------------------
+
+
+def test_bayes_classifier_default_is_gaussian_naive_bayes_without_smoothing():
+    X, y = _gaussian(seed=8)
+    ref = sk.GaussianNB(var_smoothing=0.0).fit(X, y)
+    ours = ooc.BayesClassifier(batch_size=40, n_jobs=2).fit(X, y)
+    assert_array_equal(ours.classes_, ref.classes_)
+    assert_allclose(ours.class_prior_, ref.class_prior_, rtol=1e-14)
+    assert_allclose(ours.predict_log_proba(X), ref.predict_log_proba(X), rtol=1e-9)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bayes_classifier_over_multivariate_normals(weighted):
+    from scipy.stats import multivariate_normal
+
+    from sklearn_ooc.distributions import MultivariateNormal
+
+    X, y = _gaussian(seed=9)
+    w = _weights(len(X)) if weighted else np.ones(len(X))
+    models = [MultivariateNormal() for _ in range(3)]
+    ours = ooc.BayesClassifier(models, batch_size=33)
+    ours.fit(X, y, sample_weight=w if weighted else None)
+    # In memory: each class's weighted mean and covariance (ddof=0), its
+    # weighted share as the prior, and Bayes' rule.
+    columns = []
+    for c in ["a", "b", "c"]:
+        rows, weights = X[y == c], w[y == c]
+        mean = np.average(rows, axis=0, weights=weights)
+        cov = np.cov(rows.T, aweights=weights, bias=True)
+        prior = weights.sum() / w.sum()
+        columns.append(multivariate_normal(mean, cov).logpdf(X) + np.log(prior))
+    jll = np.column_stack(columns)
+    expected = jll - np.logaddexp.reduce(jll, axis=1, keepdims=True)
+    assert_allclose(ours.predict_log_proba(X), expected, rtol=1e-9, atol=1e-9)
+    # The templates are copied, not fitted.
+    assert all(m.mean is None for m in models)
+
+
+def test_bayes_classifier_over_mixtures_fits_each_on_its_class(tmp_path):
+    from sklearn_ooc.mixture import OOCGaussianMixture
+
+    X, y = _gaussian(seed=10)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    template = OOCGaussianMixture(2, random_state=0, max_iter=20)
+    ours = ooc.BayesClassifier([template] * 3, batch_size=50).fit(str(path), y)
+    for c, model in zip(["a", "b", "c"], ours.distributions_, strict=True):
+        alone = OOCGaussianMixture(2, random_state=0, max_iter=20, batch_size=50)
+        alone.fit(X[y == c])
+        assert_allclose(model.means_, alone.means_, rtol=1e-12)
+        assert_allclose(model.covariances_, alone.covariances_, rtol=1e-12)
+    assert not hasattr(template, "means_")
+    assert ours.score(str(path), y) > 0.5
+
+
+def test_bayes_classifier_bitwise_across_n_jobs():
+    from sklearn_ooc.distributions import MultivariateNormal
+
+    X, y = _gaussian(seed=11)
+    fits = [
+        ooc.BayesClassifier(
+            [MultivariateNormal() for _ in range(3)], batch_size=16, n_jobs=n
+        ).fit(X, y)
+        for n in (1, 2)
+    ]
+    for a, b in zip(fits[0].distributions_, fits[1].distributions_, strict=True):
+        assert_array_equal(a.mean, b.mean)
+        assert_array_equal(a.cov, b.cov)
+
+
+def test_bayes_classifier_needs_a_model_per_class():
+    from sklearn_ooc.distributions import MultivariateNormal
+
+    X, y = _gaussian(seed=12)
+    model = ooc.BayesClassifier(batch_size=50).fit(X, y)
+    model.set_params(distributions=[MultivariateNormal(), MultivariateNormal()])
+    before = fitted_state(model)
+    with pytest.raises(ValueError, match="2 models for 3 classes"):
+        model.fit(X, y)
+    assert fitted_state(model) == before

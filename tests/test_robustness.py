@@ -104,12 +104,15 @@ COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
 # Estimators without an in-memory scikit-learn equal: the wrappers run a
 # scikit-learn estimator themselves (OOCColumnTransformer runs the
-# transformers it is given, each tested on its own), OOCMixture has no
-# counterpart. (The SGD estimators take scikit-learn's per-row steps in its
-# order: they have one.) The HMMs' reference is hmmlearn, not scikit-learn:
-# tests/test_hmm.py and tests/test_hmm_discrete.py compare them (GaussianHMM far
-# from the origin too).
+# transformers it is given, each tested on its own); OOCMixture and
+# BayesClassifier (pomegranate's) have no counterpart: tests/test_nb.py
+# compares the classifier with in-memory references. (The SGD estimators
+# take scikit-learn's per-row steps in its order: they have one.) The HMMs'
+# reference is hmmlearn, not scikit-learn: tests/test_hmm.py and
+# tests/test_hmm_discrete.py compare them (GaussianHMM far from the origin
+# too).
 WITHOUT_REFERENCE = {
+    "BayesClassifier",
     "CategoricalHMM",
     "GaussianHMM",
     "PoissonHMM",

@@ -8,6 +8,7 @@ same steps. They are the components of :class:`~sklearn_ooc.mixture.OOCMixture`.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 
@@ -299,6 +300,12 @@ class Distribution:
 
     def to_json(self):
         return json.dumps(self.get_params())
+
+    def __sklearn_clone__(self):
+        # A distribution is a parameter of estimators (the components of a
+        # mixture, the class models of a Bayes classifier): cloning them
+        # copies it whole, parameters set as a start included.
+        return copy.deepcopy(self)
 
     def __repr__(self):
         return json.dumps(self.get_params())

@@ -1,5 +1,6 @@
 """Naive Bayes classifiers fitted from statistics streamed over the rows."""
 
+from ._bayes_classifier import BayesClassifier
 from ._discrete_nb import (
     OOCBernoulliNB,
     OOCCategoricalNB,
@@ -9,6 +10,7 @@ from ._discrete_nb import (
 from ._gaussian_nb import OOCGaussianNB
 
 __all__ = [
+    "BayesClassifier",
     "OOCBernoulliNB",
     "OOCCategoricalNB",
     "OOCComplementNB",
