@@ -1034,6 +1034,18 @@ class LabelSums:
         return LabelSums(weight, sums)
 
 
+class Largest:
+    """The largest value of the rows seen; merging keeps the larger."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __add__(self, other):
+        return Largest(max(self.value, other.value))
+
+
 @dataclass
 class LabelSet:
     """The distinct labels of a set of rows; merging is set union."""

@@ -99,6 +99,7 @@ def interrupt_at(hook, fit, monkeypatch, at=3):
 DISCRETE_ROWS = {
     "CategoricalHMM": "one column of integer symbols",
     "PoissonHMM": "counts (non-negative integers)",
+    "MarkovChain": "one column of integer symbols",
 }
 _GENERIC_MODULES_OF_REAL_ROWS = ("test_bad_input.py", "test_determinism.py")
 
@@ -111,8 +112,8 @@ def pytest_collection_modifyitems(config, items):
             if f"[{name}" in item.nodeid:
                 item.add_marker(
                     pytest.mark.skip(
-                        reason=f"{name} reads {rows}, not real values: "
-                        "tests/test_hmm_discrete.py tests it on such rows"
+                        reason=f"{name} reads {rows}, not real values: its own "
+                        "module tests it on such rows"
                     )
                 )
 

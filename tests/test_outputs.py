@@ -360,7 +360,7 @@ def test_every_estimator_mapped_over_a_table_writes_its_outputs(
 ):
     """``T.map(est.method).to_npy`` == ``est.method(T)``, with no warning about
     feature names, for every public estimator and method of the package."""
-    if name.endswith("HMM"):
+    if name.endswith("HMM") or name == "MarkovChain":
         pytest.skip(
             "an HMM's outputs are functions of whole sequences (fit(X, lengths)), "
             "not of each row: they are not mapped over batches of rows"

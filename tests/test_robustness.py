@@ -115,6 +115,7 @@ WITHOUT_REFERENCE = {
     "BayesClassifier",
     "CategoricalHMM",
     "GaussianHMM",
+    "MarkovChain",
     "PoissonHMM",
     "Incremental",
     "OOCColumnTransformer",

@@ -3,9 +3,10 @@
 from .._out_of_core import register
 from ._categorical import CategoricalHMM
 from ._gaussian import GaussianHMM
+from ._markov_chain import MarkovChain
 from ._poisson import PoissonHMM
 
-__all__ = ["CategoricalHMM", "GaussianHMM", "PoissonHMM"]
+__all__ = ["CategoricalHMM", "GaussianHMM", "MarkovChain", "PoissonHMM"]
 
 # hmmlearn's models, where it is installed, convert with out_of_core: same
 # parameter names and defaults.

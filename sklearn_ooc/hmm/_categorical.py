@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from .._stats import StateSums
+from .._stats import Largest, StateSums
 from ._base import BaseHMM, _normalize
 
 
@@ -225,7 +225,7 @@ class CategoricalHMM(BaseHMM, BaseEstimator):
             largest = self._reduce(
                 source,
                 desc="symbols",
-                summarize=lambda batch: _Largest(float(batch.X.max())),
+                summarize=lambda batch: Largest(float(batch.X.max())),
             )
             self._symbols_found = int(largest.value) + 1
         super()._initialize(source, random_state)
@@ -283,15 +283,3 @@ class CategoricalHMM(BaseHMM, BaseEstimator):
     def _generate_sample_from_state(self, state, random_state):
         cdf = np.cumsum(self.emissionprob_[state, :])
         return [(cdf > random_state.rand()).argmax()]
-
-
-class _Largest:
-    """The largest value of the rows seen; merging keeps the larger."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __add__(self, other):
-        return _Largest(max(self.value, other.value))
