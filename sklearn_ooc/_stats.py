@@ -896,10 +896,14 @@ class ColumnMoments:
     """Count, mean and centered sum of squares of each column, NaN left out,
     and its smallest and largest values (NaN if the column holds one).
 
-    Columns merge independently, with Chan's formula.
+    The means are kept about a value of the column (``shift``), so that the
+    difference of two means -- what a merge needs -- keeps every digit on
+    data far from the origin. Columns merge independently, with Chan's
+    formula.
     """
 
     count: np.ndarray
+    shift: np.ndarray
     mean: np.ndarray
     m2: np.ndarray
     low: np.ndarray
@@ -910,25 +914,33 @@ class ColumnMoments:
         X = np.asarray(X, dtype=np.float64)
         present = ~np.isnan(X)
         count = present.sum(axis=0).astype(np.float64)
+        first = np.argmax(present, axis=0)
+        shift = X[first, np.arange(X.shape[1])] if len(X) else np.zeros(X.shape[1])
+        shift = np.where(count > 0, shift, 0.0)
+        centered = np.where(present, X - shift, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(present, X, 0.0).sum(axis=0) / count
-        mean = np.where(count > 0, mean, 0.0)
-        m2 = np.where(present, (X - mean) ** 2, 0.0).sum(axis=0)
+            mean = np.where(count > 0, centered.sum(axis=0) / count, 0.0)
+        m2 = np.where(present, (centered - mean) ** 2, 0.0).sum(axis=0)
         # NaN propagates through min and max, as through numpy's ptp.
-        low, high = (X.min(axis=0), X.max(axis=0)) if len(X) else (mean, mean)
-        return cls(count, mean, m2, low, high)
+        low, high = (X.min(axis=0), X.max(axis=0)) if len(X) else (shift, shift)
+        return cls(count, shift, mean, m2, low, high)
 
     def __add__(self, other):
         count = self.count + other.count
-        delta = other.mean - self.mean
+        mine = self.count > 0
+        # About my shift (the other's where I have no value): the difference
+        # of the shifts is exact for close values, then the small means.
+        shift = np.where(mine, self.shift, other.shift)
+        base = np.where(mine, self.mean, 0.0)
+        delta = (other.shift - shift) + other.mean - base
+        delta = np.where(other.count > 0, delta, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(count > 0, other.count / count, 0.0)
-        mean = self.mean + delta * share
-        m2 = self.m2 + other.m2 + delta**2 * self.count * share
         return ColumnMoments(
             count,
-            mean,
-            m2,
+            shift,
+            base + delta * share,
+            self.m2 + other.m2 + delta**2 * self.count * share,
             np.minimum(self.low, other.low),
             np.maximum(self.high, other.high),
         )

@@ -100,6 +100,7 @@ DISCRETE_ROWS = {
     "CategoricalHMM": "one column of integer symbols",
     "PoissonHMM": "counts (non-negative integers)",
     "MarkovChain": "one column of integer symbols",
+    "BayesianNetwork": "category codes (integers from 0)",
 }
 _GENERIC_MODULES_OF_REAL_ROWS = ("test_bad_input.py", "test_determinism.py")
 

@@ -330,6 +330,7 @@ METHODS = [
     "predict",
     "predict_proba",
     "predict_log_proba",
+    "predict_joint_log_proba",
     "decision_function",
     "score_samples",
     "transform",
@@ -360,6 +361,11 @@ def test_every_estimator_mapped_over_a_table_writes_its_outputs(
 ):
     """``T.map(est.method).to_npy`` == ``est.method(T)``, with no warning about
     feature names, for every public estimator and method of the package."""
+    if name == "BayesianNetwork":
+        pytest.skip(
+            "the table's rows are real values; a Bayesian network reads category "
+            "codes (tests/test_bayesian_network.py streams its outputs)"
+        )
     if name.endswith("HMM") or name == "MarkovChain":
         pytest.skip(
             "an HMM's outputs are functions of whole sequences (fit(X, lengths)), "

@@ -1021,6 +1021,41 @@ def covariance_problems(draw, name):
 
 
 @st.composite
+def factor_analysis_problems(draw):
+    import warnings
+
+    from sklearn_ooc.decomposition import OOCFactorAnalysis
+
+    d = draw(st.integers(2, 4))
+    n = draw(st.integers(d + 2, 60))
+    _, X = _features(draw, n, d, draw(OFFSETS))
+    warnings.filterwarnings("ignore", "FactorAnalysis did not converge")
+    # A fixed number of EM iterations (tol=0): the same steps on the merged
+    # covariance as on the covariance of one pass.
+    return Problem(
+        lambda: OOCFactorAnalysis(1, tol=0.0, max_iter=5),
+        X,
+        view=_factor_view,
+        rtol=1e-6,
+    )
+
+
+def _factor_view(a, d, X, y=None):
+    # The sign of a component is not determined by the data: the modelled
+    # covariance, the noise and the mean are.
+    def view(m):
+        W = m["components_"]
+        return {
+            "covariance": W.T @ W + np.diag(m["noise_variance_"]),
+            "noise_variance_": m["noise_variance_"],
+            "mean_": m["mean_"],
+            "loglike_": np.asarray(m["loglike_"]),
+        }
+
+    return view(a), view(d)
+
+
+@st.composite
 def pca_problems(draw):
     n, d = draw(st.integers(2, 60)), draw(st.integers(1, 4))
     _, X = _features(draw, n, d, draw(OFFSETS))
@@ -1163,6 +1198,7 @@ EXACT_PARTIAL_FIT = {
     "StreamingBayesianRidge": least_squares_problems(bayesian=True),
     "StreamingARDRegression": least_squares_problems(bayesian="ard", weighted=False),
     "OOCPCA": pca_problems(),
+    "OOCFactorAnalysis": factor_analysis_problems(),
     "OOCLinearDiscriminantAnalysis": lda_problems(),
     "OOCQuadraticDiscriminantAnalysis": qda_problems(),
     "OOCEmpiricalCovariance": covariance_problems("OOCEmpiricalCovariance"),

@@ -113,6 +113,7 @@ COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 # too).
 WITHOUT_REFERENCE = {
     "BayesClassifier",
+    "BayesianNetwork",
     "CategoricalHMM",
     "GaussianHMM",
     "MarkovChain",
@@ -132,6 +133,18 @@ TESTED_HERE = {
     "OOCKMeans",
     "OOCPCA",
     "OOCFactorAnalysis",
+    "OOCGaussianNB",
+    "OOCMultinomialNB",
+    "OOCComplementNB",
+    "OOCBernoulliNB",
+    "OOCCategoricalNB",
+    "OOCSelectKBest",
+    "OOCSelectPercentile",
+    "OOCSelectFpr",
+    "OOCSelectFdr",
+    "OOCSelectFwe",
+    "OOCGenericUnivariateSelect",
+    "OOCVarianceThreshold",
     "StreamingARDRegression",
     "StreamingBayesianRidge",
     "StreamingGammaRegressor",
@@ -412,6 +425,103 @@ def test_covariance(memmap, case, name):
     scale = np.abs(ref.covariance_).max()
     assert_allclose(ours.covariance_, ref.covariance_, rtol=0, atol=1e-9 * scale)
     assert_allclose(ours.location_ - offset, ref.location_, rtol=0, atol=1e-6)
+
+
+# -- naive Bayes and feature selection -----------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gaussian_naive_bayes(memmap, case):
+    from sklearn.naive_bayes import GaussianNB
+
+    from sklearn_ooc.naive_bayes import OOCGaussianNB
+
+    X, labels, _, offset = _problem(case)
+    ours = OOCGaussianNB(batch_size=BATCH).fit(memmap(X), labels)
+    # The model of the translated rows is the translated model.
+    ref = GaussianNB().fit(X - offset, labels)
+    scale = np.abs(ref.theta_).max()
+    assert_allclose(
+        ours.theta_ - offset, ref.theta_, rtol=0, atol=1e-9 * scale + EPS * offset
+    )
+    assert_allclose(ours.var_, ref.var_, rtol=1e-6)
+    assert_array_equal(ours.predict(memmap(X)), ref.predict(X - offset))
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", ["MultinomialNB", "ComplementNB", "BernoulliNB"])
+def test_discrete_naive_bayes(memmap, case, name):
+    import sklearn.naive_bayes
+
+    import sklearn_ooc.naive_bayes
+
+    X, labels, _, _ = _problem(case)
+    X = np.abs(X)  # counts and frequencies are non-negative
+    ours = getattr(sklearn_ooc.naive_bayes, "OOC" + name)(batch_size=BATCH)
+    ours.fit(memmap(X), labels)
+    ref = getattr(sklearn.naive_bayes, name)().fit(X, labels)
+    assert_allclose(ours.feature_count_, ref.feature_count_, rtol=1e-12)
+    assert_allclose(ours.feature_log_prob_, ref.feature_log_prob_, rtol=1e-10)
+    # At the offset the classes' log-likelihoods differ in their last digits
+    # only (every feature is 1e8): the argmax is rounding, the values agree.
+    assert_allclose(
+        ours.predict_joint_log_proba(memmap(X)),
+        ref.predict_joint_log_proba(X),
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_categorical_naive_bayes(memmap, case):
+    from sklearn.naive_bayes import CategoricalNB
+
+    from sklearn_ooc.naive_bayes import OOCCategoricalNB
+
+    X, labels, _, offset = _problem(case)
+    # Categories: the rows' ranks in five bins of each column.
+    codes = np.argsort(np.argsort(X - offset, axis=0), axis=0) * 5 // len(X)
+    ours = OOCCategoricalNB(batch_size=BATCH).fit(memmap(codes), labels)
+    ref = CategoricalNB().fit(codes, labels)
+    for a, b in zip(ours.feature_log_prob_, ref.feature_log_prob_, strict=True):
+        assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("SelectKBest", dict(k=2)),
+        ("SelectPercentile", dict(percentile=50)),
+        ("SelectFpr", dict(alpha=0.01)),
+        ("SelectFdr", dict(alpha=0.01)),
+        ("SelectFwe", dict(alpha=0.01)),
+        ("GenericUnivariateSelect", dict(mode="k_best", param=2)),
+    ],
+)
+def test_univariate_selection(memmap, case, name, params):
+    import sklearn.feature_selection
+
+    import sklearn_ooc.feature_selection
+
+    X, labels, _, offset = _problem(case)
+    ours = getattr(sklearn_ooc.feature_selection, "OOC" + name)(
+        batch_size=BATCH, **params
+    ).fit(memmap(X), labels)
+    # scikit-learn's sums of squares about the origin lose digits at the
+    # offset: its reference scores the translated rows, whose scores are the
+    # same.
+    ref = getattr(sklearn.feature_selection, name)(**params).fit(X - offset, labels)
+    assert_allclose(ours.scores_, ref.scores_, rtol=1e-6)
+    assert_array_equal(ours.get_support(), ref.get_support())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_variance_threshold(memmap, case):
+    from sklearn_ooc.feature_selection import OOCVarianceThreshold
+
+    X, _, _, offset = _problem(case)
+    ours = OOCVarianceThreshold(1e-12, batch_size=BATCH).fit(memmap(X))
+    assert_allclose(ours.variances_, np.var(X - offset, axis=0), rtol=1e-7)
 
 
 # -- OOCFactorAnalysis -----------------------------------------------------------

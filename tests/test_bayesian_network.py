@@ -1,0 +1,201 @@
+"""BayesianNetwork: counts, structures and inference against in-memory ones."""
+
+import itertools
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.sparse.csgraph import minimum_spanning_tree
+
+from sklearn_ooc.bayesian_network import BayesianNetwork
+
+from .conftest import fitted_state
+
+
+def _data(seed=0, n=2000):
+    """A chain a -> b -> c, d depending on a and c, e independent."""
+    rng = np.random.RandomState(seed)
+    a = rng.randint(2, size=n)
+    b = np.where(rng.rand(n) < 0.85, a, rng.randint(3, size=n))
+    c = np.where(rng.rand(n) < 0.8, b % 2, 1 - b % 2)
+    d = (a + c + (rng.rand(n) < 0.2)) % 2
+    e = rng.randint(3, size=n)
+    return np.column_stack([a, b, c, d, e])
+
+
+def _cpt(X, child, parents, cards):
+    """The table counted in memory with pandas, parents first."""
+    frame = pd.DataFrame(X)
+    shape = tuple(cards[p] for p in parents) + (cards[child],)
+    table = np.zeros(shape)
+    for key, count in frame.groupby(list(parents) + [child]).size().items():
+        key = key if isinstance(key, tuple) else (key,)
+        table[key] = count
+    total = table.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, table / np.where(total > 0, total, 1), 0.0)
+
+
+def _bic(X, structure, cards):
+    n = len(X)
+    total = 0.0
+    for v, parents in enumerate(structure):
+        frame = pd.DataFrame(X)
+        joint = frame.groupby(list(parents) + [v]).size()
+        if parents:
+            marginal = frame.groupby(list(parents)).size()
+            for key, count in joint.items():
+                key = key if isinstance(key, tuple) else (key,)
+                pk = key[:-1] if len(key) > 2 else key[0]
+                total += count * np.log(count / marginal[pk])
+        else:
+            total += float((joint * np.log(joint / n)).sum())
+        q = np.prod([cards[p] for p in parents]) if parents else 1
+        total -= 0.5 * np.log(n) * (cards[v] - 1) * q
+    return total
+
+
+STRUCTURE = ((), (0,), (1,), (0, 2), ())
+
+
+@pytest.mark.parametrize("batch_size", [7, 500, 10_000])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_tables_of_a_given_structure_equal_crosstabs(batch_size, n_jobs):
+    X = _data()
+    net = BayesianNetwork(STRUCTURE, batch_size=batch_size, n_jobs=n_jobs).fit(X)
+    cards = X.max(axis=0) + 1
+    assert_array_equal(net.n_categories_, cards)
+    for v, parents in enumerate(STRUCTURE):
+        assert_allclose(net.probabilities_[v], _cpt(X, v, parents, cards), rtol=1e-14)
+    assert net.n_passes_ == 2  # the categories, then the tables
+
+
+def test_chow_liu_is_the_maximum_spanning_tree_of_the_mutual_information():
+    X = _data(seed=1)
+    d = X.shape[1]
+    net = BayesianNetwork(algorithm="chow-liu", batch_size=300).fit(X)
+    mi = np.zeros((d, d))
+    for i, j in itertools.combinations(range(d), 2):
+        joint = pd.crosstab(X[:, i], X[:, j]).to_numpy() / len(X)
+        outer = np.outer(joint.sum(axis=1), joint.sum(axis=0))
+        mi[i, j] = np.sum(np.where(joint > 0, joint * np.log(joint / outer), 0.0))
+    tree = minimum_spanning_tree(-np.triu(mi)).toarray()
+    expected = {frozenset((i, j)) for i, j in zip(*np.nonzero(tree), strict=True)}
+    edges = {frozenset((v, p)) for v, ps in enumerate(net.structure_) for p in ps}
+    assert edges == expected
+    assert net.structure_[0] == ()
+    assert net.n_passes_ == 3  # categories, pairs, tables
+
+
+def test_hill_climbing_reaches_a_local_optimum_of_bic():
+    X = _data(seed=2)[:, :4]
+    cards = X.max(axis=0) + 1
+    net = BayesianNetwork(algorithm="hill-climb", max_parents=2, batch_size=400)
+    net.fit(X)
+    score = _bic(X, net.structure_, cards)
+    # No single edge added, removed or reversed does better.
+    d = X.shape[1]
+    for u, v in itertools.permutations(range(d), 2):
+        trial = [list(p) for p in net.structure_]
+        if u in trial[v]:
+            trial[v].remove(u)
+        elif len(trial[v]) < 2:
+            trial[v].append(u)
+        else:
+            continue
+        parents = [tuple(sorted(p)) for p in trial]
+        try:
+            BayesianNetwork(tuple(parents)).fit(X[:10])
+        except ValueError:
+            continue  # a cycle
+        assert _bic(X, parents, cards) <= score + 1e-6
+    assert score > _bic(X, ((),) * d, cards)
+
+
+def test_exact_search_finds_the_best_network():
+    X = _data(seed=3)[:, :4]
+    cards = X.max(axis=0) + 1
+    net = BayesianNetwork(algorithm="exact", max_parents=2, batch_size=512).fit(X)
+    best = -np.inf
+    d = X.shape[1]
+    options = [
+        [
+            ps
+            for k in range(3)
+            for ps in itertools.combinations([u for u in range(d) if u != v], k)
+        ]
+        for v in range(d)
+    ]
+    for structure in itertools.product(*options):
+        try:
+            BayesianNetwork(structure).fit(X[:10])
+        except ValueError:
+            continue
+        best = max(best, _bic(X, structure, cards))
+    assert_allclose(_bic(X, net.structure_, cards), best, rtol=1e-12)
+    assert net.n_passes_ == 3
+
+
+def test_log_probability_and_inference_by_enumeration(tmp_path):
+    X = _data(seed=4)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    net = BayesianNetwork(STRUCTURE, pseudocount=1.0, batch_size=256).fit(str(path))
+    logp = net.log_probability(str(path))
+    direct = sum(
+        np.log(net.probabilities_[v][tuple(X[:, p] for p in ps) + (X[:, v],)])
+        for v, ps in enumerate(STRUCTURE)
+    )
+    assert_allclose(logp, direct, rtol=1e-12)
+    # Posteriors of missing values: the joint enumerated by brute force.
+    rows = np.array([[1, -1, -1, 0, 2], [-1, 2, 1, -1, 0]])
+    proba = net.predict_proba(rows)
+    cards = net.n_categories_
+    for i, row in enumerate(rows):
+        everything = np.array(list(itertools.product(*[range(c) for c in cards])))
+        keep = np.all((row < 0) | (everything == row), axis=1)
+        candidates = everything[keep]
+        weights = np.exp(net.log_probability(candidates))
+        weights /= weights.sum()
+        for v in np.flatnonzero(row < 0):
+            expected = np.bincount(candidates[:, v], weights, minlength=cards[v])
+            assert_allclose(proba[v][i], expected, rtol=1e-12)
+    completed = net.predict(rows)
+    assert_array_equal(completed[rows >= 0], rows[rows >= 0])
+
+
+def test_sample_follows_the_tables():
+    X = _data(seed=5)
+    net = BayesianNetwork(STRUCTURE, batch_size=500).fit(X)
+    draws = net.sample(100_000, random_state=0)
+    again = BayesianNetwork(STRUCTURE).fit(draws)
+    for ours, theirs in zip(again.probabilities_, net.probabilities_, strict=True):
+        assert_allclose(ours, theirs, atol=0.03)
+
+
+def test_a_cycle_is_refused_naming_its_variables():
+    X = _data(seed=6)
+    net = BayesianNetwork(STRUCTURE, batch_size=500).fit(X)
+    before = fitted_state(net)
+    net.set_params(structure=((2,), (0,), (1,), (), ()))
+    before = fitted_state(net)
+    with pytest.raises(ValueError, match="structure has a cycle: .*0 -> 1 -> 2|cycle"):
+        net.fit(X)
+    assert fitted_state(net) == before
+
+
+def test_a_value_outside_the_alphabet_names_its_row_and_variable():
+    X = _data(seed=7)
+    net = BayesianNetwork(STRUCTURE, n_categories=[2, 3, 2, 2, 3], batch_size=500)
+    net.fit(X)
+    before = fitted_state(net)
+    bad = X.copy()
+    bad[1234, 2] = 5
+    expected = (
+        "Input X at row 1234 (batch 2, rows 1000-1499), variable 2: 5 is beyond "
+        "its 2 categories"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        net.fit(bad)
+    assert fitted_state(net) == before
