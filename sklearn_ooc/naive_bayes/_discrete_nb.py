@@ -86,10 +86,10 @@ class _StreamedDiscreteNB(StreamedPredictMixin, OutOfCoreMixin):
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Add the counts of the rows of ``X``: exact incremental fitting.
+        """Add the counts of the rows of ``X`` to the model, as scikit-learn's.
 
-        As scikit-learn's: ``classes`` on the first call; rows of labels
-        outside them count for no class. After any sequence of calls the
+        ``classes`` on the first call; rows of labels outside them count for
+        no class. The counts add exactly: after any sequence of calls the
         model equals ``fit`` on all their rows.
 
         Parameters
