@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, MultinomialNB
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 
 from .._out_of_core import register
 from .._stats import LabelSums
 from ..base import OutOfCoreMixin
-from ._streamed import StreamedPredictMixin, check_fitted_counts
+from ._streamed import (
+    StreamedPredictMixin,
+    SummarizeMixin,
+    check_fitted_counts,
+    check_some_weight,
+    epoch_of,
+)
 
 
-class _StreamedDiscreteNB(StreamedPredictMixin, OutOfCoreMixin):
+class _StreamedDiscreteNB(SummarizeMixin, StreamedPredictMixin, OutOfCoreMixin):
     """Counts of the features in each class, summed over streamed batches,
     then scikit-learn's own smoothing and priors."""
 
@@ -54,7 +62,7 @@ class _StreamedDiscreteNB(StreamedPredictMixin, OutOfCoreMixin):
         self.class_count_ = self.class_count_ + class_count
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, batch_size=None):
+    def fit(self, X, y, sample_weight=None, *, batch_size=None, batches_per_epoch=None):
         """Count the features of every class in one pass over the rows.
 
         Parameters
@@ -68,29 +76,40 @@ class _StreamedDiscreteNB(StreamedPredictMixin, OutOfCoreMixin):
             Row weights.
         batch_size : int or "auto", default=None
             Rows per batch for this call; ``None`` keeps the constructor's.
+        batches_per_epoch : int, default=None
+            Batches read by this call; ``None`` keeps the constructor's.
 
         Returns
         -------
         self : object
         """
         with self._transaction():
+            self.__dict__.pop("_pending_stats", None)
             source = self._source(
                 X, y, sample_weight, reset=True, batch_size=batch_size, fitting=True
             )
-            counts = self._reduce(source, desc="fit")
-            classes = check_fitted_counts(counts.weight, sum(counts.weight.values()))
-            self.classes_ = classes
-            self._init_counters(len(classes), self.n_features_in_)
-            self._apply(counts, classes)
-            self._is_fitted = True
+            counts = self._reduce(
+                source, epoch_of(source, batches_per_epoch, self), desc="fit"
+            )
+            self._fit_from(counts)
         return self
+
+    def _fit_from(self, counts, dtype=None):
+        classes = check_fitted_counts(counts.weight, sum(counts.weight.values()))
+        self.classes_ = classes
+        self._init_counters(len(classes), self.n_features_in_)
+        self._apply(counts, classes)
+        self._is_fitted = True
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Add the counts of the rows of ``X`` to the model, as scikit-learn's.
 
-        ``classes`` on the first call; rows of labels outside them count for
-        no class. The counts add exactly: after any sequence of calls the
-        model equals ``fit`` on all their rows.
+        ``classes`` is required on the first call; rows of labels outside
+        them count for no class, as in scikit-learn. The counts add exactly:
+        after calls on consecutive slices of a data set in which every class
+        occurs, the model is ``fit``'s on the whole of it (but for
+        ``OOCCategoricalNB.n_categories_``, which is, as scikit-learn's,
+        that of the last call's rows and ``min_categories``).
 
         Parameters
         ----------
@@ -115,6 +134,8 @@ class _StreamedDiscreteNB(StreamedPredictMixin, OutOfCoreMixin):
             if _check_partial_fit_first_call(self, classes):
                 self._init_counters(len(self.classes_), self.n_features_in_)
             counts = self._reduce(source, desc="partial_fit")
+            if sample_weight is not None:
+                check_some_weight(sum(counts.weight.values()))
             self._apply(counts, self.classes_)
             self._is_fitted = True
         return self
@@ -154,6 +175,9 @@ class OOCMultinomialNB(_StreamedDiscreteNB, MultinomialNB):
         Prior probabilities of the classes.
     batch_size : int or "auto", default="auto"
         Rows per batch.
+    batches_per_epoch : int, default=None
+        ``fit`` reads the first ``batches_per_epoch`` batches only; ``None``
+        (all batches) gives the model of all the rows.
     n_jobs : int, default=None
         Batches summarized in parallel (the same model for every value).
     verbose : int, default=0
@@ -191,6 +215,7 @@ class OOCMultinomialNB(_StreamedDiscreteNB, MultinomialNB):
     _parameter_constraints: dict = {
         **MultinomialNB._parameter_constraints,
         **OutOfCoreMixin._ooc_parameter_constraints,
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -201,6 +226,7 @@ class OOCMultinomialNB(_StreamedDiscreteNB, MultinomialNB):
         fit_prior=True,
         class_prior=None,
         batch_size="auto",
+        batches_per_epoch=None,
         n_jobs=None,
         verbose=0,
     ):
@@ -209,6 +235,7 @@ class OOCMultinomialNB(_StreamedDiscreteNB, MultinomialNB):
         self.fit_prior = fit_prior
         self.class_prior = class_prior
         self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -240,6 +267,9 @@ class OOCComplementNB(_StreamedDiscreteNB, ComplementNB):
         Whether a second normalization of the weights is performed.
     batch_size : int or "auto", default="auto"
         Rows per batch.
+    batches_per_epoch : int, default=None
+        ``fit`` reads the first ``batches_per_epoch`` batches only; ``None``
+        (all batches) gives the model of all the rows.
     n_jobs : int, default=None
         Batches summarized in parallel (the same model for every value).
     verbose : int, default=0
@@ -279,6 +309,7 @@ class OOCComplementNB(_StreamedDiscreteNB, ComplementNB):
     _parameter_constraints: dict = {
         **ComplementNB._parameter_constraints,
         **OutOfCoreMixin._ooc_parameter_constraints,
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -290,6 +321,7 @@ class OOCComplementNB(_StreamedDiscreteNB, ComplementNB):
         class_prior=None,
         norm=False,
         batch_size="auto",
+        batches_per_epoch=None,
         n_jobs=None,
         verbose=0,
     ):
@@ -299,6 +331,7 @@ class OOCComplementNB(_StreamedDiscreteNB, ComplementNB):
         self.class_prior = class_prior
         self.norm = norm
         self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -334,6 +367,9 @@ class OOCBernoulliNB(_StreamedDiscreteNB, BernoulliNB):
         Prior probabilities of the classes.
     batch_size : int or "auto", default="auto"
         Rows per batch.
+    batches_per_epoch : int, default=None
+        ``fit`` reads the first ``batches_per_epoch`` batches only; ``None``
+        (all batches) gives the model of all the rows.
     n_jobs : int, default=None
         Batches summarized in parallel (the same model for every value).
     verbose : int, default=0
@@ -371,6 +407,7 @@ class OOCBernoulliNB(_StreamedDiscreteNB, BernoulliNB):
     _parameter_constraints: dict = {
         **BernoulliNB._parameter_constraints,
         **OutOfCoreMixin._ooc_parameter_constraints,
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -382,6 +419,7 @@ class OOCBernoulliNB(_StreamedDiscreteNB, BernoulliNB):
         fit_prior=True,
         class_prior=None,
         batch_size="auto",
+        batches_per_epoch=None,
         n_jobs=None,
         verbose=0,
     ):
@@ -391,6 +429,7 @@ class OOCBernoulliNB(_StreamedDiscreteNB, BernoulliNB):
         self.fit_prior = fit_prior
         self.class_prior = class_prior
         self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -459,6 +498,9 @@ class OOCCategoricalNB(_StreamedDiscreteNB, CategoricalNB):
         Least number of categories of each feature.
     batch_size : int or "auto", default="auto"
         Rows per batch.
+    batches_per_epoch : int, default=None
+        ``fit`` reads the first ``batches_per_epoch`` batches only; ``None``
+        (all batches) gives the model of all the rows.
     n_jobs : int, default=None
         Batches summarized in parallel (the same model for every value).
     verbose : int, default=0
@@ -505,6 +547,7 @@ class OOCCategoricalNB(_StreamedDiscreteNB, CategoricalNB):
     _parameter_constraints: dict = {
         **CategoricalNB._parameter_constraints,
         **OutOfCoreMixin._ooc_parameter_constraints,
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     _accept_sparse = False
@@ -518,6 +561,7 @@ class OOCCategoricalNB(_StreamedDiscreteNB, CategoricalNB):
         class_prior=None,
         min_categories=None,
         batch_size="auto",
+        batches_per_epoch=None,
         n_jobs=None,
         verbose=0,
     ):
@@ -527,6 +571,7 @@ class OOCCategoricalNB(_StreamedDiscreteNB, CategoricalNB):
         self.class_prior = class_prior
         self.min_categories = min_categories
         self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
         self.verbose = verbose
 

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.naive_bayes import GaussianNB
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import _check_partial_fit_first_call
 
 from .._out_of_core import register
 from .._stats import diagonal_moments_of_rows
 from ..base import OutOfCoreMixin
-from ._streamed import StreamedPredictMixin, check_fitted_counts
+from ._streamed import (
+    StreamedPredictMixin,
+    SummarizeMixin,
+    check_fitted_counts,
+    check_some_weight,
+    epoch_of,
+    float_dtype,
+)
 
 
 @dataclass
@@ -50,7 +59,7 @@ def _merge(n_past, mu, var, n_new, new_mu, new_var):
 
 
 @register(GaussianNB)
-class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
+class OOCGaussianNB(SummarizeMixin, StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
     """Gaussian naive Bayes from one streamed pass.
 
     scikit-learn's :class:`~sklearn.naive_bayes.GaussianNB` -- its priors,
@@ -69,6 +78,9 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
         variances for calculation stability.
     batch_size : int or "auto", default="auto"
         Rows per batch.
+    batches_per_epoch : int, default=None
+        ``fit`` reads the first ``batches_per_epoch`` batches only; ``None``
+        (all batches) gives the model of all the rows.
     n_jobs : int, default=None
         Batches summarized in parallel (the same model for every value).
     verbose : int, default=0
@@ -114,6 +126,7 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
     _parameter_constraints: dict = {
         **GaussianNB._parameter_constraints,
         **OutOfCoreMixin._ooc_parameter_constraints,
+        "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -122,12 +135,14 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
         priors=None,
         var_smoothing=1e-9,
         batch_size="auto",
+        batches_per_epoch=None,
         n_jobs=None,
         verbose=0,
     ):
         self.priors = priors
         self.var_smoothing = var_smoothing
         self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -151,9 +166,7 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
     def _update(self, stats, dtype, first_call):
         """scikit-learn's ``_partial_fit`` from the merged moments."""
         pooled = stats.pooled
-        self.epsilon_ = self.var_smoothing * float(
-            np.max(pooled.scatter / pooled.weight)
-        )
+        epsilon = self.var_smoothing * float(np.max(pooled.scatter / pooled.weight))
         n_classes, n_features = len(self.classes_), self.n_features_in_
         if first_call:
             theta = np.zeros((n_classes, n_features))
@@ -170,7 +183,7 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
                 self.class_prior_ = priors.astype(dtype)
         else:
             theta = self.theta_.astype(np.float64)
-            var = self.var_.astype(np.float64) - self.epsilon_
+            var = self.var_.astype(np.float64) - epsilon
             class_count = self.class_count_.astype(np.float64)
         unknown = [k for k in stats.classes if k not in set(self.classes_.tolist())]
         if unknown:
@@ -194,7 +207,9 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
                 moments.scatter / n_new,
             )
             class_count[i] += n_new
-        var += self.epsilon_
+        var += epsilon
+        # scikit-learn's: a scalar of the rows' dtype.
+        self.epsilon_ = dtype(epsilon)
         self.theta_ = theta.astype(dtype)
         self.var_ = var.astype(dtype)
         self.class_count_ = class_count.astype(dtype)
@@ -202,7 +217,7 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
             self.class_prior_ = self.class_count_ / self.class_count_.sum()
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, batch_size=None):
+    def fit(self, X, y, sample_weight=None, *, batch_size=None, batches_per_epoch=None):
         """Fit the per-class means and variances in one pass over the rows.
 
         Parameters
@@ -216,23 +231,29 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
             Row weights.
         batch_size : int or "auto", default=None
             Rows per batch for this call; ``None`` keeps the constructor's.
+        batches_per_epoch : int, default=None
+            Batches read by this call; ``None`` keeps the constructor's.
 
         Returns
         -------
         self : object
         """
         with self._transaction():
+            self.__dict__.pop("_pending_stats", None)
             source = self._source(
                 X, y, sample_weight, reset=True, batch_size=batch_size, fitting=True
             )
-            stats = self._reduce(source, desc="fit")
-            weight = sum(
-                float(m.weight) for m in stats.classes.values() if m is not None
+            stats = self._reduce(
+                source, epoch_of(source, batches_per_epoch, self), desc="fit"
             )
-            self.classes_ = check_fitted_counts(stats.classes, weight)
-            self._update(stats, _float_dtype(source), first_call=True)
-            self._is_fitted = True
+            self._fit_from(stats, float_dtype(source))
         return self
+
+    def _fit_from(self, stats, dtype):
+        weight = sum(float(m.weight) for m in stats.classes.values() if m is not None)
+        self.classes_ = check_fitted_counts(stats.classes, weight)
+        self._update(stats, dtype, first_call=True)
+        self._is_fitted = True
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the model with the rows of ``X``, as scikit-learn's.
@@ -262,15 +283,21 @@ class OOCGaussianNB(StreamedPredictMixin, OutOfCoreMixin, GaussianNB):
             source = self._source(X, y, sample_weight, reset=first_call, fitting=True)
             first_call = _check_partial_fit_first_call(self, classes)
             stats = self._reduce(source, desc="partial_fit")
-            self._update(stats, _float_dtype(source), first_call=first_call)
+            if sample_weight is not None:
+                check_some_weight(
+                    sum(
+                        float(m.weight) for m in stats.classes.values() if m is not None
+                    )
+                )
+            self._update(stats, float_dtype(source), first_call=first_call)
             self._is_fitted = True
         return self
 
+    def _prediction_rows(self, X):
+        # float32 rows are scored in float32 (float64 where the model is),
+        # as scikit-learn's predictions are.
+        X = np.asarray(X)
+        return X if X.dtype == np.float32 else X.astype(np.float64)
+
     def _joint_log_likelihood(self, X):
         return GaussianNB._joint_log_likelihood(self, X)
-
-
-def _float_dtype(source):
-    """The dtype of scikit-learn's attributes: float32 rows keep float32."""
-    dtype = getattr(source.X, "dtype", np.float64)
-    return np.float32 if dtype == np.float32 else np.float64
