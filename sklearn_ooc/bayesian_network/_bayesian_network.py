@@ -350,11 +350,48 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
     def _total(self, counts):
         return float(next(iter(counts.values())).sum())
 
+    def _pair_counts(self, source, pairs):
+        """The joint counts of every pair in one pass, as the Gram matrix of
+        the rows' one-hot codes (one matrix product a batch)."""
+        cards = self._cards
+        starts = np.concatenate([[0], np.cumsum(cards)]).astype(np.int64)
+
+        width = int(starts[-1])
+        # Rows of one-hot codes at a time: about 32 MB of them.
+        step = max(1, (4 << 20) // width)
+
+        def summarize(batch):
+            X = self._check_rows(batch.X, batch)
+            w = batch.sample_weight
+            gram = np.zeros((width, width))
+            for a in range(0, X.shape[0], step):
+                block = X[a : a + step]
+                onehot = np.zeros((block.shape[0], width))
+                rows = np.arange(block.shape[0])
+                for v in range(block.shape[1]):
+                    onehot[rows, starts[v] + block[:, v]] = 1.0
+                weighted = onehot if w is None else onehot * w[a : a + step, None]
+                gram += weighted.T @ onehot
+            return gram
+
+        self.n_passes_ += 1
+        gram = self._reduce(source, desc="pairs", summarize=summarize)
+        return FamilyCounts(
+            {
+                (i, j): gram[starts[i] : starts[i + 1], starts[j] : starts[j + 1]]
+                .ravel()
+                .copy()
+                for i, j in pairs
+            }
+        )
+
     def _chow_liu(self, source, d):
         cards = self._cards
         pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
         self._check_cells(pairs)
-        counts = self._count(source, pairs, "pairs") if pairs else FamilyCounts()
+        counts = FamilyCounts()
+        if pairs:
+            counts = self._pair_counts(source, pairs)
         weight = np.zeros((d, d))
         for i, j in pairs:
             joint = counts[(i, j)].reshape(cards[i], cards[j])
