@@ -151,6 +151,7 @@ REFERENCES = {
     "OOCLinearDiscriminantAnalysis": discriminant_analysis.LinearDiscriminantAnalysis,
     "OOCMixture": mixture.GaussianMixture,
     "OOCPCA": decomposition.PCA,
+    "OOCTruncatedSVD": decomposition.TruncatedSVD,
     "OOCQuadraticDiscriminantAnalysis": (
         discriminant_analysis.QuadraticDiscriminantAnalysis
     ),

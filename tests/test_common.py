@@ -168,6 +168,7 @@ def test_estimators_are_found():
         "MarkovChain",
         "PoissonHMM",
         "OOCFactorAnalysis",
+        "OOCTruncatedSVD",
         "BayesClassifier",
         "BayesianNetwork",
         "OOCBernoulliNB",

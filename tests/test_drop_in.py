@@ -92,6 +92,15 @@ NON_DEFAULTS = {
     "ComplementNB": dict(alpha=0.5, class_prior=[0.4, 0.6], norm=True),
     "BernoulliNB": dict(alpha=2.0, binarize=0.5, fit_prior=False),
     "CategoricalNB": dict(alpha=0.5, class_prior=[0.5, 0.5], min_categories=4),
+    "TruncatedSVD": dict(
+        n_components=3,
+        algorithm="arpack",
+        n_iter=3,
+        n_oversamples=5,
+        power_iteration_normalizer="QR",
+        random_state=1,
+        tol=1e-6,
+    ),
     "FactorAnalysis": dict(
         n_components=2,
         tol=1e-4,
@@ -412,7 +421,13 @@ def _prefixed_transformers():
 
 def test_the_prefixed_transformers_are_the_expected_ones():
     names = sorted(sk.__name__ for sk, _ in _prefixed_transformers())
-    assert names == ["FactorAnalysis", "KMeans", "LinearDiscriminantAnalysis", "PCA"]
+    assert names == [
+        "FactorAnalysis",
+        "KMeans",
+        "LinearDiscriminantAnalysis",
+        "PCA",
+        "TruncatedSVD",
+    ]
 
 
 @pytest.fixture

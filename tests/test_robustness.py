@@ -133,6 +133,7 @@ TESTED_HERE = {
     "OOCKMeans",
     "OOCPCA",
     "OOCFactorAnalysis",
+    "OOCTruncatedSVD",
     "OOCGaussianNB",
     "OOCMultinomialNB",
     "OOCComplementNB",
@@ -522,6 +523,23 @@ def test_variance_threshold(memmap, case):
     X, _, _, offset = _problem(case)
     ours = OOCVarianceThreshold(1e-12, batch_size=BATCH).fit(memmap(X))
     assert_allclose(ours.variances_, np.var(X - offset, axis=0), rtol=1e-7)
+
+
+# -- OOCTruncatedSVD ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_truncated_svd(memmap, case):
+    from sklearn.decomposition import TruncatedSVD
+
+    from sklearn_ooc.decomposition import OOCTruncatedSVD
+
+    X, _, _, _ = _problem(case)
+    ours = OOCTruncatedSVD(2, random_state=0, batch_size=BATCH).fit(memmap(X))
+    # Not centered: the data as they are, for both.
+    ref = TruncatedSVD(2, random_state=0).fit(X)
+    assert_allclose(ours.singular_values_, ref.singular_values_, rtol=1e-9)
+    assert_allclose(ours.components_, ref.components_, rtol=0, atol=1e-7)
 
 
 # -- OOCFactorAnalysis -----------------------------------------------------------

@@ -113,6 +113,10 @@ SUITES = (
         ("sklearn.feature_selection.VarianceThreshold",),
     ),
     Suite(
+        "decomposition/tests/test_truncated_svd.py",
+        ("sklearn.decomposition.TruncatedSVD",),
+    ),
+    Suite(
         "decomposition/tests/test_factor_analysis.py",
         ("sklearn.decomposition.FactorAnalysis",),
     ),
