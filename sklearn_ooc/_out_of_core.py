@@ -30,6 +30,7 @@ _ESTIMATOR_PACKAGES = (
     "cluster",
     "compose",
     "covariance",
+    "cross_decomposition",
     "decomposition",
     "discriminant_analysis",
     "feature_selection",

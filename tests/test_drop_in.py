@@ -101,6 +101,9 @@ NON_DEFAULTS = {
         random_state=1,
         tol=1e-6,
     ),
+    "PLSRegression": dict(n_components=3, scale=False, max_iter=100, tol=1e-8),
+    "PLSCanonical": dict(n_components=1, algorithm="svd", max_iter=50, tol=1e-4),
+    "CCA": dict(n_components=1, scale=False, max_iter=200, tol=1e-7),
     "FactorAnalysis": dict(
         n_components=2,
         tol=1e-4,
@@ -422,10 +425,13 @@ def _prefixed_transformers():
 def test_the_prefixed_transformers_are_the_expected_ones():
     names = sorted(sk.__name__ for sk, _ in _prefixed_transformers())
     assert names == [
+        "CCA",
         "FactorAnalysis",
         "KMeans",
         "LinearDiscriminantAnalysis",
         "PCA",
+        "PLSCanonical",
+        "PLSRegression",
         "TruncatedSVD",
     ]
 
@@ -445,6 +451,8 @@ def blobs():
 )
 def test_output_feature_names_are_sklearns(sklearn_class, ours, blobs):
     params = {"random_state": 0} if "random_state" in _parameters(ours) else {}
+    if sklearn_class.__name__ in {"CCA", "PLSCanonical", "PLSRegression"}:
+        params["n_components"] = 1  # one component for a target of one column
     ref = sklearn_class(**params).fit(blobs.X, blobs.y)
     model = ours(**params).fit(blobs.X, blobs.y)
     expected = ref.get_feature_names_out()

@@ -134,6 +134,9 @@ TESTED_HERE = {
     "OOCPCA",
     "OOCFactorAnalysis",
     "OOCTruncatedSVD",
+    "OOCPLSRegression",
+    "OOCPLSCanonical",
+    "OOCCCA",
     "OOCGaussianNB",
     "OOCMultinomialNB",
     "OOCComplementNB",
@@ -523,6 +526,39 @@ def test_variance_threshold(memmap, case):
     X, _, _, offset = _problem(case)
     ours = OOCVarianceThreshold(1e-12, batch_size=BATCH).fit(memmap(X))
     assert_allclose(ours.variances_, np.var(X - offset, axis=0), rtol=1e-7)
+
+
+# -- the PLS family ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", ["PLSRegression", "PLSCanonical", "CCA"])
+def test_pls(memmap, case, name):
+    import sklearn.cross_decomposition
+
+    import sklearn_ooc.cross_decomposition
+
+    if name == "CCA" and case == "near_duplicate":
+        pytest.skip(
+            "CCA's pinv(X) on two columns equal to 1e-9: the weights go to their "
+            "difference, a direction rounding decides (scikit-learn's too)"
+        )
+    X, _, y, offset = _problem(case)
+    Y = np.column_stack([y, X[:, 0] - offset + y])
+    ours = getattr(sklearn_ooc.cross_decomposition, "OOC" + name)(
+        1, batch_size=BATCH
+    ).fit(memmap(X), Y)
+    # scikit-learn centers the rows first: on the translated rows its model
+    # is the same, without the digits the offset costs.
+    ref = getattr(sklearn.cross_decomposition, name)(1).fit(X - offset, Y)
+    # On the ill-conditioned cases (columns of 1e-5 to 1e5, two columns
+    # equal to 1e-9) the products route keeps fewer digits than scikit-learn's
+    # deflated rows: the predictions agree to 1e-6 of their scale.
+    # CCA's power method stops at tol=1e-6 on the squared change of the
+    # weights, far from its fixed point: the two fits stop apart, by 1e-5.
+    expected = ref.predict(X - offset)
+    scale = np.abs(expected).max() * (1e-4 if name == "CCA" else 1e-6)
+    assert_allclose(ours.predict(memmap(X)), expected, rtol=0, atol=scale)
 
 
 # -- OOCTruncatedSVD ---------------------------------------------------------------

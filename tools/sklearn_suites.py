@@ -117,6 +117,14 @@ SUITES = (
         ("sklearn.decomposition.TruncatedSVD",),
     ),
     Suite(
+        "cross_decomposition/tests/test_pls.py",
+        (
+            "sklearn.cross_decomposition.PLSRegression",
+            "sklearn.cross_decomposition.PLSCanonical",
+            "sklearn.cross_decomposition.CCA",
+        ),
+    ),
+    Suite(
         "decomposition/tests/test_factor_analysis.py",
         ("sklearn.decomposition.FactorAnalysis",),
     ),
