@@ -1,8 +1,11 @@
-"""Factor analysis and feature selection beside scikit-learn, same run.
+"""Factor analysis, truncated SVD, PLS and feature selection beside
+scikit-learn, same run.
 
 Issue 19: ``OOCFactorAnalysis`` (one pass for the covariance, then the EM
-iterations on it), ``OOCSelectKBest`` with ``f_regression`` and
-``f_classif``, and ``OOCVarianceThreshold`` from the page-cached memmap of
+iterations on it), ``OOCTruncatedSVD`` (randomized: a pass per power
+iteration), ``OOCPLSRegression`` (one pass for the cross-products),
+``OOCSelectKBest`` with ``f_regression`` and ``f_classif``, and
+``OOCVarianceThreshold`` from the page-cached memmap of
 500,000 x 50 rows, beside scikit-learn's estimator on the loaded array
 (scikit-learn-intelex has none of them). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
 the problem for a quick run.
@@ -12,7 +15,8 @@ import os
 import warnings
 
 import numpy as np
-from sklearn.decomposition import FactorAnalysis
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.decomposition import FactorAnalysis, TruncatedSVD
 from sklearn.feature_selection import (
     SelectKBest,
     VarianceThreshold,
@@ -20,7 +24,8 @@ from sklearn.feature_selection import (
     f_regression,
 )
 
-from sklearn_ooc.decomposition import OOCFactorAnalysis
+from sklearn_ooc.cross_decomposition import OOCPLSRegression
+from sklearn_ooc.decomposition import OOCFactorAnalysis, OOCTruncatedSVD
 from sklearn_ooc.feature_selection import OOCSelectKBest, OOCVarianceThreshold
 
 from .common import page_cached, regression_files
@@ -64,6 +69,12 @@ class Ours(_Problem):
     def peakmem_factor_analysis(self, paths):
         OOCFactorAnalysis(10, n_jobs=2).fit(self.X)
 
+    def time_truncated_svd(self, paths):
+        OOCTruncatedSVD(10, random_state=0, n_jobs=2).fit(self.X)
+
+    def time_pls_regression(self, paths):
+        OOCPLSRegression(5, n_jobs=2).fit(self.X, self.y)
+
     def time_select_k_best_f_regression(self, paths):
         OOCSelectKBest(f_regression, k=10, n_jobs=2).fit(self.X, self.y)
 
@@ -85,6 +96,12 @@ class Sklearn(_Problem):
 
     def peakmem_factor_analysis(self, paths):
         FactorAnalysis(10).fit(self.X)
+
+    def time_truncated_svd(self, paths):
+        TruncatedSVD(10, random_state=0).fit(self.X)
+
+    def time_pls_regression(self, paths):
+        PLSRegression(5).fit(self.X, self.y)
 
     def time_select_k_best_f_regression(self, paths):
         SelectKBest(f_regression, k=10).fit(self.X, self.y)
