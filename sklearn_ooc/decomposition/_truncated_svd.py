@@ -83,6 +83,15 @@ class OOCTruncatedSVD(
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when they are all strings.
 
+    Notes
+    -----
+    A power iteration of the randomized solver is one pass here, ``X.T (X
+    Q)``; scikit-learn's alternates ``X Q`` and ``X.T Q`` with a QR between,
+    which keeps more digits when the largest singular value dwarfs the next
+    (data far from the origin, not centered: at a ratio of 1e10, the second
+    component to 2e-7 here, to 3e-9 there). Center such data, or use
+    :class:`OOCPCA`.
+
     Examples
     --------
     >>> import numpy as np
