@@ -78,7 +78,7 @@ class _ExtendNames(argparse.Action):
 def _demo(args):
     from ._demo import run_demo
 
-    run_demo(args.size_mb, n_jobs=args.n_jobs, directory=args.tmpdir)
+    run_demo(args.size_mb, n_jobs=args.n_jobs, directory=args.tmpdir, quiet=args.quiet)
     return 0
 
 
@@ -102,9 +102,12 @@ def _convert(args):
     from .io import convert
     from .io._convert import columns_path, read_columns
 
-    progress = args.progress
-    if progress is None:
-        progress = sys.stderr.isatty()
+    # A bar on a terminal, plain lines in a log or a pipe; --progress forces
+    # the bar, --no-progress and --quiet silence it.
+    if args.quiet or args.progress is False:
+        progress = "off"
+    else:
+        progress = "bar" if args.progress else "auto"
     X_path, y_path = convert(
         args.input,
         args.output_prefix,
@@ -138,6 +141,7 @@ def _shuffle(args):
         buffer_mb=args.buffer_mb,
         random_state=args.seed,
         overwrite=args.overwrite,
+        progress="off" if args.quiet else "auto",
     )
     _wrote(X_path, y_path)
     return 0
@@ -169,6 +173,13 @@ def build_parser():
 
     parser.add_argument(
         "--version", action="version", version=f"sklearn_ooc {__version__}"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress output (bars on a terminal, periodic lines "
+        "elsewhere); results and errors are still printed",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -249,6 +249,7 @@ def demo_mixture(
     n_jobs=-1,
     directory=None,
     out=None,
+    verbose=2,
 ):
     """Gaussian mixture from a ``.npy`` file, beside scikit-learn on the same data.
 
@@ -295,7 +296,11 @@ def demo_mixture(
             "max_iter": max_iter,
         }
         gmm = OOCGaussianMixture(
-            n_components, n_jobs=n_jobs, verbose=2, verbose_interval=1, **start_params
+            n_components,
+            n_jobs=n_jobs,
+            verbose=verbose,
+            verbose_interval=1,
+            **start_params,
         )
         with PeakMemory() as mem, warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -355,14 +360,19 @@ def demo_mixture(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_demo(size_mb=1000.0, *, n_jobs=-1, directory=None, out=None):
-    """The demo a newcomer runs first: the mixture, then ridge regression."""
+def run_demo(size_mb=1000.0, *, n_jobs=-1, directory=None, out=None, quiet=False):
+    """The demo a newcomer runs first: the mixture, then ridge regression.
+
+    ``quiet`` drops the progress of each pass (the per-iteration lines stay).
+    """
     _line(
         out,
         "sklearn_ooc demo: exact out-of-core fits from .npy files, compared with "
         "scikit-learn fitted on the same data in memory",
     )
-    mix = demo_mixture(size_mb, n_jobs=n_jobs, directory=directory, out=out)
+    mix = demo_mixture(
+        size_mb, n_jobs=n_jobs, directory=directory, out=out, verbose=1 if quiet else 2
+    )
     ridge = demo_ridge(size_mb / 2, n_jobs=n_jobs, directory=directory, out=out)
     _line(out)
     _line(out, "Summary")

@@ -25,6 +25,7 @@ from joblib import effective_n_jobs
 from threadpoolctl import ThreadpoolController
 
 from ._stats import Workspace, WorkspacePool
+from .data._progress import Progress
 
 
 class _SingleThreadedBlas:
@@ -239,15 +240,8 @@ class Engine:
     def _progress(self, total, desc):
         if self.verbose < 2 or total <= 1:
             return _NoProgress()
-        from tqdm.auto import tqdm
-
-        return tqdm(
-            total=total,
-            desc=f"{self.name} {desc}".strip(),
-            unit="batch",
-            leave=False,
-            file=sys.stderr,
-        )
+        # A bar on a terminal, plain lines in a log or a pipe.
+        return Progress(total, f"{self.name} {desc}".strip(), unit="batch")
 
     def map(self, source, indices, func, *, desc="pass"):
         """Yield ``(batch, func(batch))`` for the batches ``indices``, in order.

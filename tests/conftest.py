@@ -55,8 +55,9 @@ def npy(tmp_path):
     return save
 
 
-def run_cli(*args, cwd=None):
-    """``python -m sklearn_ooc ARGS`` in a subprocess, its output captured."""
+def run_cli(*args, cwd=None, env=None):
+    """``python -m sklearn_ooc ARGS`` in a subprocess, its output captured
+    (standard error a pipe, as in a log); ``env`` adds variables."""
     import subprocess
     import sys
 
@@ -66,6 +67,7 @@ def run_cli(*args, cwd=None):
         text=True,
         cwd=cwd,
         timeout=300,
+        env=None if env is None else {**os.environ, **env},
     )
 
 

@@ -127,23 +127,60 @@ def test_shuffle_and_convert_help_document_the_new_options():
         assert option in convert
 
 
-def test_convert_progress_bar_only_on_a_terminal_or_when_asked(tmp_path):
+def test_convert_progress_is_plain_lines_in_a_pipe_and_quiet_silences_it(tmp_path):
     import pandas as pd
 
     path = tmp_path / "data.parquet"
-    pd.DataFrame({"a": np.arange(50.0), "y": np.arange(50.0)}).to_parquet(path)
-    # Standard error is a pipe here, not a terminal: no bar by default.
-    quiet = _run("convert", str(path), str(tmp_path / "q"), "--target", "y")
-    assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stderr == ""
-    shown = _run(
-        "convert", str(path), str(tmp_path / "p"), "--target", "y", "--progress"
+    pd.DataFrame({"a": np.arange(5000.0), "y": np.arange(5000.0)}).to_parquet(path)
+    # Standard error is a pipe here: whole lines, never a carriage return, a
+    # line every interval (0 s here: every chunk) and a last one.
+    every = {"SKLEARN_OOC_PROGRESS_SECONDS": "0"}
+    args = ("convert", str(path), "--target", "y", "--chunk-rows", "1000")
+    lines = _run(*args[:2], str(tmp_path / "l"), *args[2:], env=every)
+    assert lines.returncode == 0, lines.stderr
+    assert "\r" not in lines.stderr and lines.stderr.endswith("\n")
+    reported = lines.stderr.splitlines()
+    assert len(reported) >= 3
+    assert re.fullmatch(
+        r"convert data\.parquet: [\d,]+ of 5,000 rows \(\d+%\), [\d,]+ rows/s, "
+        r"\d+ s elapsed(, about \d+ s left)?",
+        reported[0],
     )
+    assert reported[-1].startswith("convert data.parquet: 5,000 rows in ")
+    # --quiet (before the command) and --no-progress silence it.
+    for quiet in (
+        _run("--quiet", *args[:2], str(tmp_path / "q"), *args[2:], env=every),
+        _run(*args[:2], str(tmp_path / "n"), *args[2:], "--no-progress", env=every),
+    ):
+        assert quiet.returncode == 0, quiet.stderr
+        assert quiet.stderr == ""
+    # --progress asks for the bar even here.
+    shown = _run(*args[:2], str(tmp_path / "p"), *args[2:], "--progress")
     assert shown.returncode == 0, shown.stderr
-    assert "convert" in shown.stderr and "row" in shown.stderr
+    assert "%|" in shown.stderr and "row/s]" in shown.stderr  # tqdm's bar
     assert_equal = np.testing.assert_array_equal
     assert_equal(np.load(tmp_path / "p_X.npy"), np.load(tmp_path / "q_X.npy"))
     assert "column names in" in shown.stdout
+
+
+def test_shuffle_reports_both_passes_in_a_pipe(tmp_path, rng):
+    np.save(tmp_path / "X.npy", rng.normal(size=(3000, 3)))
+    result = _run(
+        "shuffle",
+        str(tmp_path / "X.npy"),
+        str(tmp_path / "s"),
+        env={"SKLEARN_OOC_PROGRESS_SECONDS": "3600"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr
+    assert re.findall(
+        r"^shuffle: (\w+) [\w ]+: 3,000 rows in \d+ s$", result.stderr, re.M
+    ) == [
+        "scatter",
+        "permute",
+    ]
+    quiet = _run("-q", "shuffle", str(tmp_path / "X.npy"), str(tmp_path / "t"))
+    assert quiet.returncode == 0 and quiet.stderr == ""
 
 
 def test_version(capsys):

@@ -4,6 +4,7 @@ and tables."""
 from ._lazy import LazyArray, open_array
 from ._npy import open_npy
 from ._plan import EpochPlan
+from ._progress import Progress, progress_line
 from ._scratch import remove_stale, scratch_dir, scratch_path  # noqa: F401
 from ._sequences import SequenceSource, check_lengths
 from ._source import (
@@ -23,6 +24,7 @@ __all__ = [
     "BatchSource",
     "EpochPlan",
     "LazyArray",
+    "Progress",
     "SequenceSource",
     "Table",
     "check_batch_size",
@@ -32,5 +34,6 @@ __all__ = [
     "open_npy",
     "open_rows",
     "open_table",
+    "progress_line",
     "resolve_batch_size",
 ]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._npy import FileGuard, as_path, open_npy, open_regular, read_columns
+from ._progress import Progress
 
 # What a view inherits from the array it was made from, unless told.
 _INHERIT = object()
@@ -737,19 +737,11 @@ class LazyArray:
 
 
 def _progress(verbose, total, desc):
-    """A progress bar over ``total`` rows on standard error, or nothing."""
+    """Progress over ``total`` rows on standard error (a bar on a terminal,
+    plain lines elsewhere), or nothing."""
     if not verbose or total <= 0:
         return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit="row",
-        unit_scale=True,
-        leave=False,
-        file=sys.stderr,
-    )
+    return Progress(total, desc)
 
 
 class _NoBar(contextlib.nullcontext):

@@ -12,11 +12,11 @@ import json
 import numbers
 import os
 import re
-import sys
 
 import numpy as np
 
 from ..data._npy import columns_path, read_columns  # noqa: F401 (public here too)
+from ..data._progress import Progress
 from ..data._scratch import scratch_path
 from ..data._table import PANDAS_NA_VALUES, TABLE_SUFFIXES, _is_glob
 from ._npy_writer import NpyWriter, check_outputs, commit_together, npy_writers
@@ -643,18 +643,13 @@ class _TextOutput:
 
 
 def _progress_bar(enabled, total, desc):
-    if not enabled:
+    """The progress of a conversion: ``True`` or ``"auto"`` a bar on a
+    terminal and plain lines elsewhere; ``"bar"``, ``"lines"``; ``False`` or
+    ``"off"`` nothing."""
+    if enabled is False or enabled is None or enabled == "off":
         return contextlib.nullcontext(None)
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit="row",
-        unit_scale=True,
-        leave=False,
-        file=sys.stderr,
-    )
+    mode = "auto" if enabled is True else enabled
+    return Progress(total, desc, mode=mode)
 
 
 def _encoder(encode, cats):
@@ -798,7 +793,8 @@ def _convert_table(
             writers.append(_TextOutput(names_path, json.dumps(record, indent=1)))
         view = table[wanted]
         encoded = None if encoder is None else encoder.transform(table[cats])
-        with _progress_bar(progress, n_rows, "convert") as bar, _csv_lines(dialect):
+        desc = f"convert {os.path.basename(label)}"
+        with _progress_bar(progress, n_rows, desc) as bar, _csv_lines(dialect):
             for start in range(0, n_rows, chunk_rows):
                 stop = min(n_rows, start + chunk_rows)
                 part = view.read_arrow(start, stop)
@@ -921,7 +917,7 @@ def _convert_svmlight(path, prefix, n_features, dtype, chunk_rows, progress, ove
             overwrite=overwrite,
         ) as writers,
         open(path, "rb") as f,
-        _progress_bar(progress, n_rows, "convert") as bar,
+        _progress_bar(progress, n_rows, f"convert {os.path.basename(path)}") as bar,
     ):
         rows, labels = np.zeros((chunk_rows, n_features)), np.empty(chunk_rows)
         filled = 0
@@ -1104,8 +1100,10 @@ def convert(
         categories are found in one more pass over the input. The numeric
         columns come first in ``X``, then the encoded ones, named as the
         encoder's ``get_feature_names_out`` names them.
-    progress : bool, default=False
-        Show a progress bar (on standard error) over the rows.
+    progress : bool or {"auto", "bar", "lines", "off"}, default=False
+        Progress over the rows, on standard error: ``True`` (``"auto"``) a
+        bar on a terminal and a plain line every 10 seconds elsewhere (a
+        log, a pipe); ``"bar"`` or ``"lines"`` either way.
     overwrite : bool, default=False
         Replace outputs that exist; otherwise they are an error
         (:class:`FileExistsError`), raised before anything is written. An

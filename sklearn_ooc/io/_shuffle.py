@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 
 from .._kernels import permute_rows_inplace
 from ..data import LazyArray, open_rows
+from ..data._progress import Progress
 from ..data._scratch import scratch_dir
 from ._npy_writer import check_outputs, npy_writers, release_pages
 
@@ -89,7 +90,14 @@ def _bucket_plan(n_rows, capacity, seed, chunk_rows):
 
 
 def shuffle_on_disk(
-    X, y=None, out=None, *, buffer_mb=64, random_state=None, overwrite=False
+    X,
+    y=None,
+    out=None,
+    *,
+    buffer_mb=64,
+    random_state=None,
+    overwrite=False,
+    progress=False,
 ):
     """Write a uniformly random permutation of the rows of ``X`` (and ``y``).
 
@@ -130,6 +138,10 @@ def shuffle_on_disk(
     overwrite : bool, default=False
         Replace outputs that exist; otherwise they are an error
         (:class:`FileExistsError`), raised before anything is written.
+    progress : bool or {"auto", "bar", "lines", "off"}, default=False
+        Progress of each pass over the rows, on standard error: ``True``
+        (``"auto"``) a bar on a terminal and a plain line every 10 seconds
+        elsewhere; ``"bar"`` or ``"lines"`` either way.
 
     Returns
     -------
@@ -225,6 +237,7 @@ def shuffle_on_disk(
         # writes instead of one short write per run.
         unsent, window = 0, _eviction_window()
         writing = None
+        scatter = _progress(progress, n_rows, "shuffle: scatter to buckets")
         for k, start in enumerate(range(0, n_rows, chunk_rows)):
             stop = min(start + chunk_rows, n_rows)
             buckets = rng.integers(n_buckets, size=stop - start)
@@ -248,8 +261,10 @@ def shuffle_on_disk(
             )
             unsent = 0 if unsent >= window else unsent
             filled += sizes
+            scatter.update(stop - start)
         if writing is not None:
             writing.result()
+        scatter.close()
 
         # Pass 2: read each bucket, permute it in memory and append it to the
         # output. The next bucket is read meanwhile.
@@ -259,6 +274,7 @@ def shuffle_on_disk(
                 _read_rows(f, rows, first[b])
             return bucket
 
+        gather = _progress(progress, n_rows, "shuffle: permute buckets")
         with npy_writers(*specs, evict=True, overwrite=overwrite) as writers:
             reading = io.submit(read_bucket, 0)
             for b in range(n_buckets):
@@ -269,7 +285,23 @@ def shuffle_on_disk(
                 for rows, writer in zip(bucket, writers, strict=True):
                     permute_rows_inplace(_byte_rows(rows), perm)
                     writer.write(rows)
+                gather.update(int(counts[b]))
+        gather.close()
     return X_path, y_path
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(progress, total, desc):
+    if progress is False or progress is None or progress == "off":
+        return _Silent()
+    return Progress(total, desc, mode="auto" if progress is True else progress)
 
 
 @contextlib.contextmanager
