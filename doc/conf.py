@@ -26,6 +26,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax copied into the build: formulas render without the network.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -66,6 +68,9 @@ sphinx_gallery_conf = {
     "backreferences_dir": os.path.join("generated", "backreferences"),
     "remove_config_comments": True,
     "show_memory": False,
+    # Its tables of run times load DataTables and jQuery from CDNs: not
+    # written, so that no page needs the network.
+    "write_computation_times": False,
     # A failing example fails the build (the default, stated on purpose).
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,

@@ -1,0 +1,44 @@
+"""The documentation renders without the network."""
+
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "doc"
+
+REMOTE = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]*"')
+
+
+def test_the_docs_load_math_and_tables_from_the_build_itself():
+    conf = runpy.run_path(str(DOC / "conf.py"))
+    # MathJax is copied into the build (a CDN leaves raw LaTeX offline), and
+    # sphinx-gallery's run-time tables, which load DataTables from CDNs, are
+    # not written.
+    assert "sphinx-mathjax-offline" in conf["extensions"]
+    assert conf["sphinx_gallery_conf"]["write_computation_times"] is False
+
+
+def test_a_page_with_math_references_no_remote_script_or_stylesheet(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        'extensions = ["sphinx.ext.mathjax", "sphinx-mathjax-offline"]\n'
+        'html_theme = "pydata_sphinx_theme"\n'
+    )
+    (source / "index.rst").write_text(
+        "Math\n====\n\n.. math::\n\n   \\Sigma = \\frac{1}{n} X^T X\n"
+    )
+    out = tmp_path / "html"
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(source), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    assert "mathjax/tex-chtml.js" in page
+    assert not REMOTE.findall(page)
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").exists()
