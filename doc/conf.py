@@ -87,6 +87,9 @@ warnings.filterwarnings(
 # -- HTML ------------------------------------------------------------------------
 
 html_theme = "pydata_sphinx_theme"
+# Long code lines and --help blocks wrap (doc/_static/wrap.css).
+html_static_path = ["_static"]
+html_css_files = ["wrap.css"]
 html_title = f"sklearn_ooc {release}"
 html_theme_options = {
     "navigation_with_keys": False,

@@ -42,3 +42,18 @@ def test_a_page_with_math_references_no_remote_script_or_stylesheet(tmp_path):
     assert "mathjax/tex-chtml.js" in page
     assert not REMOTE.findall(page)
     assert (out / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_the_comparison_page_comes_before_the_api_reference():
+    # Its "Previous" link led to the last page of the API reference (a
+    # function); the API reference, with its generated pages, comes last.
+    index = (DOC / "index.rst").read_text()
+    toctree = index[index.index(".. toctree::") :].split("\n\n")[1].split()
+    assert toctree[-2:] == ["comparison", "api"]
+
+
+def test_code_lines_wrap():
+    conf = runpy.run_path(str(DOC / "conf.py"))
+    assert "wrap.css" in conf["html_css_files"]
+    css = (DOC / "_static" / "wrap.css").read_text()
+    assert "white-space: pre-wrap" in css
