@@ -131,8 +131,15 @@ def test_example_runs(path, capsys, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     import matplotlib.pyplot as plt
 
+    plt.close("all")
     try:
         runpy.run_path(str(path), run_name="__main__")
+        # The gallery shows the figures an example leaves open: each has one
+        # at least, with something drawn in it.
+        figures = [plt.figure(n) for n in plt.get_fignums()]
+        assert figures, f"{path.name} draws no figure"
+        for figure in figures:
+            assert any(ax.has_data() for ax in figure.axes), f"{path.name}: empty"
     finally:
         plt.close("all")
     out = capsys.readouterr().out
