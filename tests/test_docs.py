@@ -57,3 +57,16 @@ def test_code_lines_wrap():
     assert "wrap.css" in conf["html_css_files"]
     css = (DOC / "_static" / "wrap.css").read_text()
     assert "white-space: pre-wrap" in css
+
+
+def test_the_comparison_figure_has_a_measured_row_for_each_workload():
+    import csv
+
+    with open(DOC / "comparison_timings.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 5
+    for row in rows:
+        assert float(row["ours"]) > 0 and float(row["scikit-learn"]) > 0
+        assert row["machine"]
+    comparison = (DOC / "comparison.rst").read_text()
+    assert ".. plot::" in comparison and "comparison_timings.csv" in comparison
