@@ -142,11 +142,11 @@ def test_convert_progress_is_plain_lines_in_a_pipe_and_quiet_silences_it(tmp_pat
     reported = lines.stderr.splitlines()
     assert len(reported) >= 3
     assert re.fullmatch(
-        r"convert data\.parquet: [\d,]+ of 5,000 rows \(\d+%\), [\d,]+ rows/s, "
-        r"\d+ s elapsed(, about \d+ s left)?",
+        r"convert data\.parquet: [\d,]+ of 5,000 rows \(\d+%\) \([\d.,]+ kB\), "
+        r"[\d.,]+ [kMG]?B/s, \d+ s elapsed(, about \d+ s left)?",
         reported[0],
     )
-    assert reported[-1].startswith("convert data.parquet: 5,000 rows in ")
+    assert reported[-1].startswith("convert data.parquet: 5,000 rows (40.0 kB) in ")
     # --quiet (before the command) and --no-progress silence it.
     for quiet in (
         _run("--quiet", *args[:2], str(tmp_path / "q"), *args[2:], env=every),
@@ -174,7 +174,9 @@ def test_shuffle_reports_both_passes_in_a_pipe(tmp_path, rng):
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr
     assert re.findall(
-        r"^shuffle: (\w+) [\w ]+: 3,000 rows in \d+ s$", result.stderr, re.M
+        r"^shuffle: (\w+) [\w ]+: 3,000 rows \(72\.0 kB\) in \d+ s$",
+        result.stderr,
+        re.M,
     ) == [
         "scatter",
         "permute",

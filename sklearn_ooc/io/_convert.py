@@ -642,14 +642,15 @@ class _TextOutput:
             os.remove(self.tmp_path)
 
 
-def _progress_bar(enabled, total, desc):
+def _progress_bar(enabled, total, desc, unit_bytes=None):
     """The progress of a conversion: ``True`` or ``"auto"`` a bar on a
     terminal and plain lines elsewhere; ``"bar"``, ``"lines"``; ``False`` or
-    ``"off"`` nothing."""
+    ``"off"`` nothing. ``unit_bytes``: bytes a row writes (lines give the
+    volume and its rate)."""
     if enabled is False or enabled is None or enabled == "off":
         return contextlib.nullcontext(None)
     mode = "auto" if enabled is True else enabled
-    return Progress(total, desc, mode=mode)
+    return Progress(total, desc, mode=mode, unit_bytes=unit_bytes)
 
 
 def _encoder(encode, cats):
@@ -794,7 +795,11 @@ def _convert_table(
         view = table[wanted]
         encoded = None if encoder is None else encoder.transform(table[cats])
         desc = f"convert {os.path.basename(label)}"
-        with _progress_bar(progress, n_rows, desc) as bar, _csv_lines(dialect):
+        row_bytes = np.dtype(dtype).itemsize * len(out_names)
+        with (
+            _progress_bar(progress, n_rows, desc, row_bytes) as bar,
+            _csv_lines(dialect),
+        ):
             for start in range(0, n_rows, chunk_rows):
                 stop = min(n_rows, start + chunk_rows)
                 part = view.read_arrow(start, stop)

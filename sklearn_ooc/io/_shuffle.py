@@ -237,7 +237,7 @@ def shuffle_on_disk(
         # writes instead of one short write per run.
         unsent, window = 0, _eviction_window()
         writing = None
-        scatter = _progress(progress, n_rows, "shuffle: scatter to buckets")
+        scatter = _progress(progress, n_rows, "shuffle: scatter to buckets", row_bytes)
         for k, start in enumerate(range(0, n_rows, chunk_rows)):
             stop = min(start + chunk_rows, n_rows)
             buckets = rng.integers(n_buckets, size=stop - start)
@@ -274,7 +274,7 @@ def shuffle_on_disk(
                 _read_rows(f, rows, first[b])
             return bucket
 
-        gather = _progress(progress, n_rows, "shuffle: permute buckets")
+        gather = _progress(progress, n_rows, "shuffle: permute buckets", row_bytes)
         with npy_writers(*specs, evict=True, overwrite=overwrite) as writers:
             reading = io.submit(read_bucket, 0)
             for b in range(n_buckets):
@@ -298,10 +298,11 @@ class _Silent:
         pass
 
 
-def _progress(progress, total, desc):
+def _progress(progress, total, desc, row_bytes):
     if progress is False or progress is None or progress == "off":
         return _Silent()
-    return Progress(total, desc, mode="auto" if progress is True else progress)
+    mode = "auto" if progress is True else progress
+    return Progress(total, desc, mode=mode, unit_bytes=row_bytes)
 
 
 @contextlib.contextmanager
