@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,7 +14,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import OutOfCoreMixin
-from ..data import BatchSource, check_batch_size
 
 # Cells of all the count tables a structure search may gather in one pass.
 _MAX_CELLS = 50_000_000
@@ -681,23 +681,15 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
         return out
 
     def _codes_of(self, X):
+        """The rows of ``X`` as codes, ``-1`` allowed (missing), read as every
+        input is."""
         if sp.issparse(X):
             raise TypeError("BayesianNetwork does not accept sparse input")
-        source = BatchSource(
-            np.asarray(X, dtype=np.float64), batch_size=check_batch_size("auto")
+        if not hasattr(X, "shape") and not isinstance(X, str | os.PathLike):
+            X = np.asarray(X, dtype=np.float64)
+        return self._map_rows(
+            X, lambda b: self._check_rows(b.X, b, missing=True), desc="predict"
         )
-        if source.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {source.n_features} features, but BayesianNetwork is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        blocks = []
-        for i in range(source.n_batches):
-            batch = source.read(i)
-            blocks.append(self._check_rows(batch.X, batch, missing=True))
-        if not blocks:
-            return np.zeros((0, self.n_features_in_), dtype=np.int64)
-        return np.concatenate(blocks)
 
     def sample(self, n=1, random_state=None):
         """Draw ``n`` rows, ancestors first.
