@@ -287,3 +287,31 @@ def test_poisson_refuses_values_that_are_not_counts():
     with pytest.raises(ValueError, match=expected):
         model.fit(X, lengths)
     assert not hasattr(model, "lambdas_")
+
+
+def test_lengths_from_a_column_of_sequence_ids(tmp_path):
+    import pandas as pd
+
+    from sklearn_ooc.data import lengths_from_column, open_table
+    from sklearn_ooc.hmm import MarkovChain
+
+    X, lengths = _counts(seed=9)
+    ids = np.repeat(np.arange(len(lengths)) % 3, lengths)  # ids come back
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "session": ids})
+    path = tmp_path / "counts.parquet"
+    frame.to_parquet(path, row_group_size=37)
+    table = open_table(path)
+    # Read in chunks of 5 rows: runs that cross a chunk are counted once.
+    rows, found = lengths_from_column(table, "session", chunk_rows=5)
+    assert_array_equal(found, lengths)
+    assert list(rows.columns) == ["a", "b"]
+    start = _start("poisson")
+    params = dict(n_components=K, init_params="", n_iter=3, batch_size=40)
+    reference = _set(PoissonHMM(**params), start).fit(X, lengths)
+    ours = _set(PoissonHMM(**params), start).fit(table, "session")
+    assert_array_equal(ours.lambdas_, reference.lambdas_)
+    assert_array_equal(ours.predict(table, "session"), reference.predict(X, lengths))
+    symbols = pd.DataFrame({"x": X[:, 0] % 4, "session": ids})
+    chain = MarkovChain(1, batch_size=30).fit(open_table(symbols), "session")
+    expected = MarkovChain(1, batch_size=30).fit(X[:, :1] % 4, lengths)
+    assert_array_equal(chain.transition_probs_, expected.transition_probs_)

@@ -6,7 +6,7 @@ from ._npy import open_npy
 from ._plan import EpochPlan
 from ._progress import Progress, progress_line
 from ._scratch import remove_stale, scratch_dir, scratch_path  # noqa: F401
-from ._sequences import SequenceSource, check_lengths
+from ._sequences import SequenceSource, check_lengths, lengths_from_column
 from ._source import (
     AUTO_BATCH_BYTES,
     Batch,
@@ -30,6 +30,7 @@ __all__ = [
     "check_batch_size",
     "check_batches_per_epoch",
     "check_lengths",
+    "lengths_from_column",
     "open_array",
     "open_npy",
     "open_rows",

@@ -75,6 +75,62 @@ def check_lengths(lengths, n_samples):
     return values
 
 
+def lengths_from_column(X, lengths, chunk_rows=1 << 20):
+    """``(X, lengths)`` with a column of sequence ids turned into lengths.
+
+    When ``X`` is a table and ``lengths`` names one of its columns, the rows
+    of a sequence are the consecutive rows with the same value there (an id
+    of the sequence): that column is read in chunks, its runs counted, and
+    ``X`` loses it. Anything else is returned as it is.
+
+    Parameters
+    ----------
+    X : any source the data layer reads
+        The observations.
+    lengths : array-like, str, os.PathLike or None
+        The lengths, a ``.npy`` file of them, or a column of ``X``.
+
+    Returns
+    -------
+    X, lengths
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_ooc.data import lengths_from_column, open_table
+    >>> frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0], "s": [7, 7, 3, 3, 3]})
+    >>> X, lengths = lengths_from_column(open_table(frame), "s")
+    >>> list(X.columns), lengths.tolist()
+    (['x'], [2, 3])
+    """
+    from ._table import Table
+
+    if not (isinstance(lengths, str) and isinstance(X, Table)):
+        return X, lengths
+    if lengths not in X.columns:
+        return X, lengths
+    ids = X[lengths]
+    n = ids.shape[0]
+    runs, last = [], None
+    for start in range(0, n, chunk_rows):
+        values = np.asarray(ids[start : min(n, start + chunk_rows)])
+        if not values.size:
+            continue
+        # Where a new sequence starts: a value other than the row before.
+        new = np.ones(values.size, dtype=bool)
+        new[1:] = values[1:] != values[:-1]
+        if last is not None and values[0] == last:
+            new[0] = False
+        heads = np.flatnonzero(new)
+        if runs and not new[0]:
+            first = heads[0] if heads.size else values.size
+            runs[-1] += int(first)
+        bounds = np.append(heads, values.size)
+        runs.extend(int(b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        last = values[-1]
+    return X.drop(columns=lengths), np.array(runs, dtype=np.int64)
+
+
 class SequenceSource(BatchSource):
     """A :class:`~sklearn_ooc.data.BatchSource` whose batches follow sequences.
 

@@ -35,7 +35,7 @@ from .._kernels import (
     hmm_viterbi,
 )
 from ..base import IterativeMixin
-from ..data import SequenceSource, check_batch_size
+from ..data import SequenceSource, check_batch_size, lengths_from_column
 
 _log = logging.getLogger(__name__)
 
@@ -246,6 +246,8 @@ class BaseHMM(IterativeMixin):
             )
         if batch_size is None:
             batch_size = self.batch_size
+        # lengths may name a column of sequence ids of a table.
+        X, y = lengths_from_column(X, y)
         source = SequenceSource(
             X, y, batch_size=check_batch_size(batch_size), check_rows=self._check_rows
         )
@@ -707,9 +709,10 @@ class BaseHMM(IterativeMixin):
             ``.npy`` file. Rows are read one batch of whole sequences at a
             time.
         lengths : array-like of int of shape (n_sequences,), default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them; they
-            sum to ``n_samples``. ``None``: one
-            sequence.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id
+            (consecutive rows of one id are a sequence); they sum to
+            ``n_samples``. ``None``: one sequence.
         batch_size : int or "auto", default=None
             Rows per batch for this call; ``None`` keeps the constructor's.
         batches_per_epoch : int, default=None
@@ -740,7 +743,8 @@ class BaseHMM(IterativeMixin):
         X : array-like, numpy.memmap, str or os.PathLike
             Observations.
         lengths : array-like of int, default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -757,7 +761,8 @@ class BaseHMM(IterativeMixin):
         X : array-like, numpy.memmap, str or os.PathLike
             Observations.
         lengths : array-like of int, default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -848,7 +853,8 @@ class BaseHMM(IterativeMixin):
                 (n_samples, n_features)
             Observations.
         lengths : array-like of int of shape (n_sequences,), default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -868,7 +874,8 @@ class BaseHMM(IterativeMixin):
                 (n_samples, n_features)
             Observations.
         lengths : array-like of int of shape (n_sequences,), default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -886,7 +893,8 @@ class BaseHMM(IterativeMixin):
                 (n_samples, n_features)
             Observations.
         lengths : array-like of int of shape (n_sequences,), default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -903,7 +911,8 @@ class BaseHMM(IterativeMixin):
                 (n_samples, n_features)
             Observations.
         lengths : array-like of int of shape (n_sequences,), default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
         algorithm : {"viterbi", "map"}, default=None
             "viterbi": the most likely path given all the observations;
             "map": the most likely state of each row. ``None``: the
@@ -1008,7 +1017,8 @@ class BaseHMM(IterativeMixin):
                 (n_samples, n_features)
             Observations.
         lengths : array-like of int of shape (n_sequences,), default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -1072,7 +1082,8 @@ class BaseHMM(IterativeMixin):
         X : array-like, numpy.memmap, str or os.PathLike
             Observations.
         lengths : array-like of int, default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------
@@ -1090,7 +1101,8 @@ class BaseHMM(IterativeMixin):
         X : array-like, numpy.memmap, str or os.PathLike
             Observations.
         lengths : array-like of int, default=None
-            Rows of each sequence, or the path of a ``.npy`` file of them.
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id.
 
         Returns
         -------

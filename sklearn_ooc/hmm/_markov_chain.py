@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._stats import Largest
 from ..base import OutOfCoreMixin
-from ..data import SequenceSource, check_batch_size
+from ..data import SequenceSource, check_batch_size, lengths_from_column
 
 
 class _ChainCounts:
@@ -129,6 +129,7 @@ class MarkovChain(OutOfCoreMixin, BaseEstimator):
             )
         if batch_size is None:
             batch_size = self.batch_size
+        X, lengths = lengths_from_column(X, lengths)
         source = SequenceSource(
             X,
             lengths,
@@ -217,7 +218,8 @@ class MarkovChain(OutOfCoreMixin, BaseEstimator):
         X : ndarray, numpy.memmap, str or os.PathLike of shape (n_samples, 1)
             The symbols, the sequences one after the other.
         lengths : array-like of int, str or os.PathLike, default=None
-            Rows of each sequence (or the path of a ``.npy`` file of them);
+            Rows of each sequence, the path of a ``.npy`` file of them, or
+            the column of a table ``X`` holding each row's sequence id;
             ``None``: one sequence.
         batch_size : int or "auto", default=None
             Rows per batch for this call; ``None`` keeps the constructor's.
