@@ -59,9 +59,11 @@ def test_lines_every_interval_and_a_last_one_never_a_carriage_return():
 
 def test_a_terminal_gets_tqdms_bar():
     out = _Terminal()
-    with Progress(50, "step", stream=out) as progress:
+    with Progress(50, "step", stream=out, unit_bytes=1000) as progress:
         assert progress.mode == "bar"
-        progress.update(50)
+        progress.update(25)
+        progress.update(25)
+        assert "50.0 kB" in progress._bar.postfix  # the volume beside the rows
     assert re.search(r"step: +\d+%\|", out.getvalue())
 
 

@@ -82,7 +82,8 @@ def progress_line(desc, done, total, unit, elapsed, *, unit_bytes=None, final=Fa
 class Progress:
     """Progress of a long step, shown as its stream allows.
 
-    On a terminal, a tqdm bar (rows, rate, time left) that redraws itself;
+    On a terminal, a tqdm bar (rows, rate, time left, and the volume when
+    ``unit_bytes`` is given) that redraws itself;
     anywhere else (a file, a pipe, a log), plain lines: one every ``every``
     seconds and a last one when the step ends, never a carriage return.
 
@@ -165,6 +166,10 @@ class Progress:
         """Count ``n`` more units done."""
         self.done += n
         if self._bar is not None:
+            if self.unit_bytes is not None:
+                # The volume beside the rows, their rate and the time left.
+                volume = _size(self.done * self.unit_bytes)
+                self._bar.set_postfix_str(volume, refresh=False)
             self._bar.update(n)
         elif self.mode == "lines":
             now = self.clock()
