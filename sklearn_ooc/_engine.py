@@ -188,14 +188,6 @@ def _hand_over(receiver, digested):
     return digested.value
 
 
-class _NoProgress:
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
 class Engine:
     """Map and reduce per-batch work over a :class:`~sklearn_ooc.data.BatchSource`.
 
@@ -238,10 +230,9 @@ class Engine:
             print(message, file=self.stream or sys.stdout, flush=True)
 
     def _progress(self, total, desc):
-        if self.verbose < 2 or total <= 1:
-            return _NoProgress()
-        # A bar on a terminal, plain lines in a log or a pipe.
-        return Progress(total, f"{self.name} {desc}".strip(), unit="batch")
+        # A bar on a terminal, plain lines in a log or a pipe; or nothing.
+        mode = "off" if self.verbose < 2 or total <= 1 else "auto"
+        return Progress(total, f"{self.name} {desc}".strip(), unit="batch", mode=mode)
 
     def map(self, source, indices, func, *, desc="pass"):
         """Yield ``(batch, func(batch))`` for the batches ``indices``, in order.

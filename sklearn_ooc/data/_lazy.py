@@ -739,17 +739,7 @@ class LazyArray:
 def _progress(verbose, total, desc):
     """Progress over ``total`` rows on standard error (a bar on a terminal,
     plain lines elsewhere), or nothing."""
-    if not verbose or total <= 0:
-        return _NoBar()
-    return Progress(total, desc)
-
-
-class _NoBar(contextlib.nullcontext):
-    def __enter__(self):
-        return self
-
-    def update(self, n=1):
-        pass
+    return Progress(total, desc, mode="auto" if verbose and total > 0 else "off")
 
 
 def _check_written(block, start, stop, shape, dtype, exact):

@@ -290,17 +290,9 @@ def shuffle_on_disk(
     return X_path, y_path
 
 
-class _Silent:
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
 def _progress(progress, total, desc, row_bytes):
-    if progress is False or progress is None or progress == "off":
-        return _Silent()
+    if progress is False or progress is None:
+        progress = "off"
     mode = "auto" if progress is True else progress
     return Progress(total, desc, mode=mode, unit_bytes=row_bytes)
 
