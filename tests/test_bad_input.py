@@ -155,6 +155,14 @@ REFERENCES = {
     "OOCQuadraticDiscriminantAnalysis": (
         discriminant_analysis.QuadraticDiscriminantAnalysis
     ),
+    "StreamingElasticNet": linear_model.ElasticNet,
+    "StreamingElasticNetCV": linear_model.ElasticNetCV,
+    "StreamingLasso": linear_model.Lasso,
+    "StreamingLassoCV": linear_model.LassoCV,
+    "StreamingMultiTaskElasticNet": linear_model.MultiTaskElasticNet,
+    "StreamingMultiTaskElasticNetCV": linear_model.MultiTaskElasticNetCV,
+    "StreamingMultiTaskLasso": linear_model.MultiTaskLasso,
+    "StreamingMultiTaskLassoCV": linear_model.MultiTaskLassoCV,
     "StreamingLogisticRegression": linear_model.LogisticRegression,
     "StreamingRidge": linear_model.Ridge,
     "StreamingRidgeCV": linear_model.RidgeCV,
@@ -181,6 +189,7 @@ SHARED_PARAMS = {
     "gamma",
     "kernel",
     "kernel_params",
+    "l1_ratio",
     "loss",
     "score_func",
     "n_clusters",
@@ -222,6 +231,9 @@ def _y_for(est):
         # Positive targets for the losses that need them (Gamma, Poisson).
         if get_tags(est).target_tags.positive_only:
             return np.abs(Y_REG) + 0.5
+        if not get_tags(est).target_tags.single_output:
+            # Multi-task models take two or more targets only.
+            return np.column_stack([Y_REG, Y_REG[::-1]])
         return Y_REG
     return None
 

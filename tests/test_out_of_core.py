@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import Lasso, LogisticRegression, Ridge
+from sklearn.linear_model import HuberRegressor, LogisticRegression, Ridge
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
 from sklearn.neighbors import KNeighborsClassifier
@@ -128,8 +128,9 @@ def test_randomized_search_keeps_its_distributions():
             "exact out-of-core",
         ),
         (
-            make_pipeline(StandardScaler(), Lasso()),
-            r"Pipeline, step 'lasso': Lasso has no exact out-of-core",
+            make_pipeline(StandardScaler(), HuberRegressor()),
+            r"Pipeline, step 'huberregressor': HuberRegressor has no exact "
+            "out-of-core",
         ),
         (
             GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3]}),

@@ -29,6 +29,7 @@ import pickle
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from itertools import pairwise, permutations
 
 import numpy as np
@@ -74,8 +75,12 @@ from sklearn_ooc.distributions._distributions import (
 from sklearn_ooc.linear_model import (
     StreamingARDRegression,
     StreamingBayesianRidge,
+    StreamingElasticNet,
+    StreamingLasso,
     StreamingLinearRegression,
     StreamingLogisticRegression,
+    StreamingMultiTaskElasticNet,
+    StreamingMultiTaskLasso,
     StreamingRidge,
 )
 from sklearn_ooc.mixture import OOCGaussianMixture, OOCMixture
@@ -946,6 +951,48 @@ def ridge_problems(draw):
     )
 
 
+@st.composite
+def elastic_net_problems(draw, lasso=False, multitask=False):
+    """StreamingLasso / StreamingElasticNet: the descent runs on the merged
+    Gram, to a tolerance far below the rounding of the statistics (so that
+    the merge order cannot change when it stops)."""
+    n, d = draw(st.integers(2, 60)), draw(st.integers(1, 4))
+    fit_intercept = draw(st.booleans())
+    offset = draw(OFFSETS) if fit_intercept else 0.0
+    rng, X = _features(draw, n, d, offset)
+    targets = draw(st.sampled_from([2, 3] if multitask else [None, 1, 2]))
+    y = (X - offset) @ rng.normal(size=(d, targets or 1)) + rng.normal(size=(n, 1))
+    if targets is None:
+        y = y[:, 0]
+    w = None
+    if draw(st.booleans()):
+        w = rng.uniform(0, 2, size=n) * (rng.random(n) > 0.2)
+    params = dict(
+        alpha=draw(st.sampled_from([1e-2, 0.1, 1.0])),
+        fit_intercept=fit_intercept,
+        tol=1e-14,
+        max_iter=100_000,
+    )
+    if lasso:
+        make = partial(
+            StreamingMultiTaskLasso if multitask else StreamingLasso, **params
+        )
+    else:
+        l1_ratio = draw(st.sampled_from([0.1, 0.5, 0.9]))
+        net = StreamingMultiTaskElasticNet if multitask else StreamingElasticNet
+        make = partial(net, l1_ratio=l1_ratio, **params)
+    return Problem(make, X, y, w, view=_solution_view)
+
+
+def _solution_view(a, d, X, y):
+    """The solution, without the duality gap (rounding of zero) and the
+    sweeps that reached it."""
+    return (
+        {k: v for k, v in a.items() if k not in ("dual_gap_", "eps_", "n_iter_")},
+        {k: v for k, v in d.items() if k not in ("dual_gap_", "eps_", "n_iter_")},
+    )
+
+
 def _ard_view(a, d, X, y):
     """ARD prunes weights to near zero (their precisions reach the
     threshold): compare the coefficients in units of the data, ``y``'s
@@ -1194,6 +1241,10 @@ def qda_problems(draw):
 # partial_fit.
 EXACT_PARTIAL_FIT = {
     "StreamingRidge": ridge_problems(),
+    "StreamingLasso": elastic_net_problems(lasso=True),
+    "StreamingElasticNet": elastic_net_problems(),
+    "StreamingMultiTaskLasso": elastic_net_problems(lasso=True, multitask=True),
+    "StreamingMultiTaskElasticNet": elastic_net_problems(multitask=True),
     "StreamingLinearRegression": least_squares_problems(),
     "StreamingBayesianRidge": least_squares_problems(bayesian=True),
     "StreamingARDRegression": least_squares_problems(bayesian="ard", weighted=False),

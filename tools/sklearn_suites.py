@@ -146,6 +146,19 @@ SUITES = (
         ("sklearn.linear_model.Ridge", "sklearn.linear_model.RidgeCV"),
     ),
     Suite(
+        "linear_model/tests/test_coordinate_descent.py",
+        (
+            "sklearn.linear_model.Lasso",
+            "sklearn.linear_model.ElasticNet",
+            "sklearn.linear_model.LassoCV",
+            "sklearn.linear_model.ElasticNetCV",
+            "sklearn.linear_model.MultiTaskLasso",
+            "sklearn.linear_model.MultiTaskElasticNet",
+            "sklearn.linear_model.MultiTaskLassoCV",
+            "sklearn.linear_model.MultiTaskElasticNetCV",
+        ),
+    ),
+    Suite(
         "linear_model/tests/test_bayes.py",
         ("sklearn.linear_model.BayesianRidge", "sklearn.linear_model.ARDRegression"),
     ),

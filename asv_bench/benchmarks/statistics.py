@@ -1,13 +1,15 @@
-"""Factor analysis, truncated SVD, PLS and feature selection beside
-scikit-learn, same run.
+"""Factor analysis, truncated SVD, PLS, feature selection, Lasso and elastic
+net beside scikit-learn, same run.
 
 Issue 19: ``OOCFactorAnalysis`` (one pass for the covariance, then the EM
 iterations on it), ``OOCTruncatedSVD`` (randomized: a pass per power
 iteration), ``OOCPLSRegression`` (one pass for the cross-products),
 ``OOCSelectKBest`` with ``f_regression`` and ``f_classif``, and
-``OOCVarianceThreshold`` from the page-cached memmap of
-500,000 x 50 rows, beside scikit-learn's estimator on the loaded array
-(scikit-learn-intelex has none of them). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
+``OOCVarianceThreshold``, ``StreamingLasso`` and ``StreamingLassoCV``
+(one pass for the Gram of every fold, 100 alphas, 5 folds) from the
+page-cached memmap of 500,000 x 50 rows, beside scikit-learn's estimator on
+the loaded array (its default, descent on the rows, and ``LassoCV``'s
+``precompute="auto"``, a Gram per fold). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
 the problem for a quick run.
 """
 
@@ -23,10 +25,12 @@ from sklearn.feature_selection import (
     f_classif,
     f_regression,
 )
+from sklearn.linear_model import Lasso, LassoCV
 
 from sklearn_ooc.cross_decomposition import OOCPLSRegression
 from sklearn_ooc.decomposition import OOCFactorAnalysis, OOCTruncatedSVD
 from sklearn_ooc.feature_selection import OOCSelectKBest, OOCVarianceThreshold
+from sklearn_ooc.linear_model import StreamingLasso, StreamingLassoCV
 
 from .common import page_cached, regression_files
 
@@ -84,6 +88,15 @@ class Ours(_Problem):
     def time_variance_threshold(self, paths):
         OOCVarianceThreshold(n_jobs=2).fit(self.X)
 
+    def time_lasso(self, paths):
+        StreamingLasso(alpha=0.01, n_jobs=2).fit(self.X, self.y)
+
+    def time_lasso_cv(self, paths):
+        StreamingLassoCV(cv=5, n_jobs=2).fit(self.X, self.y)
+
+    def peakmem_lasso_cv(self, paths):
+        StreamingLassoCV(cv=5, n_jobs=2).fit(self.X, self.y)
+
 
 class Sklearn(_Problem):
     """scikit-learn's estimators on the loaded array."""
@@ -111,3 +124,12 @@ class Sklearn(_Problem):
 
     def time_variance_threshold(self, paths):
         VarianceThreshold().fit(self.X)
+
+    def time_lasso(self, paths):
+        Lasso(alpha=0.01).fit(self.X, self.y)
+
+    def time_lasso_cv(self, paths):
+        LassoCV(cv=5).fit(self.X, self.y)
+
+    def peakmem_lasso_cv(self, paths):
+        LassoCV(cv=5).fit(self.X, self.y)

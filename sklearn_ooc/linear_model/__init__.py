@@ -1,6 +1,16 @@
 """Linear models fitted out of core."""
 
 from ._bayes import StreamingARDRegression, StreamingBayesianRidge
+from ._coordinate_descent import (
+    StreamingElasticNet,
+    StreamingElasticNetCV,
+    StreamingLasso,
+    StreamingLassoCV,
+    StreamingMultiTaskElasticNet,
+    StreamingMultiTaskElasticNetCV,
+    StreamingMultiTaskLasso,
+    StreamingMultiTaskLassoCV,
+)
 from ._glm import (
     StreamingGammaRegressor,
     StreamingPoissonRegressor,
@@ -18,8 +28,16 @@ __all__ = [
     "StreamingTweedieRegressor",
     "StreamingARDRegression",
     "StreamingBayesianRidge",
+    "StreamingElasticNet",
+    "StreamingElasticNetCV",
+    "StreamingLasso",
+    "StreamingLassoCV",
     "StreamingLinearRegression",
     "StreamingLogisticRegression",
+    "StreamingMultiTaskElasticNet",
+    "StreamingMultiTaskElasticNetCV",
+    "StreamingMultiTaskLasso",
+    "StreamingMultiTaskLassoCV",
     "StreamingRidge",
     "StreamingRidgeCV",
     "StreamingSGDClassifier",

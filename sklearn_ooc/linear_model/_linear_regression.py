@@ -14,14 +14,14 @@ from sklearn.utils._param_validation import Interval
 from .._out_of_core import register
 from .._stats import TriangularFactor
 from ..base import ClosedFormMixin, StreamingRegressorMixin
-from ._ridge import _check_weight_ndim, _record_targets
+from ._ridge import TargetsMixin
 
 # Rows of the start of the data whose mean shifts the rows before they are
 # factored (the factor of rows near the origin keeps its digits).
 _SHIFT_ROWS = 64
 
 
-class FactoredRowsMixin:
+class FactoredRowsMixin(TargetsMixin):
     """Regressors fitted from the triangular factor of their weighted rows.
 
     ``_summarize`` factors the rows ``sqrt(w) * [1, X - shift, y - y_shift]``
@@ -30,16 +30,6 @@ class FactoredRowsMixin:
     :meth:`_blocks` reads from the merged factor the weighted means and the
     factor of the centered rows, or of the raw rows without intercept.
     """
-
-    def _source(
-        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
-    ):
-        _check_weight_ndim(sample_weight, X)
-        source = super()._source(
-            X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
-        )
-        _record_targets(self, source, reset)
-        return source
 
     def _prepare(self, source, fresh):
         if fresh:

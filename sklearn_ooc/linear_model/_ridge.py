@@ -366,9 +366,28 @@ def _record_targets(estimator, source, reset):
         )
 
 
+class TargetsMixin:
+    """Regressors that record X's float dtype and the shape of ``y`` when they
+    open a source (and check them on the next ones), with 1-D weights."""
+
+    def _source(
+        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
+    ):
+        _check_weight_ndim(sample_weight, X)
+        source = super()._source(
+            X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
+        )
+        _record_targets(self, source, reset)
+        return source
+
+
 @register(Ridge)
 class StreamingRidge(
-    StreamingRegressorMixin, ClosedFormMixin, RegressorMixin, BaseEstimator
+    TargetsMixin,
+    StreamingRegressorMixin,
+    ClosedFormMixin,
+    RegressorMixin,
+    BaseEstimator,
 ):
     """Ridge regression fitted exactly from data read one batch at a time.
 
@@ -536,16 +555,6 @@ class StreamingRidge(
             self.solver != "cholesky" or not self.fit_intercept
         )
         return tags
-
-    def _source(
-        self, X, y=None, sample_weight=None, *, reset, batch_size=None, fitting=False
-    ):
-        _check_weight_ndim(sample_weight, X)
-        source = super()._source(
-            X, y, sample_weight, reset=reset, batch_size=batch_size, fitting=fitting
-        )
-        _record_targets(self, source, reset)
-        return source
 
     def _prepare(self, source, fresh):
         self._solver = self._resolve_solver(sp.issparse(source.X))

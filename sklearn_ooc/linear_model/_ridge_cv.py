@@ -656,30 +656,7 @@ class StreamingRidgeCV(
         y_shape = source.y.shape[1:]
         y_ndim = 1 + len(y_shape)
         width = d + (y_shape[0] if y_shape else 1)
-
-        def summarize(batch):
-            Y = np.asarray(batch.y, dtype=np.float64).reshape(batch.n_samples, -1)
-            w = batch.sample_weight
-            parts = []
-            rows = np.zeros(plan.n_sets, dtype=np.int64)
-            positive = np.zeros(plan.n_sets, dtype=np.int64)
-            for k, mine in enumerate(plan.masks(batch.start, batch.stop)):
-                if not mine.any():
-                    parts.append(Moments.zero(width))
-                    continue
-                rows[k] = np.count_nonzero(mine)
-                positive[k] = rows[k] if w is None else np.count_nonzero(w[mine] > 0)
-                parts.append(
-                    moments_of_rows(
-                        np.ascontiguousarray(batch.X[mine]),
-                        np.ascontiguousarray(Y[mine]),
-                        None if w is None else w[mine],
-                        batch.workspace,
-                        rescale=True,
-                    )
-                )
-            return _FoldStats(_stack(parts), rows, positive)
-
+        summarize = partial(fold_moments, plan=plan, width=width, rescale=True)
         stats = self._reduce(source, desc="fit", summarize=summarize)
         sets = [_unstack(stats.weighted, k, stats.rows[k]) for k in range(plan.n_sets)]
         n_targets = width - d
@@ -790,6 +767,32 @@ class StreamingRidgeCV(
     def _predict_batch(self, X):
         check_is_fitted(self)
         return X @ self.coef_.T + self.intercept_
+
+
+def fold_moments(batch, *, plan, width, rescale):
+    """The moments of ``[X, y]`` of a batch's rows in each set of ``plan``
+    (a :class:`_SplitPlan`), with their rows and rows of positive weight."""
+    Y = np.asarray(batch.y, dtype=np.float64).reshape(batch.n_samples, -1)
+    w = batch.sample_weight
+    parts = []
+    rows = np.zeros(plan.n_sets, dtype=np.int64)
+    positive = np.zeros(plan.n_sets, dtype=np.int64)
+    for k, mine in enumerate(plan.masks(batch.start, batch.stop)):
+        if not mine.any():
+            parts.append(Moments.zero(width))
+            continue
+        rows[k] = np.count_nonzero(mine)
+        positive[k] = rows[k] if w is None else np.count_nonzero(w[mine] > 0)
+        parts.append(
+            moments_of_rows(
+                np.ascontiguousarray(batch.X[mine]),
+                np.ascontiguousarray(Y[mine]),
+                None if w is None else w[mine],
+                batch.workspace,
+                rescale=rescale,
+            )
+        )
+    return _FoldStats(_stack(parts), rows, positive)
 
 
 class _FoldStats:
