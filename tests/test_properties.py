@@ -76,7 +76,10 @@ from sklearn_ooc.linear_model import (
     StreamingARDRegression,
     StreamingBayesianRidge,
     StreamingElasticNet,
+    StreamingLars,
     StreamingLasso,
+    StreamingLassoLars,
+    StreamingLassoLarsIC,
     StreamingLinearRegression,
     StreamingLogisticRegression,
     StreamingMultiTaskElasticNet,
@@ -984,6 +987,28 @@ def elastic_net_problems(draw, lasso=False, multitask=False):
     return Problem(make, X, y, w, view=_solution_view)
 
 
+@st.composite
+def lars_problems(draw, which):
+    """StreamingLars, StreamingLassoLars, StreamingLassoLarsIC: the path is
+    computed from the merged Gram, by scikit-learn's solver; rows of distinct
+    scales keep the order in which features enter away from ties."""
+    n, d = draw(st.integers(8, 60)), draw(st.integers(1, 4))
+    fit_intercept = draw(st.booleans())
+    offset = draw(OFFSETS) if fit_intercept else 0.0
+    rng, X = _features(draw, n, d, offset)
+    y = (X - offset) @ rng.normal(size=d) + 0.3 * rng.normal(size=n)
+    if which == "lars":
+        make = partial(StreamingLars, fit_intercept=fit_intercept)
+    elif which == "lasso":
+        alpha = draw(st.sampled_from([1e-3, 0.05]))
+        make = partial(StreamingLassoLars, alpha=alpha, fit_intercept=fit_intercept)
+    else:
+        make = partial(
+            StreamingLassoLarsIC, criterion="bic", fit_intercept=fit_intercept
+        )
+    return Problem(make, X, y, rtol=1e-8)
+
+
 def _solution_view(a, d, X, y):
     """The solution, without the duality gap (rounding of zero) and the
     sweeps that reached it."""
@@ -1243,6 +1268,9 @@ EXACT_PARTIAL_FIT = {
     "StreamingRidge": ridge_problems(),
     "StreamingLasso": elastic_net_problems(lasso=True),
     "StreamingElasticNet": elastic_net_problems(),
+    "StreamingLars": lars_problems("lars"),
+    "StreamingLassoLars": lars_problems("lasso"),
+    "StreamingLassoLarsIC": lars_problems("ic"),
     "StreamingMultiTaskLasso": elastic_net_problems(lasso=True, multitask=True),
     "StreamingMultiTaskElasticNet": elastic_net_problems(multitask=True),
     "StreamingLinearRegression": least_squares_problems(),

@@ -155,6 +155,9 @@ TESTED_HERE = {
     "StreamingElasticNetCV",
     "StreamingLasso",
     "StreamingLassoCV",
+    "StreamingLars",
+    "StreamingLassoLars",
+    "StreamingLassoLarsIC",
     "StreamingMultiTaskElasticNet",
     "StreamingMultiTaskElasticNetCV",
     "StreamingMultiTaskLasso",
@@ -843,6 +846,33 @@ def test_glm(memmap, case, family):
 
 
 # -- StreamingLasso, StreamingElasticNet and their CV versions --------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(
+    "name, params",
+    [("Lars", {}), ("LassoLars", dict(alpha=0.01)), ("LassoLarsIC", {})],
+)
+def test_least_angle(memmap, case, name, params):
+    import sklearn.linear_model
+
+    import sklearn_ooc.linear_model
+
+    X, _, y, offset = _problem(case)
+    ours = getattr(sklearn_ooc.linear_model, "Streaming" + name)(**params)
+    ours.fit(memmap(X), y, batch_size=BATCH)
+    # scikit-learn's path from the Gram of the centered rows, as ours.
+    ref = getattr(sklearn.linear_model, name)(precompute=True, **params)
+    ref.fit(X - offset, y)
+    spread = X.std(axis=0)
+    _close(ours.coef_ * spread, ref.coef_ * spread, 1e-7, err_msg="coef_")
+    _close(ours.alphas_, ref.alphas_, 1e-7, err_msg="alphas_")
+    # Predictions at the offset are differences of terms of size |X| |coef|,
+    # as in test_ridge.
+    rounding = 100 * EPS * np.abs(X).max() * np.abs(ref.coef_).sum()
+    prediction = ours.predict(memmap(X))
+    assert_allclose(prediction, ref.predict(X - offset), rtol=1e-7, atol=rounding)
+    _assert_finite(ours, ref, outputs=(prediction,))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -159,6 +159,14 @@ SUITES = (
         ),
     ),
     Suite(
+        "linear_model/tests/test_least_angle.py",
+        (
+            "sklearn.linear_model.Lars",
+            "sklearn.linear_model.LassoLars",
+            "sklearn.linear_model.LassoLarsIC",
+        ),
+    ),
+    Suite(
         "linear_model/tests/test_bayes.py",
         ("sklearn.linear_model.BayesianRidge", "sklearn.linear_model.ARDRegression"),
     ),

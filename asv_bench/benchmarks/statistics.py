@@ -5,8 +5,9 @@ Issue 19: ``OOCFactorAnalysis`` (one pass for the covariance, then the EM
 iterations on it), ``OOCTruncatedSVD`` (randomized: a pass per power
 iteration), ``OOCPLSRegression`` (one pass for the cross-products),
 ``OOCSelectKBest`` with ``f_regression`` and ``f_classif``, and
-``OOCVarianceThreshold``, ``StreamingLasso`` and ``StreamingLassoCV``
-(one pass for the Gram of every fold, 100 alphas, 5 folds) from the
+``OOCVarianceThreshold``, ``StreamingLasso``, ``StreamingLassoCV`` and
+``StreamingMultiTaskLassoCV`` (one pass for the Gram of every fold, 100
+alphas, 5 folds) and ``StreamingLassoLarsIC`` from the
 page-cached memmap of 500,000 x 50 rows, beside scikit-learn's estimator on
 the loaded array (its default, descent on the rows, and ``LassoCV``'s
 ``precompute="auto"``, a Gram per fold). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
@@ -25,12 +26,17 @@ from sklearn.feature_selection import (
     f_classif,
     f_regression,
 )
-from sklearn.linear_model import Lasso, LassoCV
+from sklearn.linear_model import Lasso, LassoCV, LassoLarsIC, MultiTaskLassoCV
 
 from sklearn_ooc.cross_decomposition import OOCPLSRegression
 from sklearn_ooc.decomposition import OOCFactorAnalysis, OOCTruncatedSVD
 from sklearn_ooc.feature_selection import OOCSelectKBest, OOCVarianceThreshold
-from sklearn_ooc.linear_model import StreamingLasso, StreamingLassoCV
+from sklearn_ooc.linear_model import (
+    StreamingLasso,
+    StreamingLassoCV,
+    StreamingLassoLarsIC,
+    StreamingMultiTaskLassoCV,
+)
 
 from .common import page_cached, regression_files
 
@@ -57,6 +63,8 @@ class _Problem:
         self.X = page_cached(X_path) if memmap else np.load(X_path)
         self.y = np.load(y_path)
         self.classes = _classes(self.y)
+        # Three targets for the multi-task models.
+        self.targets = np.column_stack([self.y, np.roll(self.y, 1), -self.y])
         warnings.simplefilter("ignore")
 
 
@@ -97,6 +105,12 @@ class Ours(_Problem):
     def peakmem_lasso_cv(self, paths):
         StreamingLassoCV(cv=5, n_jobs=2).fit(self.X, self.y)
 
+    def time_multi_task_lasso_cv(self, paths):
+        StreamingMultiTaskLassoCV(cv=5, n_jobs=2).fit(self.X, self.targets)
+
+    def time_lasso_lars_ic(self, paths):
+        StreamingLassoLarsIC(n_jobs=2).fit(self.X, self.y)
+
 
 class Sklearn(_Problem):
     """scikit-learn's estimators on the loaded array."""
@@ -133,3 +147,9 @@ class Sklearn(_Problem):
 
     def peakmem_lasso_cv(self, paths):
         LassoCV(cv=5).fit(self.X, self.y)
+
+    def time_multi_task_lasso_cv(self, paths):
+        MultiTaskLassoCV(cv=5).fit(self.X, self.targets)
+
+    def time_lasso_lars_ic(self, paths):
+        LassoLarsIC().fit(self.X, self.y)

@@ -16,6 +16,7 @@ from ._glm import (
     StreamingPoissonRegressor,
     StreamingTweedieRegressor,
 )
+from ._least_angle import StreamingLars, StreamingLassoLars, StreamingLassoLarsIC
 from ._linear_regression import StreamingLinearRegression
 from ._logistic import StreamingLogisticRegression
 from ._ridge import StreamingRidge
@@ -32,6 +33,9 @@ __all__ = [
     "StreamingElasticNetCV",
     "StreamingLasso",
     "StreamingLassoCV",
+    "StreamingLars",
+    "StreamingLassoLars",
+    "StreamingLassoLarsIC",
     "StreamingLinearRegression",
     "StreamingLogisticRegression",
     "StreamingMultiTaskElasticNet",

@@ -46,12 +46,13 @@ from ._ridge_cv import _fold_score, _merge, _SplitPlan, _unstack, fold_moments
 
 
 def _enet_system(moments, n_features, fit_intercept):
-    """``(X^T X, X^T Y, diag(Y^T Y))`` as scikit-learn's ElasticNet builds them.
+    """``(X^T X, X^T Y, diag(Y^T Y))`` as scikit-learn's ElasticNet (and, for
+    unweighted rows, its LARS estimators) builds them.
 
     The rows are centered by their weighted means when an intercept is fitted,
     and weighted by the sample weights rescaled to sum to the number of rows
     (so that the penalties keep their scale): the weighted scatter times
-    ``n_rows / sum(weights)``.
+    ``n_rows / sum(weights)``, exactly the scatter without weights.
     """
     d = n_features
     if not moments.weight > 0:
@@ -65,11 +66,9 @@ def _enet_system(moments, n_features, fit_intercept):
         scatter, exponent = moments.about_origin()
     if np.any(exponent):
         raise ValueError(
-            "Coordinate descent iterations resulted in non-finite parameter "
-            "values. The input data may contain large values and need to be "
-            "preprocessed: the cross-products of X and y leave float64's range "
-            "(values beyond about 1e154 in magnitude, or below about 1e-154); "
-            "scale them, e.g. with sklearn.preprocessing.StandardScaler"
+            "The cross-products of X and y leave float64's range (values beyond "
+            "about 1e154 in magnitude, or below about 1e-154): please scale X "
+            "and y, e.g. with sklearn.preprocessing.StandardScaler"
         )
     scatter = scatter * (moments.count / moments.weight)
     gram = np.ascontiguousarray(scatter[:d, :d])
