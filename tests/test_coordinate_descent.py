@@ -341,3 +341,30 @@ def test_multi_task_cv_equals_sklearn(npy, weighted):
     assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-11)
     assert ours.l1_ratio_ == ref.l1_ratio_
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("targets", [None, 2])
+def test_paths_from_one_pass(npy, targets):
+    from sklearn.linear_model import enet_path as sklearn_enet_path
+
+    from sklearn_ooc.linear_model import enet_path, lasso_path
+
+    X, y, _ = _problem(targets=targets)
+    params = dict(l1_ratio=0.7, eps=1e-2, alphas=12, return_n_iter=True, **TIGHT)
+    # scikit-learn's paths do not center: neither do ours. One target runs
+    # on the Gram in both; several, on the rows in scikit-learn's.
+    precompute = X.T @ X if targets is None else False
+    ref = sklearn_enet_path(X, y, precompute=precompute, **params)
+    ours = enet_path(npy(X), y, batch_size=29, **params)
+    assert_allclose(ours[0], ref[0], rtol=1e-12)
+    assert_allclose(ours[1], ref[1], rtol=1e-10, atol=1e-12)
+    assert ours[3] == ref[3]
+    lasso = lasso_path(npy(X, "L.npy"), y, alphas=[0.5, 0.05], **TIGHT)
+    assert_allclose(
+        lasso[1],
+        sklearn_enet_path(
+            X, y, l1_ratio=1.0, alphas=[0.5, 0.05], precompute=precompute, **TIGHT
+        )[1],
+        rtol=1e-10,
+        atol=1e-12,
+    )

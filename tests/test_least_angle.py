@@ -166,3 +166,18 @@ def test_out_of_core_converts_sklearns_models():
         assert type(converted) is ours
         for key, value in ref.get_params().items():
             assert converted.get_params()[key] == value
+
+
+@pytest.mark.parametrize("method", ["lar", "lasso"])
+def test_lars_path_from_one_pass(npy, method):
+    from sklearn.linear_model import lars_path as sklearn_lars_path
+
+    from sklearn_ooc.linear_model import lars_path
+
+    X, y = _problem()
+    ref = sklearn_lars_path(X, y, Gram=X.T @ X, method=method, return_n_iter=True)
+    ours = lars_path(npy(X), y, method=method, return_n_iter=True, batch_size=17)
+    for a, b in zip(ours, ref, strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    with pytest.raises(ValueError, match="takes one target"):
+        lars_path(X, np.column_stack([y, y]))

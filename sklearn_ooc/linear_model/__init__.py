@@ -10,13 +10,20 @@ from ._coordinate_descent import (
     StreamingMultiTaskElasticNetCV,
     StreamingMultiTaskLasso,
     StreamingMultiTaskLassoCV,
+    enet_path,
+    lasso_path,
 )
 from ._glm import (
     StreamingGammaRegressor,
     StreamingPoissonRegressor,
     StreamingTweedieRegressor,
 )
-from ._least_angle import StreamingLars, StreamingLassoLars, StreamingLassoLarsIC
+from ._least_angle import (
+    StreamingLars,
+    StreamingLassoLars,
+    StreamingLassoLarsIC,
+    lars_path,
+)
 from ._linear_regression import StreamingLinearRegression
 from ._logistic import StreamingLogisticRegression
 from ._ridge import StreamingRidge
@@ -46,4 +53,7 @@ __all__ = [
     "StreamingRidgeCV",
     "StreamingSGDClassifier",
     "StreamingSGDRegressor",
+    "enet_path",
+    "lars_path",
+    "lasso_path",
 ]

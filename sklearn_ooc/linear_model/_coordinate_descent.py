@@ -37,10 +37,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import _raise_for_params
 from sklearn.utils.validation import check_scalar
 
+from .._engine import Engine
 from .._kernels._descent import RAND_R_MAX, multitask_gram_descent
 from .._out_of_core import register
 from .._stats import moments_of_rows
 from ..base import ClosedFormMixin, OutOfCoreMixin, StreamingRegressorMixin
+from ..data import BatchSource, check_batch_size
 from ._ridge import TargetsMixin
 from ._ridge_cv import _fold_score, _merge, _SplitPlan, _unstack, fold_moments
 
@@ -647,28 +649,21 @@ def _path(system, n_rows, alphas, l1_ratio, params):
     return coefs
 
 
-def _alpha_grid(moments, n_features, l1_ratio, fit_intercept, positive, eps, n):
+def _alpha_grid(cross, weight, l1_ratio, positive, eps, n):
     """scikit-learn's grid of ``n`` alphas, from the largest one that leaves
-    every coefficient at zero down to ``eps`` times it (on the whole data)."""
+    every coefficient at zero down to ``eps`` times it: ``cross`` is
+    ``X^T y`` (of the weighted, centered rows for a model with intercept),
+    ``weight`` the sum of the weights (the rows without weights)."""
     if l1_ratio == 0:
         raise ValueError(
             "Automatic alpha grid generation is not supported for l1_ratio=0. "
             "Please supply a grid by providing your estimator with the "
             "appropriate `alphas=` argument."
         )
-    d = n_features
-    if fit_intercept:
-        scatter = moments.scatter
-    else:
-        scatter, exponent = moments.about_origin()
-        scatter = np.ldexp(scatter, exponent[:, None] + exponent[None, :])
-    cross = scatter[:d, d:]
     if positive:
-        alpha_max = max(0.0, float(np.max(cross))) / (moments.weight * l1_ratio)
+        alpha_max = max(0.0, float(np.max(cross))) / (weight * l1_ratio)
     else:
-        alpha_max = np.sqrt(np.max(np.sum(cross**2, axis=1))) / (
-            moments.weight * l1_ratio
-        )
+        alpha_max = np.sqrt(np.max(np.sum(cross**2, axis=1))) / (weight * l1_ratio)
     resolution = np.finfo(np.float64).resolution
     if alpha_max <= resolution:
         return np.full(n, resolution)
@@ -766,12 +761,16 @@ class _PathCVMixin(_GramRegressorMixin):
                 "row seen has weight zero"
             )
         if isinstance(self.alphas, Integral):
+            if self.fit_intercept:
+                scatter = total.scatter
+            else:
+                scatter, exponent = total.about_origin()
+                scatter = np.ldexp(scatter, exponent[:, None] + exponent[None, :])
             alphas = [
                 _alpha_grid(
-                    total,
-                    d,
+                    scatter[:d, d:],
+                    total.weight,
                     l1_ratio,
-                    self.fit_intercept,
                     getattr(self, "positive", False),
                     self.eps,
                     self.alphas,
@@ -1752,3 +1751,197 @@ class StreamingMultiTaskElasticNetCV(
         self.random_state = random_state
         self.selection = selection
         self.batch_size = batch_size
+
+
+def streamed_gram(X, y, *, batch_size="auto", n_jobs=None, name="path"):
+    """``(X^T X, X^T Y, diag(Y^T Y), n_samples, Y's trailing shape)`` of the
+    raw rows, from one pass (the path functions do not center)."""
+    source = BatchSource(X, y, batch_size=check_batch_size(batch_size))
+    if source.y is None:
+        raise ValueError(f"{name} needs y, the target of every row")
+
+    def summarize(batch):
+        Y = np.asarray(batch.y, dtype=np.float64).reshape(batch.n_samples, -1)
+        return moments_of_rows(batch.X, Y, None, batch.workspace, rescale=True)
+
+    engine = Engine(n_jobs=n_jobs, verbose=0, name=name)
+    moments = engine.reduce(source, range(source.n_batches), summarize, desc=name)
+    if moments is None:
+        raise ValueError(f"{name} needs at least one row")
+    gram, cross, yy = _enet_system(moments, source.n_features, fit_intercept=False)
+    return gram, cross, yy, int(moments.count), source.y.shape[1:]
+
+
+def enet_path(
+    X,
+    y,
+    *,
+    l1_ratio=0.5,
+    eps=1e-3,
+    alphas=100,
+    coef_init=None,
+    return_n_iter=False,
+    positive=False,
+    max_iter=1000,
+    tol=1e-4,
+    random_state=None,
+    selection="cyclic",
+    batch_size="auto",
+    n_jobs=None,
+):
+    """The elastic net path from one pass over the rows.
+
+    scikit-learn's :func:`~sklearn.linear_model.enet_path` with a Gram
+    matrix: one pass accumulates ``X^T X``, ``X^T y`` and ``y^T y`` of the
+    rows as they are (the path does not center them, as scikit-learn's does
+    not), and every alpha's coordinate descent runs on them, warm-started
+    from the previous alpha. A 2-D ``y`` takes the multi-task descent.
+
+    Parameters
+    ----------
+    X : ndarray, numpy.memmap, str, os.PathLike, table or array store of \
+            shape (n_samples, n_features)
+        The rows, read one batch at a time.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        The target(s).
+    l1_ratio : float, default=0.5
+        The mixing parameter: 1 is the Lasso.
+    eps : float, default=1e-3
+        Length of the automatic grid: ``alpha_min / alpha_max = eps``.
+    alphas : int or array-like, default=100
+        The number of alphas of the automatic grid, or the alphas (sorted
+        in decreasing order, as scikit-learn sorts them).
+    coef_init : ndarray of shape (n_features,) or (n_targets, n_features), \
+            default=None
+        The starting coefficients.
+    return_n_iter : bool, default=False
+        Also return the iterations of each alpha.
+    positive : bool, default=False
+        Restrict the coefficients to be non-negative (one target only).
+    max_iter : int, default=1000
+        Maximum sweeps per alpha.
+    tol : float, default=1e-4
+        Tolerance on the duality gap, relative to ``y^T y``.
+    random_state : int, RandomState instance or None, default=None
+        The seed of the random feature order when ``selection='random'``.
+    selection : {'cyclic', 'random'}, default='cyclic'
+        Update the features in order, or in a random order each sweep.
+    batch_size : int or "auto", default="auto"
+        Rows per batch.
+    n_jobs : int, default=None
+        Batches summarized in parallel; the result is bitwise the same for
+        every value.
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+        The alphas along the path.
+    coefs : ndarray of shape (n_features, n_alphas) or \
+            (n_targets, n_features, n_alphas)
+        The coefficients along the path.
+    dual_gaps : ndarray of shape (n_alphas,)
+        The duality gaps at the end of each descent (per row for one target,
+        as scikit-learn's).
+    n_iters : list of int
+        The sweeps of each descent (with ``return_n_iter=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.linear_model import enet_path
+    >>> X = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0], [4.0, 1.0]])
+    >>> y = X @ [1.0, -1.0]
+    >>> alphas, coefs, _ = enet_path(X, y, alphas=[1.0, 0.1], l1_ratio=0.9)
+    >>> coefs.round(3) + 0.0
+    array([[ 0.309,  0.921],
+           [ 0.   , -0.884]])
+    """
+    gram, cross, yy, n_rows, y_tail = streamed_gram(
+        X, y, batch_size=batch_size, n_jobs=n_jobs, name="enet_path"
+    )
+    multi = bool(y_tail)
+    if multi and positive:
+        raise ValueError("positive=True is not allowed for multi-output (y.ndim != 1)")
+    if isinstance(alphas, Integral):
+        grid = _alpha_grid(cross, n_rows, l1_ratio, positive, eps, alphas)
+    else:
+        grid = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
+    params = {
+        "max_iter": max_iter,
+        "tol": tol,
+        "selection": selection,
+        "positive": positive,
+        "random_state": random_state,
+    }
+    rng = check_random_state(random_state)
+    d = gram.shape[0]
+    gaps, iters = np.empty(len(grid)), []
+    if multi:
+        coef = np.zeros((cross.shape[1], d))
+        if coef_init is not None:
+            coef[:] = coef_init
+        coefs = np.empty((cross.shape[1], d, len(grid)))
+        for i, alpha in enumerate(grid):
+            _, gaps[i], _, n_iter = _multitask(
+                (gram, cross, yy), n_rows, float(alpha), l1_ratio, params, rng, coef
+            )
+            coefs[..., i] = coef
+            iters.append(n_iter)
+    else:
+        w = np.zeros(d) if coef_init is None else np.array(coef_init, dtype=np.float64)
+        coefs = np.empty((d, len(grid)))
+        for i, alpha in enumerate(grid):
+            gaps[i], n_iter = _descend(
+                w, gram, cross[:, 0], yy[0], n_rows, float(alpha), l1_ratio, params, rng
+            )
+            coefs[:, i] = w
+            iters.append(n_iter)
+    if return_n_iter:
+        return grid, coefs, gaps, iters
+    return grid, coefs, gaps
+
+
+def lasso_path(X, y, *, eps=1e-3, alphas=100, **params):
+    """The Lasso path from one pass over the rows.
+
+    :func:`enet_path` with ``l1_ratio=1``: scikit-learn's
+    :func:`~sklearn.linear_model.lasso_path` with a Gram matrix.
+
+    Parameters
+    ----------
+    X : ndarray, numpy.memmap, str, os.PathLike, table or array store of \
+            shape (n_samples, n_features)
+        The rows, read one batch at a time.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        The target(s).
+    eps : float, default=1e-3
+        Length of the automatic grid: ``alpha_min / alpha_max = eps``.
+    alphas : int or array-like, default=100
+        The number of alphas of the automatic grid, or the alphas.
+    **params : dict
+        The other arguments of :func:`enet_path`.
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+        The alphas along the path.
+    coefs : ndarray of shape (n_features, n_alphas) or \
+            (n_targets, n_features, n_alphas)
+        The coefficients along the path.
+    dual_gaps : ndarray of shape (n_alphas,)
+        The duality gaps at the end of each descent.
+    n_iters : list of int
+        The sweeps of each descent (with ``return_n_iter=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.linear_model import lasso_path
+    >>> X = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0], [4.0, 1.0]])
+    >>> y = X @ [1.0, -1.0]
+    >>> alphas, coefs, _ = lasso_path(X, y, alphas=[1.0, 0.1])
+    >>> coefs.round(3) + 0.0
+    array([[ 0.3  ,  0.92 ],
+           [ 0.   , -0.883]])
+    """
+    return enet_path(X, y, l1_ratio=1.0, eps=eps, alphas=alphas, **params)

@@ -25,7 +25,7 @@ from .._engine import Engine
 from .._out_of_core import register
 from .._stats import moments_of_rows
 from ..base import ClosedFormMixin, StreamingRegressorMixin
-from ._coordinate_descent import _enet_system, _GramRegressorMixin
+from ._coordinate_descent import _enet_system, _GramRegressorMixin, streamed_gram
 
 # scikit-learn's default eps (the Cholesky regularization of the path).
 _EPS = np.finfo(float).eps
@@ -701,3 +701,114 @@ class StreamingLassoLarsIC(_LarsBase):
         self.alpha_ = alphas[best]
         self._set_linear_model(path[:, best][None, :], stats, self.fit_intercept)
         self.n_samples_seen_ = int(n)
+
+
+def lars_path(
+    X,
+    y,
+    Xy=None,
+    *,
+    Gram=None,
+    max_iter=500,
+    alpha_min=0,
+    method="lar",
+    copy_X=True,
+    eps=_EPS,
+    copy_Gram=True,
+    verbose=0,
+    return_path=True,
+    return_n_iter=False,
+    positive=False,
+    batch_size="auto",
+    n_jobs=None,
+):
+    """The LARS or LARS Lasso path from one pass over the rows.
+
+    scikit-learn's :func:`~sklearn.linear_model.lars_path` on the Gram
+    matrix: one pass accumulates ``X^T X`` and ``X^T y`` of the rows as they
+    are (the path does not center them, as scikit-learn's does not), and
+    :func:`~sklearn.linear_model.lars_path_gram` computes the path.
+
+    Parameters
+    ----------
+    X : ndarray, numpy.memmap, str, os.PathLike, table or array store of \
+            shape (n_samples, n_features)
+        The rows, read one batch at a time.
+    y : array-like of shape (n_samples,)
+        The target.
+    Xy : array-like of shape (n_features,), default=None
+        ``X^T y``, if already known (then used in place of the pass's).
+    Gram : array-like of shape (n_features, n_features), default=None
+        ``X^T X``, if already known (then used in place of the pass's).
+    max_iter : int, default=500
+        Maximum number of iterations.
+    alpha_min : float, default=0
+        The regularization at which the path stops.
+    method : {'lar', 'lasso'}, default='lar'
+        Least angle regression, or the Lasso.
+    copy_X : bool, default=True
+        Accepted for compatibility with scikit-learn. ``X`` is never modified.
+    eps : float, default=np.finfo(float).eps
+        The machine-precision regularization of the Cholesky diagonal factors.
+    copy_Gram : bool, default=True
+        Accepted for compatibility with scikit-learn; a Gram passed in is
+        never modified.
+    verbose : int, default=0
+        scikit-learn's output of the path.
+    return_path : bool, default=True
+        Return the whole path, or only its last coefficients.
+    return_n_iter : bool, default=False
+        Also return the number of iterations.
+    positive : bool, default=False
+        Restrict the coefficients to be non-negative (``method='lasso'``).
+    batch_size : int or "auto", default="auto"
+        Rows per batch.
+    n_jobs : int, default=None
+        Batches summarized in parallel; the result is bitwise the same for
+        every value.
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas + 1,)
+        The maximum covariance at each iteration.
+    active : ndarray of shape (n_alphas,)
+        The indices of the active variables at the end of the path.
+    coefs : ndarray of shape (n_features, n_alphas + 1) or (n_features,)
+        The coefficients along the path (or at its end).
+    n_iter : int
+        The number of iterations (with ``return_n_iter=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.linear_model import lars_path
+    >>> X = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0], [4.0, 1.0]])
+    >>> alphas, active, coefs = lars_path(X, X @ [1.0, -1.0], batch_size=3)
+    >>> [int(j) for j in active], coefs[:, -1].round(6)
+    ([0, 1], array([ 1., -1.]))
+    """
+    gram, cross, _, n_rows, y_tail = streamed_gram(
+        X, y, batch_size=batch_size, n_jobs=n_jobs, name="lars_path"
+    )
+    if y_tail:
+        raise ValueError(
+            f"lars_path takes one target (y of shape (n_samples,)); got y of "
+            f"shape {(n_rows, *y_tail)}"
+        )
+    if Gram is not None:
+        gram = np.array(Gram, dtype=np.float64)
+    xy = cross[:, 0] if Xy is None else np.array(Xy, dtype=np.float64).ravel()
+    return lars_path_gram(
+        xy,
+        gram,
+        n_samples=n_rows,
+        max_iter=max_iter,
+        alpha_min=alpha_min,
+        method=method,
+        eps=eps,
+        copy_Gram=True,
+        verbose=verbose,
+        return_path=return_path,
+        return_n_iter=return_n_iter,
+        positive=positive,
+    )
