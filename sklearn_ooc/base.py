@@ -582,6 +582,21 @@ class IterativeMixin(OutOfCoreMixin):
         self._prepare_pass()
         return engine.reduce(source, indices, self._summarize, desc=desc)
 
+    # Whether the objective of a pass is measured after the update it makes
+    # (a variational bound, which needs the new posteriors), or before it
+    # (the log-likelihood of EM, under the parameters of the pass).
+    _objective_after_update = False
+
+    def _update(self, stats, update_stats):
+        """Update the parameters from ``update_stats``; the objective of the
+        pass whose statistics are ``stats``."""
+        if self._objective_after_update:
+            self._from_summaries(update_stats)
+            return self._objective(stats)
+        objective = self._objective(stats)
+        self._from_summaries(update_stats)
+        return objective
+
     def _stepwise(self, stats):
         """Statistics of an update in minibatch mode (and of ``partial_fit``)."""
         stats = stats.scaled(1.0 / stats.count)
@@ -602,9 +617,15 @@ class IterativeMixin(OutOfCoreMixin):
         """The line after a run: how far the objective moved, in all."""
         engine.log(f"Total Improvement: {improvement:.6g}")
 
+    # Whether the objective is per row (the log-likelihood of EM), so that
+    # the verbose lines multiply it by the rows, or a total (a bound).
+    _objective_per_row = True
+
     def _report(self, engine, n_iter, lower_bound, change, rows, seconds):
         if not self.verbose or n_iter % self.verbose_interval:
             return
+        if not self._objective_per_row:
+            rows = 1
         if np.isfinite(change):
             engine.log(
                 f"[{n_iter}] Improvement: {change * rows:.6g} Time (s): {seconds:.4g}"
@@ -650,8 +671,9 @@ class IterativeMixin(OutOfCoreMixin):
             previous = lower_bound
             indices = plan.next_epoch()
             stats = self._pass(source, indices, engine, desc=f"iteration {n_iter}")
-            lower_bound = self._objective(stats)
-            self._from_summaries(self._stepwise(stats) if minibatch else stats)
+            lower_bound = self._update(
+                stats, self._stepwise(stats) if minibatch else stats
+            )
             history.append(lower_bound)
             change = lower_bound - previous
             seconds.append(timer.lap())
@@ -668,7 +690,8 @@ class IterativeMixin(OutOfCoreMixin):
                 }
             )
         if self.verbose and history and resume is None:
-            improvement = (history[-1] - history[0]) * stats.count
+            rows = stats.count if self._objective_per_row else 1
+            improvement = (history[-1] - history[0]) * rows
             self._report_total(engine, improvement)
             engine.log(f"Total Time (s): {sum(seconds):.4f}")
         return _Run(
@@ -710,7 +733,7 @@ class IterativeMixin(OutOfCoreMixin):
     def _fit_iterations(self, X, y, sample_weight, batch_size, batches_per_epoch):
         """The body of ``fit``: initializations, iterations, the best run."""
         if batches_per_epoch is None:
-            batches_per_epoch = self.batches_per_epoch
+            batches_per_epoch = getattr(self, "batches_per_epoch", None)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         with self._transaction():
             self.__dict__.pop("_pending_stats", None)
@@ -847,8 +870,7 @@ class IterativeMixin(OutOfCoreMixin):
                 self.n_iter_ = 0
                 self.n_samples_seen_ = 0
             stats = self._pass(source, range(source.n_batches), engine, "partial_fit")
-            self.lower_bound_ = self._objective(stats)
-            self._from_summaries(self._stepwise(stats))
+            self.lower_bound_ = self._update(stats, self._stepwise(stats))
             self._publish_update()
             self.n_iter_ += 1
             self.n_samples_seen_ += source.n_samples
@@ -908,8 +930,7 @@ class IterativeMixin(OutOfCoreMixin):
                 "summarize(X) on the data first"
             )
         with self._transaction():
-            self.lower_bound_ = self._objective(pending)
-            self._from_summaries(pending)
+            self.lower_bound_ = self._update(pending, pending)
             self._publish_update()
             del self._pending_stats
             self.n_iter_ = getattr(self, "n_iter_", 0) + 1

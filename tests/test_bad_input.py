@@ -141,6 +141,7 @@ PREDICT_METHODS = (
 # the looser rule of _check_like_reference.
 REFERENCES = {
     "OOCEmpiricalCovariance": covariance.EmpiricalCovariance,
+    "OOCBayesianGaussianMixture": mixture.BayesianGaussianMixture,
     "OOCGaussianMixture": mixture.GaussianMixture,
     "OOCGraphicalLasso": covariance.GraphicalLasso,
     "OOCLedoitWolf": covariance.LedoitWolf,

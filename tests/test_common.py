@@ -201,6 +201,7 @@ def test_estimators_are_found():
         "OOCComplementNB",
         "OOCGaussianNB",
         "OOCMultinomialNB",
+        "OOCBayesianGaussianMixture",
         "OOCGaussianMixture",
         "OOCGenericUnivariateSelect",
         "OOCSelectFdr",

@@ -129,6 +129,7 @@ TESTED_HERE = {
     "OOCLedoitWolf",
     "OOCOAS",
     "OOCShrunkCovariance",
+    "OOCBayesianGaussianMixture",
     "OOCGaussianMixture",
     "OOCKMeans",
     "OOCPCA",
@@ -365,6 +366,35 @@ def test_gaussian_mixture_component_that_loses_its_points(memmap, covariance_typ
     # The component is empty in both (scikit-learn keeps 10 eps of weight).
     assert ref.weights_[2] < 1e-15 and ours.weights_[2] < 1e-15
     _assert_same_mixture(ours, ref, X, 0.0, 1e-12, 1.0)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_bayesian_gaussian_mixture(memmap, case, covariance_type):
+    from sklearn.mixture import BayesianGaussianMixture
+
+    from sklearn_ooc.mixture import OOCBayesianGaussianMixture
+
+    X, _, _, offset = _problem(case)
+    # The same start: k-means on all the rows (fewer than init_size), whose
+    # hard assignments do not depend on the offset; the priors' defaults,
+    # the data's mean and covariance, are ours at the offset and
+    # scikit-learn's of the translated rows.
+    params = dict(
+        n_components=2,
+        covariance_type=covariance_type,
+        init_params="kmeans",
+        random_state=0,
+        max_iter=20,
+    )
+    ours = OOCBayesianGaussianMixture(batch_size=BATCH, **params).fit(memmap(X))
+    ref = BayesianGaussianMixture(**params).fit(X - offset)
+    assert ours.n_iter_ == ref.n_iter_
+    spread = np.sqrt(np.var(X - offset, axis=0).max())
+    _close(ours.means_ - offset, ref.means_, MIXTURE_RTOL[case], spread)
+    _close(ours.weights_, ref.weights_, MIXTURE_RTOL[case], 1.0)
+    assert_allclose(ours.lower_bound_, np.ravel(ref.lower_bound_)[0], rtol=1e-6)
+    _assert_finite(ours, ref)
 
 
 # -- OOCKMeans --------------------------------------------------------------------

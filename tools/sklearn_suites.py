@@ -85,6 +85,10 @@ SUITES = (
         "mixture/tests/test_gaussian_mixture.py",
         ("sklearn.mixture.GaussianMixture",),
     ),
+    Suite(
+        "mixture/tests/test_bayesian_mixture.py",
+        ("sklearn.mixture.BayesianGaussianMixture",),
+    ),
     Suite("cluster/tests/test_k_means.py", ("sklearn.cluster.KMeans",)),
     Suite("decomposition/tests/test_pca.py", ("sklearn.decomposition.PCA",)),
     Suite(

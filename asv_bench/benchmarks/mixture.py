@@ -13,15 +13,19 @@ One iteration of scikit-learn is timed as its own E-step and M-step
 Issue 17: the same iteration from the float32 file (the float64 file's
 values rounded), ``MixtureIterationFloat32``. scikit-learn-intelex has no
 GaussianMixture: there is no sklearnex column here.
+
+Issue 19: ``OOCBayesianGaussianMixture`` beside scikit-learn's
+``BayesianGaussianMixture`` on the seed's blobs, 5 variational iterations
+from ``'random_from_data'`` (the same start for both), diagonal covariances.
 """
 
 import os
 import warnings
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
+from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
-from sklearn_ooc.mixture import OOCGaussianMixture
+from sklearn_ooc.mixture import OOCBayesianGaussianMixture, OOCGaussianMixture
 
 from .common import blobs_file, mixture_file, page_cached
 
@@ -180,3 +184,29 @@ class PomegranateSeedBlobs(_Blobs):
             for start in range(0, self.X.shape[0], 10_000):
                 model.summarize(self.X[start : start + 10_000])
             model.from_summaries()
+
+
+_VARIATIONAL = dict(
+    n_components=4,
+    covariance_type="diag",
+    init_params="random_from_data",
+    random_state=0,
+    max_iter=5,
+    tol=0.0,
+)
+
+
+class VariationalSeedBlobs(_Blobs):
+    """Five variational iterations on the seed's blobs, both from the same start."""
+
+    def setup(self, path):
+        self.X = page_cached(path)
+        self.X_memory = np.load(path)
+        warnings.simplefilter("ignore")
+        OOCBayesianGaussianMixture(**_VARIATIONAL).fit(self.X[:1000])
+
+    def time_ours_5_iterations(self, path):
+        OOCBayesianGaussianMixture(n_jobs=2, **_VARIATIONAL).fit(self.X)
+
+    def time_sklearn_5_iterations(self, path):
+        BayesianGaussianMixture(**_VARIATIONAL).fit(self.X_memory)
