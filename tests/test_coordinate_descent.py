@@ -368,3 +368,18 @@ def test_paths_from_one_pass(npy, targets):
         rtol=1e-10,
         atol=1e-12,
     )
+
+
+def test_float32_rows_in_the_multi_task_and_cv_models(npy):
+    X, Y, _ = _tasks()
+    X32 = npy(X.astype(np.float32), "F.npy")
+    multi = StreamingMultiTaskLasso(alpha=0.2, **TIGHT).fit(X32, Y)
+    ref = MultiTaskLasso(alpha=0.2, **TIGHT).fit(X.astype(np.float32).astype(float), Y)
+    assert multi.coef_.dtype == np.float32
+    assert_allclose(multi.coef_, ref.coef_, rtol=1e-6, atol=1e-6)
+    cv = StreamingLassoCV(cv=3, alphas=6, **TIGHT).fit(X32, Y[:, 0])
+    ref = LassoCV(cv=3, alphas=6, precompute=True, **TIGHT)
+    ref.fit(X.astype(np.float32).astype(float), Y[:, 0])
+    assert cv.coef_.dtype == np.float32
+    assert list(cv.alphas_).index(cv.alpha_) == list(ref.alphas_).index(ref.alpha_)
+    assert_allclose(cv.mse_path_, ref.mse_path_, rtol=1e-9)

@@ -10,7 +10,9 @@ iteration), ``OOCPLSRegression`` (one pass for the cross-products),
 alphas, 5 folds) and ``StreamingLassoLarsIC`` from the
 page-cached memmap of 500,000 x 50 rows, beside scikit-learn's estimator on
 the loaded array (its default, descent on the rows, and ``LassoCV``'s
-``precompute="auto"``, a Gram per fold). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
+``precompute="auto"``, a Gram per fold). scikit-learn-intelex 2026.2 has
+none of these estimators (its linear_model offers LinearRegression, Ridge
+and LogisticRegression). ``SKLEARN_OOC_BENCH_ROWS`` shrinks
 the problem for a quick run.
 """
 
@@ -26,12 +28,19 @@ from sklearn.feature_selection import (
     f_classif,
     f_regression,
 )
-from sklearn.linear_model import Lasso, LassoCV, LassoLarsIC, MultiTaskLassoCV
+from sklearn.linear_model import (
+    ElasticNet,
+    Lasso,
+    LassoCV,
+    LassoLarsIC,
+    MultiTaskLassoCV,
+)
 
 from sklearn_ooc.cross_decomposition import OOCPLSRegression
 from sklearn_ooc.decomposition import OOCFactorAnalysis, OOCTruncatedSVD
 from sklearn_ooc.feature_selection import OOCSelectKBest, OOCVarianceThreshold
 from sklearn_ooc.linear_model import (
+    StreamingElasticNet,
     StreamingLasso,
     StreamingLassoCV,
     StreamingLassoLarsIC,
@@ -99,6 +108,9 @@ class Ours(_Problem):
     def time_lasso(self, paths):
         StreamingLasso(alpha=0.01, n_jobs=2).fit(self.X, self.y)
 
+    def time_elastic_net(self, paths):
+        StreamingElasticNet(alpha=0.01, n_jobs=2).fit(self.X, self.y)
+
     def time_lasso_cv(self, paths):
         StreamingLassoCV(cv=5, n_jobs=2).fit(self.X, self.y)
 
@@ -141,6 +153,9 @@ class Sklearn(_Problem):
 
     def time_lasso(self, paths):
         Lasso(alpha=0.01).fit(self.X, self.y)
+
+    def time_elastic_net(self, paths):
+        ElasticNet(alpha=0.01).fit(self.X, self.y)
 
     def time_lasso_cv(self, paths):
         LassoCV(cv=5).fit(self.X, self.y)
