@@ -199,3 +199,32 @@ def test_a_value_outside_the_alphabet_names_its_row_and_variable():
     with pytest.raises(ValueError, match=re.escape(expected)):
         net.fit(bad)
     assert fitted_state(net) == before
+
+
+def test_inference_on_a_wide_network_by_variable_elimination():
+    # A chain of 60 binary variables with 40 values missing a row: 2**40
+    # joint values, beyond enumeration. Each run of two missing values sits
+    # between observed ones, so its posterior is a product of three tables.
+    d, n = 60, 3000
+    rng = np.random.RandomState(0)
+    X = np.empty((n, d), dtype=np.int64)
+    X[:, 0] = rng.randint(2, size=n)
+    for v in range(1, d):
+        X[:, v] = np.where(rng.rand(n) < 0.8, X[:, v - 1], 1 - X[:, v - 1])
+    structure = ((),) + tuple((v - 1,) for v in range(1, d))
+    net = BayesianNetwork(structure, pseudocount=1.0, batch_size=500).fit(X)
+    rows = X[:3].copy()
+    rows[:, np.arange(d) % 3 != 0] = -1
+    proba = net.predict_proba(rows)
+    table = net.probabilities_
+    for i, row in enumerate(rows):
+        for a in range(1, d, 3):
+            b = a + 1
+            joint = table[a][row[a - 1]][:, None] * table[b]
+            if b + 1 < d:
+                joint = joint * table[b + 1][:, row[b + 1]][None, :]
+            joint /= joint.sum()
+            assert_allclose(proba[a][i], joint.sum(axis=1), rtol=1e-12)
+            assert_allclose(proba[b][i], joint.sum(axis=0), rtol=1e-12)
+    with pytest.raises(ValueError, match="at most 52 missing values"):
+        net.predict(np.full((1, d), -1))

@@ -17,6 +17,9 @@ from ..base import OutOfCoreMixin
 
 # Cells of all the count tables a structure search may gather in one pass.
 _MAX_CELLS = 50_000_000
+# Missing values a row may have for inference: numpy's einsum names the
+# axes it contracts with at most 52 labels.
+_MAX_MISSING = 52
 
 
 class FamilyCounts(dict):
@@ -154,8 +157,8 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
     -----
     The rows hold category codes 0, 1, ... of every variable; ``-1`` marks a
     missing value for :meth:`predict_proba` and :meth:`predict`, whose
-    exact inference enumerates the joint values of a row's missing
-    variables (networks and rows of modest width).
+    exact inference is variable elimination (networks of modest width, up
+    to 52 missing values a row).
 
     Examples
     --------
@@ -599,35 +602,56 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
 
     def _posteriors(self, codes):
         """For each row, each missing variable's posterior over its values,
-        by enumerating the joint values of the row's missing variables."""
-        cards = self.n_categories_
+        by variable elimination.
+
+        The tables are restricted to the row's observed values; those left
+        with no missing variable are constants, which no posterior depends
+        on. Each missing variable's marginal is the sum over the others of
+        the product of the remaining tables: :func:`numpy.einsum` contracts
+        them in a greedy elimination order (computed once per pattern of
+        missing variables), so the cost grows with the width of the network
+        restricted to the missing variables, not with the number of their
+        joint values.
+        """
         out = []
+        orders = {}
         for row in codes:
             missing = np.flatnonzero(row < 0)
             if not missing.size:
                 out.append({})
                 continue
-            combos = np.array(
-                list(itertools.product(*[range(cards[v]) for v in missing])),
-                dtype=np.int64,
-            )
-            full = np.tile(row, (len(combos), 1))
-            full[:, missing] = combos
-            logp = self._log_joint(full)
-            top = np.max(logp)
-            if not np.isfinite(top):
+            if missing.size > _MAX_MISSING:
                 raise ValueError(
-                    f"the observed values of row {row.tolist()} have probability "
-                    "zero under the network: no posterior exists"
+                    f"row {row.tolist()} has {missing.size} missing values; "
+                    f"inference takes at most {_MAX_MISSING} missing values a row"
                 )
-            p = np.exp(logp - top)
-            p /= p.sum()
-            out.append(
-                {
-                    int(v): np.bincount(combos[:, i], weights=p, minlength=cards[v])
-                    for i, v in enumerate(missing)
-                }
-            )
+            label = {int(v): i for i, v in enumerate(missing)}
+            operands = []
+            for v, parents in enumerate(self.structure_):
+                family = (*parents, v)
+                free = [label[u] for u in family if u in label]
+                if not free:
+                    continue
+                index = tuple(slice(None) if u in label else row[u] for u in family)
+                table = self.probabilities_[v][index]
+                top = table.max()
+                # Scaled by a constant (no posterior changes): the products
+                # of many small tables do not underflow.
+                operands += [table / top if top > 0 else table, free]
+            posts = {}
+            for v, i in label.items():
+                key = (tuple(missing), v)
+                if key not in orders:
+                    orders[key] = np.einsum_path(*operands, [i], optimize="greedy")[0]
+                p = np.einsum(*operands, [i], optimize=orders[key])
+                total = p.sum()
+                if not total > 0:
+                    raise ValueError(
+                        f"the observed values of row {row.tolist()} have "
+                        "probability zero under the network: no posterior exists"
+                    )
+                posts[v] = p / total
+            out.append(posts)
         return out
 
     def predict_proba(self, X):
