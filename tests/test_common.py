@@ -186,6 +186,7 @@ def test_estimators_are_found():
         "OOCOAS",
         "OOCShrunkCovariance",
         "CategoricalHMM",
+        "GMMHMM",
         "GaussianHMM",
         "MarkovChain",
         "PoissonHMM",

@@ -108,13 +108,14 @@ COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 # BayesClassifier (pomegranate's) have no counterpart: tests/test_nb.py
 # compares the classifier with in-memory references. (The SGD estimators
 # take scikit-learn's per-row steps in its order: they have one.) The HMMs'
-# reference is hmmlearn, not scikit-learn: tests/test_hmm.py and
-# tests/test_hmm_discrete.py compare them (GaussianHMM far from the origin
-# too).
+# reference is hmmlearn, not scikit-learn: tests/test_hmm.py,
+# tests/test_hmm_discrete.py and tests/test_gmmhmm.py compare them
+# (GaussianHMM and GMMHMM far from the origin too).
 WITHOUT_REFERENCE = {
     "BayesClassifier",
     "BayesianNetwork",
     "CategoricalHMM",
+    "GMMHMM",
     "GaussianHMM",
     "MarkovChain",
     "PoissonHMM",

@@ -8,6 +8,10 @@ per iteration and peak extra memory. ``SKLEARN_OOC_BENCH_HMM_ROWS`` and
 ``SKLEARN_OOC_BENCH_HMM_LONG_ROWS`` shrink them. The rows are a sample of a
 Gaussian mixture: the time of an iteration does not depend on how the states
 follow each other.
+
+``GMMIteration``: GMMHMM, 4 states of 3 diagonal components, 10 features,
+one million observations in sequences of 1,000, one iteration beside
+hmmlearn's (``SKLEARN_OOC_BENCH_GMMHMM_ROWS`` shrinks it).
 """
 
 import os
@@ -15,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from sklearn_ooc.hmm import GaussianHMM
+from sklearn_ooc.hmm import GMMHMM, GaussianHMM
 
 from .common import mixture_file, page_cached
 
@@ -131,3 +135,47 @@ class LongSequenceIteration:
 
     def peakmem_iteration(self, path):
         self._fit()
+
+
+N_GMM = int(os.environ.get("SKLEARN_OOC_BENCH_GMMHMM_ROWS", 1_000_000))
+GMM_STATES, GMM_MIX = 4, 3
+
+
+def _gmm_model(cls, X, **params):
+    rng = np.random.RandomState(0)
+    model = cls(GMM_STATES, GMM_MIX, init_params="", n_iter=1, tol=-np.inf, **params)
+    picks = np.sort(rng.choice(len(X), GMM_STATES * GMM_MIX, replace=False))
+    model.startprob_ = np.full(GMM_STATES, 1.0 / GMM_STATES)
+    model.transmat_ = rng.dirichlet(np.full(GMM_STATES, 5.0), size=GMM_STATES)
+    model.weights_ = np.full((GMM_STATES, GMM_MIX), 1.0 / GMM_MIX)
+    model.means_ = np.asarray(X[picks]).reshape(GMM_STATES, GMM_MIX, -1)
+    model.covars_ = np.ones((GMM_STATES, GMM_MIX, X.shape[1]))
+    return model
+
+
+class GMMIteration:
+    """One Baum-Welch iteration of GMMHMM, ours (memmap) and hmmlearn's."""
+
+    timeout = 1800
+    processes = 1
+    number = 1
+    repeat = 2
+
+    def setup_cache(self):
+        return mixture_file(N_GMM, N_FEATURES, GMM_STATES * GMM_MIX)
+
+    def setup(self, path):
+        self.X = page_cached(path)
+        self.X_memory = np.load(path)
+        self.lengths = np.full(len(self.X) // LENGTH, LENGTH)
+        warnings.simplefilter("ignore")
+
+    def time_ours(self, path):
+        _gmm_model(GMMHMM, self.X, n_jobs=2).fit(self.X, self.lengths)
+
+    def time_hmmlearn(self, path):
+        try:
+            from hmmlearn import hmm
+        except ImportError:
+            raise NotImplementedError("hmmlearn is not installed") from None
+        _gmm_model(hmm.GMMHMM, self.X_memory).fit(self.X_memory, self.lengths)
