@@ -142,3 +142,40 @@ def sgd_rows(
             q += w - before
         t += 1
     return w, b, t
+
+
+def best_network(score, d, k):
+    """The BIC-best network by dynamic programming over subsets, in plain
+    Python: ``score(v, parents)`` of every family with at most ``k``
+    parents. Returns the parents of each variable and the total score."""
+    import itertools
+
+    best = []
+    for v in range(d):
+        others = [u for u in range(d) if u != v]
+        table = {}
+        for mask in range(1 << d):
+            if mask >> v & 1:
+                continue
+            inside = [u for u in others if mask >> u & 1]
+            table[mask] = max(
+                (
+                    (score(v, ps), -len(ps), ps)
+                    for size in range(min(k, len(inside)) + 1)
+                    for ps in itertools.combinations(inside, size)
+                ),
+            )
+        best.append(table)
+    total = {0: (0.0, None)}
+    for mask in range(1, 1 << d):
+        total[mask] = max(
+            (total[mask & ~(1 << v)][0] + best[v][mask & ~(1 << v)][0], v)
+            for v in range(d)
+            if mask >> v & 1
+        )
+    parents, mask = [()] * d, (1 << d) - 1
+    while mask:
+        v = total[mask][1]
+        parents[v] = best[v][mask & ~(1 << v)][2]
+        mask &= ~(1 << v)
+    return parents, total[(1 << d) - 1][0]

@@ -1,5 +1,6 @@
 """BayesianNetwork: counts, structures and inference against in-memory ones."""
 
+import functools
 import itertools
 import re
 
@@ -228,3 +229,49 @@ def test_inference_on_a_wide_network_by_variable_elimination():
             assert_allclose(proba[b][i], joint.sum(axis=0), rtol=1e-12)
     with pytest.raises(ValueError, match="at most 52 missing values"):
         net.predict(np.full((1, d), -1))
+
+
+@pytest.mark.parametrize("max_parents", [1, 2, 3])
+def test_exact_search_equals_the_plain_dynamic_programme(max_parents):
+    from ._naive import best_network
+
+    d, n = 8, 4000
+    rng = np.random.RandomState(max_parents)
+    X = np.empty((n, d), dtype=np.int64)
+    X[:, 0] = rng.randint(3, size=n)
+    for v in range(1, d):
+        parents = rng.choice(v, size=min(v, 2), replace=False)
+        mixed = X[:, parents].sum(axis=1) % 2
+        X[:, v] = np.where(rng.rand(n) < 0.7, mixed, rng.randint(2, size=n))
+    net = BayesianNetwork(algorithm="exact", max_parents=max_parents).fit(X)
+    cards = net.n_categories_
+    empty = ((),) * d
+    base = _bic(X, empty, cards)
+
+    @functools.cache
+    def gain(v, ps):
+        # The BIC of v's family less that of v alone (the others cancel).
+        return _bic(X, tuple(ps if u == v else () for u in range(d)), cards) - base
+
+    _, total = best_network(gain, d, max_parents)
+    assert _bic(X, net.structure_, cards) - base == pytest.approx(total, rel=1e-10)
+    assert all(len(ps) <= max_parents for ps in net.structure_)
+
+
+def test_exact_search_beyond_sixteen_variables():
+    d, n = 17, 3000
+    rng = np.random.RandomState(5)
+    X = np.empty((n, d), dtype=np.int64)
+    X[:, 0] = rng.randint(2, size=n)
+    for v in range(1, d):
+        X[:, v] = np.where(
+            rng.rand(n) < 0.8, X[:, rng.randint(v)], rng.randint(2, size=n)
+        )
+    exact = BayesianNetwork(algorithm="exact", max_parents=1).fit(X)
+    tree = BayesianNetwork(algorithm="chow-liu").fit(X)
+    cards = exact.n_categories_
+    # A tree is one of the networks of one parent a variable: the exact
+    # search's BIC is at least its.
+    assert _bic(X, exact.structure_, cards) >= _bic(X, tree.structure_, cards) - 1e-9
+    with pytest.raises(ValueError, match="beyond 20 variables"):
+        BayesianNetwork(algorithm="exact").fit(np.zeros((5, 21), dtype=np.int64))

@@ -35,8 +35,11 @@ from ._pairwise import (
 )
 from ._permute import permute_rows_inplace
 from ._sgd import linear_outputs, reset_wscale, sgd_rows, shuffle_index
+from ._structure import best_network_order, best_parent_sets
 
 __all__ = [
+    "best_network_order",
+    "best_parent_sets",
     "chi2_block",
     "column_sums_and_cross",
     "diag_em_rows",

@@ -13,10 +13,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernels import best_network_order, best_parent_sets
 from ..base import OutOfCoreMixin
 
 # Cells of all the count tables a structure search may gather in one pass.
 _MAX_CELLS = 50_000_000
+# Variables of the exact search (its tables hold 2**(d - 1) scores a
+# variable), and the joint values it counts in one table when they are few.
+_MAX_EXACT = 20
+_JOINT_CELLS = 1 << 22
 # Missing values a row may have for inference: numpy's einsum names the
 # axes it contracts with at most 52 labels.
 _MAX_MISSING = 52
@@ -64,6 +69,15 @@ def _bic(counts, family, cardinalities, n):
     q = _table_size(family[1:], cardinalities)
     penalty = 0.5 * np.log(n) * (cardinalities[child] - 1) * q
     return _family_loglik(counts, cardinalities[child]) - penalty
+
+
+def _marginal(table, family):
+    """The counts of ``family`` (child first, then its parents, as
+    :func:`_codes` orders its values) summed from the joint ``table``."""
+    others = tuple(a for a in range(table.ndim) if a not in family)
+    summed = table.sum(axis=others) if others else table
+    kept = sorted(family)
+    return np.transpose(summed, [kept.index(v) for v in family]).ravel()
 
 
 def _has_cycle(parents):
@@ -116,7 +130,7 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
     (each round counts every candidate family in one pass), or an exact
     search of the BIC-best network (one pass counting every family of at
     most ``max_parents`` parents, then dynamic programming over the
-    subsets of variables, for up to about 16 variables).
+    subsets of variables, for up to 20 variables).
 
     Parameters
     ----------
@@ -484,10 +498,11 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
             parents = chosen
 
     def _exact(self, source, d):
-        if d > 16:
+        if d > _MAX_EXACT:
             raise ValueError(
                 f"the exact search is over the 2**{d} subsets of {d} variables: "
-                "use algorithm='hill-climb' or 'chow-liu' beyond 16 variables"
+                f"use algorithm='hill-climb' or 'chow-liu' beyond {_MAX_EXACT} "
+                "variables"
             )
         cards = self._cards
         k = min(self.max_parents, d - 1)
@@ -497,45 +512,43 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
             for size in range(k + 1)
             for ps in itertools.combinations([u for u in range(d) if u != v], size)
         ]
-        self._check_cells(families)
-        counts = self._count(source, families, "families")
+        everything = tuple(range(d))
+        if _table_size(everything, cards) <= _JOINT_CELLS:
+            # One table of every joint value: each family's counts are its
+            # sums, whatever the number of families.
+            joint = self._count(source, [everything], "joint values")[everything]
+            table = joint.reshape(tuple(int(c) for c in cards))
+            counts = {f: _marginal(table, f) for f in families}
+        else:
+            self._check_cells(families)
+            counts = self._count(source, families, "families")
         n = self._total(counts)
-        # best[v][mask]: the best parent set of v within the variables of
-        # mask, and its score (Silander and Myllymaki).
-        score = {f: _bic(counts[f], f, cards, n) for f in families}
-        best = []
+        # The best parents of v within every set of the others, then the
+        # best network on every subset (Silander and Myllymaki), over the
+        # bit masks of the variables.
+        parent_scores = np.empty((d, 1 << (d - 1)))
+        chosen = []
         for v in range(d):
             others = [u for u in range(d) if u != v]
-            table = {}
-            for mask in range(1 << d):
-                if mask >> v & 1:
-                    continue
-                choice = ((), score[(v,)])
-                for size in range(1, k + 1):
-                    for ps in itertools.combinations(
-                        [u for u in others if mask >> u & 1], size
-                    ):
-                        s = score[(v,) + ps]
-                        if s > choice[1]:
-                            choice = (ps, s)
-                table[mask] = choice
-            best.append(table)
-        # The best network on each subset: its sink's best parents within
-        # the rest, plus the best network on the rest.
-        total = {0: (0.0, -1)}
-        for mask in range(1, 1 << d):
-            options = []
-            for v in range(d):
-                if mask >> v & 1:
-                    rest = mask & ~(1 << v)
-                    options.append((total[rest][0] + best[v][rest][1], v))
-            total[mask] = max(options, key=lambda o: (o[0], -o[1]))
+            local = np.full(1 << (d - 1), -np.inf)
+            for size in range(k + 1):
+                for bits in itertools.combinations(range(d - 1), size):
+                    family = (v,) + tuple(others[b] for b in bits)
+                    local[sum(1 << b for b in bits)] = _bic(
+                        counts[family], family, cards, n
+                    )
+            parent_scores[v], best = best_parent_sets(local)
+            chosen.append(best)
+        sink = best_network_order(parent_scores)
         parents = [() for _ in range(d)]
         mask = (1 << d) - 1
         while mask:
-            v = total[mask][1]
+            v = int(sink[mask])
             rest = mask & ~(1 << v)
-            parents[v] = best[v][rest][0]
+            others = [u for u in range(d) if u != v]
+            index = (rest & ((1 << v) - 1)) | ((rest >> (v + 1)) << v)
+            picked = int(chosen[v][index])
+            parents[v] = tuple(others[b] for b in range(d - 1) if picked >> b & 1)
             mask = rest
         return parents
 
