@@ -181,3 +181,25 @@ def test_lars_path_from_one_pass(npy, method):
         assert_allclose(a, b, rtol=1e-12, atol=1e-13)
     with pytest.raises(ValueError, match="takes one target"):
         lars_path(X, np.column_stack([y, y]))
+
+
+@pytest.mark.parametrize("name", ["LarsCV", "LassoLarsCV"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cv_equals_sklearn_from_one_pass(npy, name, fit_intercept):
+    import sklearn.linear_model
+
+    import sklearn_ooc.linear_model
+
+    X, y = _problem(offset=0.0)
+    params = dict(cv=4, max_n_alphas=15, fit_intercept=fit_intercept)
+    ref = getattr(sklearn.linear_model, name)(precompute=True, **params).fit(X, y)
+    ours = getattr(sklearn_ooc.linear_model, "Streaming" + name)(n_jobs=2, **params)
+    ours.fit(npy(X), y, batch_size=29)
+    assert_allclose(ours.cv_alphas_, ref.cv_alphas_, rtol=1e-12, atol=1e-14)
+    assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-10)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-12, abs=1e-15)
+    _assert_same_path(ours, ref)
+    with pytest.warns(UserWarning, match="cannot be an array"):
+        getattr(sklearn_ooc.linear_model, "Streaming" + name)(
+            precompute=X.T @ X, cv=3
+        ).fit(X, y)

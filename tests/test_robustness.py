@@ -158,7 +158,9 @@ TESTED_HERE = {
     "StreamingLasso",
     "StreamingLassoCV",
     "StreamingLars",
+    "StreamingLarsCV",
     "StreamingLassoLars",
+    "StreamingLassoLarsCV",
     "StreamingLassoLarsIC",
     "StreamingMultiTaskElasticNet",
     "StreamingMultiTaskElasticNetCV",
@@ -904,6 +906,32 @@ def test_least_angle(memmap, case, name, params):
     prediction = ours.predict(memmap(X))
     assert_allclose(prediction, ref.predict(X - offset), rtol=1e-7, atol=rounding)
     _assert_finite(ours, ref, outputs=(prediction,))
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", ["LarsCV", "LassoLarsCV"])
+def test_least_angle_cv(memmap, case, name):
+    import sklearn.linear_model
+
+    import sklearn_ooc.linear_model
+
+    X, _, y, offset = _problem(case)
+    ours = getattr(sklearn_ooc.linear_model, "Streaming" + name)(cv=3)
+    ours.fit(memmap(X), y, batch_size=BATCH)
+    ref = getattr(sklearn.linear_model, name)(cv=3, precompute=True)
+    ref.fit(X - offset, y)
+    best = ours.mse_path_.mean(axis=1).min()
+    assert best == pytest.approx(ref.mse_path_.mean(axis=1).min(), rel=1e-6)
+    _assert_finite(ours, ref)
+    if case == "near_duplicate":
+        # The near-duplicate column enters the paths at alphas of 1e-11
+        # decided by the rounding of its 1e-9 difference (in scikit-learn's
+        # paths too): which of those near-zero alphas wins is rounding.
+        return
+    assert_allclose(ours.cv_alphas_, ref.cv_alphas_, rtol=1e-7)
+    # As test_lasso_and_elastic_net_cv: QUANTUM relative at the offset.
+    assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-5 if offset else 1e-7)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-7)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -168,6 +168,8 @@ SUITES = (
             "sklearn.linear_model.Lars",
             "sklearn.linear_model.LassoLars",
             "sklearn.linear_model.LassoLarsIC",
+            "sklearn.linear_model.LarsCV",
+            "sklearn.linear_model.LassoLarsCV",
         ),
     ),
     Suite(

@@ -20,7 +20,9 @@ from ._glm import (
 )
 from ._least_angle import (
     StreamingLars,
+    StreamingLarsCV,
     StreamingLassoLars,
+    StreamingLassoLarsCV,
     StreamingLassoLarsIC,
     lars_path,
 )
@@ -41,7 +43,9 @@ __all__ = [
     "StreamingLasso",
     "StreamingLassoCV",
     "StreamingLars",
+    "StreamingLarsCV",
     "StreamingLassoLars",
+    "StreamingLassoLarsCV",
     "StreamingLassoLarsIC",
     "StreamingLinearRegression",
     "StreamingLogisticRegression",

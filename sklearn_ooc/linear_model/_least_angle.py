@@ -10,25 +10,59 @@ quadratic forms in the same statistics.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from math import log
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg, optimize
-from sklearn.base import BaseEstimator, RegressorMixin
+from scipy import interpolate, linalg, optimize
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import DataConversionWarning
-from sklearn.linear_model import Lars, LassoLars, LassoLarsIC, lars_path_gram
+from sklearn.linear_model import (
+    Lars,
+    LarsCV,
+    LassoLars,
+    LassoLarsCV,
+    LassoLarsIC,
+    lars_path_gram,
+)
+from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils.metadata_routing import _raise_for_params
 
 from .._engine import Engine
 from .._out_of_core import register
 from .._stats import moments_of_rows
-from ..base import ClosedFormMixin, StreamingRegressorMixin
+from ..base import (
+    ClosedFormMixin,
+    OutOfCoreMixin,
+    StreamingRegressorMixin,
+    _counterpart_name,
+)
 from ._coordinate_descent import _enet_system, _GramRegressorMixin, streamed_gram
+from ._ridge_cv import _fold_score, _merge, _SplitPlan, _unstack, fold_moments
 
 # scikit-learn's default eps (the Cholesky regularization of the path).
 _EPS = np.finfo(float).eps
+
+
+def _one_target(estimator, source):
+    """Refuse a ``y`` of several targets, and take a column as 1-D with
+    scikit-learn's warning (for the estimators of one target)."""
+    if not estimator._y_shape:
+        return
+    if estimator._y_shape[0] > 1:
+        raise ValueError(
+            f"y should be a 1d array, got an array of shape {source.y.shape} instead."
+        )
+    warnings.warn(
+        "A column-vector y was passed when a 1d array was expected. Please "
+        "change the shape of y to (n_samples, ), for example using ravel().",
+        DataConversionWarning,
+        stacklevel=5,
+    )
+    estimator._y_shape = ()
 
 
 class _LarsBase(
@@ -638,20 +672,8 @@ class StreamingLassoLarsIC(_LarsBase):
 
     def _prepare(self, source, fresh):
         super()._prepare(source, fresh)
-        if fresh and self._y_shape:
-            if self._y_shape[0] > 1:
-                raise ValueError(
-                    "y should be a 1d array, got an array of shape "
-                    f"{source.y.shape} instead."
-                )
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. "
-                "Please change the shape of y to (n_samples, ), for example "
-                "using ravel().",
-                DataConversionWarning,
-                stacklevel=4,
-            )
-            self._y_shape = ()
+        if fresh:
+            _one_target(self, source)
 
     def _from_summaries(self, stats):
         d = self.n_features_in_
@@ -812,3 +834,381 @@ def lars_path(
         return_n_iter=return_n_iter,
         positive=positive,
     )
+
+
+class _LarsCVBase(
+    _GramRegressorMixin,
+    StreamingRegressorMixin,
+    RegressorMixin,
+    OutOfCoreMixin,
+    BaseEstimator,
+):
+    """The cross-validated LARS path from one pass of per-fold statistics
+    (the ``fit`` of :class:`StreamingLarsCV` and :class:`StreamingLassoLarsCV`)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, batch_size=None, **params):
+        """Choose ``alpha`` by cross-validation and fit the model with it.
+
+        Parameters
+        ----------
+        X : ndarray, numpy.memmap, str, os.PathLike, table or array store of \
+                shape (n_samples, n_features)
+            Training rows, read in one pass.
+        y : array-like of shape (n_samples,)
+            Target.
+        batch_size : int or "auto", default=None
+            Rows per batch for this call.
+        **params : dict
+            Metadata for the splitter: only with metadata routing, which is not
+            supported (as scikit-learn, an error without it).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        _raise_for_params(params, self, "fit")
+        if params:
+            raise ValueError(
+                f"{type(self).__name__}.fit does not route metadata "
+                f"{sorted(params)} to its splitter"
+            )
+        if hasattr(self.precompute, "__array__"):
+            warnings.warn(
+                'Parameter "precompute" cannot be an array in '
+                f"{_counterpart_name(type(self))}. Automatically switch to "
+                '"auto" instead.',
+                stacklevel=3,
+            )
+        with self._transaction():
+            source = self._source(X, y, reset=True, batch_size=batch_size, fitting=True)
+            _one_target(self, source)
+            self._fit_path(source)
+            self._is_fitted = True
+        return self
+
+    def _fit_path(self, source):
+        d = source.n_features
+        plan = _SplitPlan(check_cv(self.cv), source.n_samples, None)
+        summarize = partial(fold_moments, plan=plan, width=d + 1, rescale=False)
+        stats = self._reduce(source, desc="fit", summarize=summarize)
+        sets = [_unstack(stats.weighted, k, stats.rows[k]) for k in range(plan.n_sets)]
+        positive = getattr(self, "positive", False)
+        paths = []
+        for k in range(plan.n_splits):
+            train_sets, test = plan.split(k)
+            train = _merge([sets[j] for j in train_sets])
+            gram, cross, _ = _enet_system(train, d, self.fit_intercept)
+            alphas, _, coefs = lars_path_gram(
+                cross[:, 0].copy(),
+                gram,
+                n_samples=train.count,
+                max_iter=self.max_iter,
+                method=self.method,
+                copy_Gram=True,
+                verbose=max(0, self.verbose - 1),
+                eps=self.eps,
+                positive=positive,
+            )
+            paths.append((alphas, coefs, train, sets[test], int(stats.rows[test])))
+        # scikit-learn's grid: the union of the folds' alphas, thinned to
+        # max_n_alphas; each fold's residues interpolated linearly in alpha,
+        # which are the residues of the interpolated coefficients.
+        grid = np.unique(np.concatenate([alphas for alphas, *_ in paths]))
+        grid = grid[:: int(max(1, int(len(grid) / float(self.max_n_alphas))))]
+        mse = np.empty((len(grid), len(paths)))
+        for index, (alphas, coefs, train, test, n_test) in enumerate(paths):
+            alphas, coefs = alphas[::-1], coefs[:, ::-1]
+            if alphas[0] != 0:
+                alphas = np.r_[0, alphas]
+                coefs = np.c_[coefs[:, :1], coefs]
+            if alphas[-1] != grid[-1]:
+                alphas = np.r_[alphas, grid[-1]]
+                coefs = np.c_[coefs, coefs[:, -1:]]
+            at = interpolate.interp1d(alphas, coefs, axis=1)(grid)
+            for i in range(len(grid)):
+                coef = at[:, i][None, :]
+                if self.fit_intercept:
+                    intercept = train.mean[d:] - coef @ train.mean[:d]
+                else:
+                    intercept = np.zeros(1)
+                try:
+                    mse[i, index] = -_fold_score(
+                        test, coef, intercept, d, "neg_mean_squared_error", n_test
+                    )
+                except ValueError:
+                    # Not finite: scikit-learn leaves such alphas out.
+                    mse[i, index] = np.nan
+        finite = np.all(np.isfinite(mse), axis=-1)
+        if not finite.any():
+            raise ValueError(
+                "attempt to get argmin of an empty sequence: no alpha of the "
+                "paths has a finite error on every fold (constant features or "
+                "target?)"
+            )
+        grid, mse = grid[finite], mse[finite]
+        self.alpha_ = grid[int(np.argmin(mse.mean(axis=-1)))]
+        self.cv_alphas_ = grid
+        self.mse_path_ = mse
+        total = _merge([sets[j] for j in plan.total()])
+        gram, cross, _ = _enet_system(total, d, self.fit_intercept)
+        path_alphas, active, path, n_iter = lars_path_gram(
+            cross[:, 0].copy(),
+            gram,
+            n_samples=total.count,
+            max_iter=self.max_iter,
+            alpha_min=self.alpha_,
+            method=self.method,
+            copy_Gram=True,
+            verbose=max(0, self.verbose - 1),
+            eps=self.eps,
+            return_n_iter=True,
+            positive=positive,
+        )
+        self._set_linear_model(path[:, -1][None, :], total, self.fit_intercept)
+        dtype = getattr(self, "_X_dtype", None) or np.float64
+        self.alphas_ = path_alphas
+        self.active_ = active
+        self.coef_path_ = path.astype(dtype, copy=False)
+        self.n_iter_ = n_iter
+        self.n_samples_seen_ = int(total.count)
+
+
+_LARS_CV_CONSTRAINTS = {
+    "fit_intercept": ["boolean"],
+    "verbose": ["verbose"],
+    "max_iter": [Interval(Integral, 0, None, closed="left")],
+    "precompute": _LARS_CONSTRAINTS["precompute"],
+    "cv": ["cv_object"],
+    "max_n_alphas": [Interval(Integral, 1, None, closed="left")],
+    "n_jobs": [Integral, None],
+    "eps": [Interval(Real, 0, None, closed="neither")],
+    "copy_X": ["boolean"],
+    "batch_size": ClosedFormMixin._ooc_parameter_constraints["batch_size"],
+}
+
+
+@register(LarsCV)
+class StreamingLarsCV(_LarsCVBase):
+    """Least angle regression with ``alpha`` chosen by cross-validation, in
+    one pass over the data.
+
+    The counterpart of :class:`sklearn.linear_model.LarsCV`: one pass
+    accumulates the centered cross-products of ``[X, y]`` of every test
+    fold; each split's LARS path is computed from its training statistics
+    (scikit-learn's ``lars_path_gram``), and its mean squared errors on the
+    test fold, at scikit-learn's grid of alphas (the union of the folds',
+    the residues interpolated linearly), are quadratic forms in the test
+    fold's statistics: no second look at the rows.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default=True
+        Whether to fit an intercept.
+    verbose : bool or int, default=False
+        1 prints a line per pass; 2 adds a progress bar over batches.
+    max_iter : int, default=500
+        Maximum number of iterations of each path.
+    precompute : bool, 'auto' or array-like, default='auto'
+        Accepted as scikit-learn accepts it (an array is refused with its
+        warning); the paths are always computed from the Gram matrices here.
+    cv : int, cross-validation generator or iterable, default=None
+        The splits: ``None`` is 5-fold.
+    max_n_alphas : int, default=1000
+        The most alphas at which the residues are computed.
+    n_jobs : int, default=None
+        Threads summarizing batches in parallel; the result is bitwise the
+        same for every value.
+    eps : float, default=np.finfo(float).eps
+        The machine-precision regularization of the Cholesky diagonal factors.
+    copy_X : bool, default=True
+        Accepted for compatibility with scikit-learn. ``X`` is never modified.
+    batch_size : int or "auto", default="auto"
+        Rows read per batch; ``"auto"`` is about 64 MiB of rows.
+
+    Attributes
+    ----------
+    alpha_ : float
+        The alpha chosen.
+    cv_alphas_ : ndarray of shape (n_cv_alphas,)
+        The alphas of the grid.
+    mse_path_ : ndarray of shape (n_cv_alphas, n_folds)
+        The mean squared error of every fold at every alpha of the grid.
+    coef_ : ndarray of shape (n_features,)
+        Parameter vector of the final model, of X's dtype.
+    intercept_ : float
+        Independent term of the final model.
+    coef_path_ : ndarray of shape (n_features, n_alphas)
+        The final model's path.
+    alphas_ : ndarray of shape (n_alphas,)
+        The final path's alphas.
+    active_ : list
+        Indices of the active variables at the end of the final path.
+    n_iter_ : int
+        Iterations of the final path.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_samples_seen_ : int
+        Rows learned from.
+
+    See Also
+    --------
+    sklearn.linear_model.LarsCV : The in-memory estimator this one equals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.linear_model import StreamingLarsCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 4))
+    >>> y = X @ [3.0, 0.0, -2.0, 0.0] + rng.normal(size=1000)
+    >>> StreamingLarsCV(cv=3).fit(X, y, batch_size=300).coef_.round(1) + 0.0
+    array([ 3. ,  0. , -1.9,  0. ])
+    """
+
+    _parameter_constraints: dict = dict(_LARS_CV_CONSTRAINTS)
+
+    method = "lar"
+
+    def __init__(
+        self,
+        *,
+        fit_intercept=True,
+        verbose=False,
+        max_iter=500,
+        precompute="auto",
+        cv=None,
+        max_n_alphas=1000,
+        n_jobs=None,
+        eps=_EPS,
+        copy_X=True,
+        batch_size="auto",
+    ):
+        self.fit_intercept = fit_intercept
+        self.verbose = verbose
+        self.max_iter = max_iter
+        self.precompute = precompute
+        self.cv = cv
+        self.max_n_alphas = max_n_alphas
+        self.n_jobs = n_jobs
+        self.eps = eps
+        self.copy_X = copy_X
+        self.batch_size = batch_size
+
+
+@register(LassoLarsCV)
+class StreamingLassoLarsCV(_LarsCVBase):
+    """LARS Lasso with ``alpha`` chosen by cross-validation, in one pass.
+
+    The counterpart of :class:`sklearn.linear_model.LassoLarsCV`, computed
+    as :class:`StreamingLarsCV` computes it, with the Lasso's path.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default=True
+        Whether to fit an intercept.
+    verbose : bool or int, default=False
+        1 prints a line per pass; 2 adds a progress bar over batches.
+    max_iter : int, default=500
+        Maximum number of iterations of each path.
+    precompute : bool or 'auto', default='auto'
+        Accepted as scikit-learn accepts it; the paths are always computed
+        from the Gram matrices here.
+    cv : int, cross-validation generator or iterable, default=None
+        The splits: ``None`` is 5-fold.
+    max_n_alphas : int, default=1000
+        The most alphas at which the residues are computed.
+    n_jobs : int, default=None
+        Threads summarizing batches in parallel.
+    eps : float, default=np.finfo(float).eps
+        The machine-precision regularization of the Cholesky diagonal factors.
+    copy_X : bool, default=True
+        Accepted for compatibility with scikit-learn. ``X`` is never modified.
+    positive : bool, default=False
+        Restrict the coefficients to be non-negative.
+    batch_size : int or "auto", default="auto"
+        Rows read per batch; ``"auto"`` is about 64 MiB of rows.
+
+    Attributes
+    ----------
+    alpha_ : float
+        The alpha chosen.
+    cv_alphas_ : ndarray of shape (n_cv_alphas,)
+        The alphas of the grid.
+    mse_path_ : ndarray of shape (n_cv_alphas, n_folds)
+        The mean squared error of every fold at every alpha of the grid.
+    coef_ : ndarray of shape (n_features,)
+        Parameter vector of the final model, of X's dtype.
+    intercept_ : float
+        Independent term of the final model.
+    coef_path_ : ndarray of shape (n_features, n_alphas)
+        The final model's path.
+    alphas_ : ndarray of shape (n_alphas,)
+        The final path's alphas.
+    active_ : list
+        Indices of the active variables at the end of the final path.
+    n_iter_ : int
+        Iterations of the final path.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_samples_seen_ : int
+        Rows learned from.
+
+    See Also
+    --------
+    sklearn.linear_model.LassoLarsCV : The in-memory estimator this one equals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ooc.linear_model import StreamingLassoLarsCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 4))
+    >>> y = X @ [3.0, 0.0, -2.0, 0.0] + rng.normal(size=1000)
+    >>> StreamingLassoLarsCV(cv=3).fit(X, y).coef_.round(1) + 0.0
+    array([ 3. ,  0. , -1.9,  0. ])
+    """
+
+    _parameter_constraints: dict = {
+        **_LARS_CV_CONSTRAINTS,
+        "positive": ["boolean"],
+    }
+
+    method = "lasso"
+
+    def __init__(
+        self,
+        *,
+        fit_intercept=True,
+        verbose=False,
+        max_iter=500,
+        precompute="auto",
+        cv=None,
+        max_n_alphas=1000,
+        n_jobs=None,
+        eps=_EPS,
+        copy_X=True,
+        positive=False,
+        batch_size="auto",
+    ):
+        self.fit_intercept = fit_intercept
+        self.verbose = verbose
+        self.max_iter = max_iter
+        self.precompute = precompute
+        self.cv = cv
+        self.max_n_alphas = max_n_alphas
+        self.n_jobs = n_jobs
+        self.eps = eps
+        self.copy_X = copy_X
+        self.positive = positive
+        self.batch_size = batch_size
