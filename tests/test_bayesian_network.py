@@ -275,3 +275,12 @@ def test_exact_search_beyond_sixteen_variables():
     assert _bic(X, exact.structure_, cards) >= _bic(X, tree.structure_, cards) - 1e-9
     with pytest.raises(ValueError, match="beyond 20 variables"):
         BayesianNetwork(algorithm="exact").fit(np.zeros((5, 21), dtype=np.int64))
+
+
+def test_weights_count_as_repeated_rows():
+    X = _data(seed=6, n=500)
+    w = np.random.RandomState(0).randint(0, 4, size=len(X))
+    weighted = BayesianNetwork(STRUCTURE, batch_size=64).fit(X, sample_weight=w)
+    repeated = BayesianNetwork(STRUCTURE).fit(np.repeat(X, w, axis=0))
+    for a, b in zip(weighted.probabilities_, repeated.probabilities_, strict=True):
+        assert_allclose(a, b, rtol=1e-12)

@@ -35,13 +35,14 @@ from ._pairwise import (
 )
 from ._permute import permute_rows_inplace
 from ._sgd import linear_outputs, reset_wscale, sgd_rows, shuffle_index
-from ._structure import best_network_order, best_parent_sets
+from ._structure import best_network_order, best_parent_sets, count_families
 
 __all__ = [
     "best_network_order",
     "best_parent_sets",
     "chi2_block",
     "column_sums_and_cross",
+    "count_families",
     "diag_em_rows",
     "diag_log_prob",
     "first_negative",

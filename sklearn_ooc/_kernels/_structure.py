@@ -80,3 +80,33 @@ def best_network_order(parent_scores):
         total[mask] = best
         sink[mask] = pick
     return sink
+
+
+@njit(cache=True, nogil=True)
+def count_families(codes, members, radices, offsets, weights, out):
+    """Add each row's weight to the cell of its joint value in every family.
+
+    Family ``f`` is the variables ``members[f, :]`` (``-1`` after its last),
+    its joint value the mixed-radix code of their values (the first the most
+    significant, with ``radices[f, j]`` values for variable ``j``), its cells
+    ``out[offsets[f]:offsets[f + 1]]``. ``weights`` empty: every row counts 1.
+    """
+    n = codes.shape[0]
+    n_families, width = members.shape
+    if radices.shape[0] != n_families or radices.shape[1] != width:
+        raise ValueError("radices must have the shape of members")
+    if offsets.shape[0] != n_families + 1 or out.shape[0] < offsets[n_families]:
+        raise ValueError("offsets must bound the cells of out")
+    weighted = weights.shape[0] > 0
+    if weighted and weights.shape[0] != n:
+        raise ValueError("weights must have one value a row")
+    for i in range(n):
+        w = weights[i] if weighted else 1.0
+        for f in range(n_families):
+            code = 0
+            for j in range(width):
+                v = members[f, j]
+                if v < 0:
+                    break
+                code = code * radices[f, j] + codes[i, v]
+            out[offsets[f] + code] += w

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._kernels import best_network_order, best_parent_sets
+from .._kernels import best_network_order, best_parent_sets, count_families
 from ..base import OutOfCoreMixin
 
 # Cells of all the count tables a structure search may gather in one pass.
@@ -37,15 +37,6 @@ class FamilyCounts(dict):
         for key, value in other.items():
             out[key] = out[key] + value if key in out else value
         return out
-
-
-def _codes(X, family, cardinalities):
-    """Mixed-radix code of the values of ``family`` in each row (the first
-    variable the most significant)."""
-    code = np.zeros(X.shape[0], dtype=np.int64)
-    for v in family:
-        code = code * cardinalities[v] + X[:, v]
-    return code
 
 
 def _table_size(family, cardinalities):
@@ -72,8 +63,10 @@ def _bic(counts, family, cardinalities, n):
 
 
 def _marginal(table, family):
-    """The counts of ``family`` (child first, then its parents, as
-    :func:`_codes` orders its values) summed from the joint ``table``."""
+    """The counts of ``family`` (child first, then its parents: the child's
+    value the most significant digit of a cell's index, as
+    :func:`~sklearn_ooc._kernels.count_families` orders them) summed from
+    the joint ``table``."""
     others = tuple(a for a in range(table.ndim) if a not in family)
     summed = table.sum(axis=others) if others else table
     kept = sorted(family)
@@ -258,16 +251,35 @@ class BayesianNetwork(OutOfCoreMixin, BaseEstimator):
         """Counts of ``families`` in one pass."""
         cards = self._cards
 
+        width = max(len(f) for f in families) if families else 1
+        members = np.full((len(families), width), -1, dtype=np.int64)
+        radices = np.ones((len(families), width), dtype=np.int64)
+        for f, family in enumerate(families):
+            members[f, : len(family)] = family
+            radices[f, : len(family)] = [cards[v] for v in family]
+        sizes = [_table_size(family, cards) for family in families]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
         def summarize(batch):
             X = self._check_rows(batch.X, batch)
             w = batch.sample_weight
-            out = FamilyCounts()
-            for family in families:
-                size = _table_size(family, cards)
-                out[family] = np.bincount(
-                    _codes(X, family, cards), weights=w, minlength=size
-                ).astype(np.float64)
-            return out
+            cells = np.zeros(int(offsets[-1]))
+            # Every family in one sweep of the rows, each row's codes read
+            # once (a table per family would read them once a family).
+            count_families(
+                X,
+                members,
+                radices,
+                offsets,
+                np.empty(0) if w is None else np.asarray(w, dtype=np.float64),
+                cells,
+            )
+            return FamilyCounts(
+                {
+                    family: cells[offsets[f] : offsets[f + 1]]
+                    for f, family in enumerate(families)
+                }
+            )
 
         self.n_passes_ += 1
         counts = self._reduce(source, desc=desc, summarize=summarize)
