@@ -103,6 +103,8 @@ def _kind_of_target(estimator):
         # Positive targets for the losses that need them (Gamma, Poisson).
         if get_tags(estimator).target_tags.positive_only:
             return "positive"
+        if not get_tags(estimator).target_tags.single_output:
+            return "tasks"  # multi-task models take two targets or more
         return "continuous"
     return None
 
@@ -140,6 +142,7 @@ def _data():
         "classes": labels,
         "continuous": y_continuous,
         "positive": y_positive,
+        "tasks": np.column_stack([y_continuous, y_positive]),
     }
 
 

@@ -392,6 +392,9 @@ def test_every_estimator_mapped_over_a_table_writes_its_outputs(
             target = labels
         elif get_tags(estimator).target_tags.positive_only:
             target = np.exp(0.1 * np.asarray(T["y"]))  # Gamma, Poisson losses
+        elif not get_tags(estimator).target_tags.single_output:
+            # Multi-task models take two targets or more.
+            target = np.column_stack([T["y"], np.asarray(T["y"])[::-1]])
         else:
             target = T["y"]
         estimator.fit(X, target)

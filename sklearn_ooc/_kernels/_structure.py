@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _popcount(mask):
     count = 0
     while mask:
@@ -14,7 +14,7 @@ def _popcount(mask):
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def best_parent_sets(local):
     """For every set of candidate parents, the best parent set within it.
 
@@ -46,14 +46,14 @@ def best_parent_sets(local):
     return score, chosen
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _without(mask, v):
     """``mask`` (over all variables, ``v`` not in it) over the others of ``v``."""
     low = mask & ((1 << v) - 1)
     return low | ((mask >> (v + 1)) << v)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def best_network_order(parent_scores):
     """The best network on every subset of the ``d`` variables, as its last
     variable (a sink): ``parent_scores[v, m]`` is the best score of ``v``'s
