@@ -651,30 +651,35 @@ def test_nan_leaves_the_model_unchanged(rng, npy):
 
 _TWENTY_THOUSAND = """
 import numpy as np
-from sklearn.kernel_ridge import KernelRidge
-from threadpoolctl import threadpool_limits
+from sklearn.metrics.pairwise import rbf_kernel
 from sklearn_ooc.kernel_ridge import OOCKernelRidge
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(20_000, 20))
 y = np.sin(X[:, 0])
-params = dict(kernel="rbf", gamma=0.05)
-ours = OOCKernelRidge(**params, solver="cholesky", memory_limit_mb=4096).fit(X, y)
+ours = OOCKernelRidge(kernel="rbf", gamma=0.05, solver="cholesky",
+                      memory_limit_mb=4096).fit(X, y)
 coef = ours.dual_coef_
 del ours
-# The reference on one BLAS thread, where OpenBLAS's potrf is safe.
-with threadpool_limits(limits=1):
-    ref = KernelRidge(**params).fit(X, y).dual_coef_
-print("difference", np.abs(coef - ref).max() / np.abs(ref).max())
+# The residual of (K + I) a = y, K by blocks of rows: a backward-stable
+# solve leaves one of the order of eps times the condition number.
+residual = coef - y
+for start in range(0, len(X), 2000):
+    rows = slice(start, start + 2000)
+    residual[rows] += rbf_kernel(X[rows], X, gamma=0.05) @ coef
+print("residual", np.abs(residual).max() / np.abs(y).max())
 """
 
 
 @pytest.mark.slow
-def test_cholesky_at_twenty_thousand_rows_equals_sklearn_on_one_thread():
+def test_cholesky_at_twenty_thousand_rows_solves_the_system():
     # OpenBLAS's threaded potrf kills the process at this size on Intel
     # AVX-512 machines; the tiled factorization hands LAPACK small tiles
     # only. In a subprocess, so that a crash is a failure with its signal,
-    # not the end of the test run.
+    # not the end of the test run. The solution is checked by its residual
+    # (scikit-learn's own fit on one thread, the former reference, took
+    # half of the test's two minutes; the equality with scikit-learn is
+    # tested at smaller sizes above).
     import subprocess
     import sys
 
@@ -688,5 +693,5 @@ def test_cholesky_at_twenty_thousand_rows_equals_sklearn_on_one_thread():
         f"exit {run.returncode} (a negative code is the signal that ended it)\n"
         f"{run.stderr[-3000:]}"
     )
-    difference = float(run.stdout.split("difference")[1])
-    assert difference < 1e-10
+    residual = float(run.stdout.split("residual")[1])
+    assert residual < 1e-11
