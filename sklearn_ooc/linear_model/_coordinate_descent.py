@@ -34,7 +34,6 @@ from sklearn.linear_model import _cd_fast as cd_fast
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metadata_routing import _raise_for_params
 from sklearn.utils.validation import check_scalar
 
 from .._engine import Engine
@@ -44,7 +43,14 @@ from .._stats import moments_of_rows
 from ..base import ClosedFormMixin, OutOfCoreMixin, StreamingRegressorMixin
 from ..data import BatchSource, check_batch_size
 from ._ridge import TargetsMixin
-from ._ridge_cv import _fold_score, _merge, _SplitPlan, _unstack, fold_moments
+from ._ridge_cv import (
+    _fold_score,
+    _merge,
+    _SplitPlan,
+    _unstack,
+    fold_moments,
+    refuse_metadata,
+)
 
 
 def _enet_system(moments, n_features, fit_intercept):
@@ -704,12 +710,7 @@ class _PathCVMixin(_GramRegressorMixin):
         self : object
             The fitted estimator.
         """
-        _raise_for_params(params, self, "fit")
-        if params:
-            raise ValueError(
-                f"{type(self).__name__}.fit does not route metadata "
-                f"{sorted(params)} to its splitter"
-            )
+        refuse_metadata(self, params, "its splitter")
         l1_ratios = np.atleast_1d(getattr(self, "l1_ratio", 1.0)).astype(np.float64)
         if not isinstance(self.alphas, Integral):
             for index, alpha in enumerate(self.alphas):

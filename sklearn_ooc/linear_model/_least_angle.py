@@ -29,7 +29,6 @@ from sklearn.linear_model import (
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
-from sklearn.utils.metadata_routing import _raise_for_params
 
 from .._engine import Engine
 from .._out_of_core import register
@@ -41,7 +40,14 @@ from ..base import (
     _counterpart_name,
 )
 from ._coordinate_descent import _enet_system, _GramRegressorMixin, streamed_gram
-from ._ridge_cv import _fold_score, _merge, _SplitPlan, _unstack, fold_moments
+from ._ridge_cv import (
+    _fold_score,
+    _merge,
+    _SplitPlan,
+    _unstack,
+    fold_moments,
+    refuse_metadata,
+)
 
 # scikit-learn's default eps (the Cholesky regularization of the path).
 _EPS = np.finfo(float).eps
@@ -873,12 +879,7 @@ class _LarsCVBase(
         self : object
             The fitted estimator.
         """
-        _raise_for_params(params, self, "fit")
-        if params:
-            raise ValueError(
-                f"{type(self).__name__}.fit does not route metadata "
-                f"{sorted(params)} to its splitter"
-            )
+        refuse_metadata(self, params, "its splitter")
         if hasattr(self.precompute, "__array__"):
             warnings.warn(
                 'Parameter "precompute" cannot be an array in '

@@ -471,12 +471,7 @@ class StreamingRidgeCV(
         self : object
             The fitted estimator.
         """
-        _raise_for_params(params, self, "fit")
-        if params:
-            raise ValueError(
-                f"{type(self).__name__}.fit does not route metadata "
-                f"{sorted(params)} to its scorer; pass sample_weight only"
-            )
+        refuse_metadata(self, params, "its scorer; pass sample_weight only")
         scorer = check_scoring(estimator=self, scoring=self.scoring, allow_none=True)
         if self.scoring is None:
             # Leave-one-out then scores by the mean squared error, folds by R².
@@ -767,6 +762,17 @@ class StreamingRidgeCV(
     def _predict_batch(self, X):
         check_is_fitted(self)
         return X @ self.coef_.T + self.intercept_
+
+
+def refuse_metadata(estimator, params, to):
+    """scikit-learn's error for metadata given without routing, and ours for
+    metadata that fit does not route (``to``: where it would go)."""
+    _raise_for_params(params, estimator, "fit")
+    if params:
+        raise ValueError(
+            f"{type(estimator).__name__}.fit does not route metadata "
+            f"{sorted(params)} to {to}"
+        )
 
 
 def fold_moments(batch, *, plan, width, rescale):
