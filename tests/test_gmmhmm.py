@@ -180,3 +180,17 @@ def test_out_of_core_converts_hmmlearns_model():
     assert type(converted) is GMMHMM
     for key, value in ref.get_params().items():
         assert converted.get_params()[key] == value
+
+
+def test_a_state_that_receives_no_weight_is_named_and_leaves_the_model():
+    X, lengths = _sequences()
+    start = _start("diag")
+    # State 1 is never entered: it receives no posterior weight (the
+    # transitions are kept, so that the emissions' update meets it first).
+    start["startprob_"] = np.array([1.0, 0.0])
+    start["transmat_"] = np.array([[1.0, 0.0], [0.5, 0.5]])
+    ours, _ = _pair("diag", start, batch_size=40, params="mcw")
+    before = fitted_state(ours)
+    with pytest.raises(ValueError, match=r"State\(s\) \[1\] received no posterior"):
+        ours.fit(X, lengths)
+    assert fitted_state(ours) == before

@@ -418,6 +418,13 @@ class GMMHMM(BaseHMM, BaseEstimator):
             alphas_minus_one = weights_prior - 1
             w_n = N + alphas_minus_one
             w_d = (post_sum + alphas_minus_one.sum(axis=1))[:, None]
+            empty = np.flatnonzero(~(w_d[:, 0] > 0))
+            if empty.size:
+                raise ValueError(
+                    f"State(s) {empty.tolist()} received no posterior weight in "
+                    f"{where}: their mixture weights are undefined; use fewer "
+                    "states, or give weights_prior > 1"
+                )
             self.weights_ = w_n / w_d
         if "m" in self.params:
             m_n = lambdas[:, :, None] * means_prior + N[:, :, None] * x
