@@ -12,9 +12,14 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._stats import Moments, diagonal_moments_of_rows, moments_of_rows
+from .._stats import diagonal_moments_of_rows, moments_of_rows
 from ._base import BaseHMM
-from ._gaussian import COVARIANCE_TYPES, _log_density_diag, _log_density_full
+from ._gaussian import (
+    COVARIANCE_TYPES,
+    _log_density_diag,
+    _log_density_full,
+    _stack,
+)
 
 # Rows of the sample the k-means of the initialization run on.
 _INIT_ROWS = 100_000
@@ -389,13 +394,7 @@ class GMMHMM(BaseHMM, BaseEstimator):
                     parts.append(
                         moments_of_rows(X, sample_weight=w, workspace=workspace)
                     )
-        return Moments(
-            count=parts[0].count,
-            weight=np.array([float(p.weight) for p in parts]),
-            mean=np.stack([p.mean for p in parts]),
-            scatter=np.stack([p.scatter for p in parts]),
-            mean_error=np.stack([p.mean_error for p in parts]),
-        )
+        return _stack(parts)
 
     def _do_mstep_emissions(self, moments, where):
         """hmmlearn's M-step of the weights, means and covariances.
