@@ -279,3 +279,34 @@ def test_sgd_rows_is_the_plain_per_row_step(rng, loss, penalty, schedule, dtype)
             assert_allclose(W[k], coef, rtol=1e-12, atol=1e-14)
             assert_allclose(b[k], intercept, rtol=1e-12, atol=1e-14)
             assert steps[k] == t == len(rows) + 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_rows_from_columns_equals_column_assignment(rng, dtype, streaming):
+    k, sizes = 4, [3, 0, 17]
+    parts = [
+        [(rng.normal(size=m) * 100).astype(dtype) for _ in range(k)] for m in sizes
+    ]
+    bounds = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    expected = np.empty((bounds[-1], k), dtype=dtype)
+    for s, part in enumerate(parts):
+        for j, column in enumerate(part):
+            expected[bounds[s] : bounds[s + 1], j] = column
+    addresses = np.array([[c.ctypes.data for c in p] for p in parts], dtype=np.uint64)
+    lengths = np.array([[c.shape[0] for c in p] for p in parts], dtype=np.int64)
+    out = np.zeros_like(expected)
+    _kernels.rows_from_columns(out, addresses, lengths, bounds, streaming)
+    assert_array_equal(out, expected)
+
+    # Lengths that disagree with the bounds, or rows not in C order: refused
+    # before anything is written.
+    out[:] = 0
+    lengths[2, 1] = 16
+    with pytest.raises(ValueError, match="a buffer has other rows"):
+        _kernels.rows_from_columns(out, addresses, lengths, bounds, streaming)
+    lengths[2, 1] = 17
+    fortran = np.zeros_like(expected, order="F")
+    with pytest.raises(ValueError, match="out, bounds and the buffers differ"):
+        _kernels.rows_from_columns(fortran, addresses, lengths, bounds, streaming)
+    assert not out.any() and not fortran.any()

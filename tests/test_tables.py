@@ -229,6 +229,97 @@ def test_folds_read_only_their_row_groups(files, data, monkeypatch):
     assert sorted(read) == [2, 3]
 
 
+def test_a_row_group_wanted_by_two_threads_is_decoded_once(files, data, monkeypatch):
+    X, _, _ = data
+    T = open_table(files["parquet"])[FEATURES]
+    backend = T._base.backend
+    loading, release, loaded = threading.Event(), threading.Event(), []
+    load = backend._load
+
+    def slow_load(p, columns):
+        loaded.append(p)
+        loading.set()
+        release.wait(5)
+        return load(p, columns)
+
+    monkeypatch.setattr(backend, "_load", slow_load)
+    results = []
+    threads = [
+        threading.Thread(target=lambda a=a: results.append(np.asarray(T[a : a + 4])))
+        for a in (0, 5)
+    ]
+    threads[0].start()
+    assert loading.wait(5)
+    threads[1].start()
+    time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert loaded == [0]
+    assert sorted(r[0, 0] for r in results) == sorted(X[[0, 5], 0])
+
+    # A failed read fails for every thread that waited for it, and is tried
+    # again by the next read.
+    loading.clear()
+    release.clear()
+
+    def failing_load(p, columns):
+        loading.set()
+        release.wait(5)
+        raise ValueError("row group 1 cannot be read")
+
+    monkeypatch.setattr(backend, "_load", failing_load)
+    errors = []
+
+    def read():
+        try:
+            np.asarray(T[10:12])
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    threads[0].start()
+    assert loading.wait(5)
+    threads[1].start()
+    time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert errors == ["row group 1 cannot be read"] * 2
+    assert backend._loading == {}
+    monkeypatch.setattr(backend, "_load", load)
+    np.testing.assert_array_equal(np.asarray(T[10:12]), X[10:12])
+
+
+def test_rows_held_by_a_caller_are_never_filled_again(tmp_path):
+    # Batches of 1 MB or more are filled by the kernel, into arrays reused
+    # once the caller has let go of them.
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(40_000, 4))
+    path = tmp_path / "big.parquet"
+    pq.write_table(
+        pa.table({f"x{j}": values[:, j] for j in range(4)}), path, row_group_size=9_000
+    )
+    T = open_table(path)
+    first = np.asarray(T[0:20_000])
+    held = first[3:, 1:]
+    address = first.__array_interface__["data"][0]
+    second = np.asarray(T[20_000:40_000])
+    np.testing.assert_array_equal(first, values[:20_000])
+    np.testing.assert_array_equal(second, values[20_000:])
+    del first
+    third = np.asarray(T[20_000:40_000])
+    # The view still holds the first rows' array: it is not written to.
+    assert not np.shares_memory(third, held) and not np.shares_memory(third, second)
+    np.testing.assert_array_equal(held, values[3:20_000, 1:])
+    del held, second
+    again = np.asarray(T[0:20_000])
+    np.testing.assert_array_equal(again, values[:20_000])
+    # Its array is free now, and filled again (its pages are not faulted in
+    # anew).
+    assert again.__array_interface__["data"][0] == address
+
+
 def test_cross_validate_over_a_table(files, data, monkeypatch):
     X, y, _ = data
     T = open_table(files["parquet"])
@@ -539,6 +630,8 @@ def test_a_file_changed_while_it_is_read(tmp_path, data, fitted):
     path = tmp_path / "d.parquet"
     frame.to_parquet(path, row_group_size=10)
     T = open_table(path)
+    # Read once, so that the file's map is kept open by the table.
+    np.testing.assert_array_equal(np.asarray(T[0:3][FEATURES]), X[:3])
     frame.iloc[:30].to_parquet(path, row_group_size=10)
     match = r"file '.*d.parquet' changed since the table was opened"
     _refused(ridge, state, match, T[FEATURES], T["y"])

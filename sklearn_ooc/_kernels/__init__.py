@@ -1,5 +1,6 @@
 """numba kernels: functions over arrays and scalars only, no classes, no I/O."""
 
+from ._columns import rows_from_columns
 from ._gaussian import (
     diag_em_rows,
     diag_log_prob,
@@ -60,6 +61,7 @@ __all__ = [
     "lloyd_rows",
     "nearest_center",
     "permute_rows_inplace",
+    "rows_from_columns",
     "polynomial_from_dot",
     "projected_em_rows",
     "projected_log_prob",

@@ -15,12 +15,15 @@ from __future__ import annotations
 import glob
 import os
 import re
+import sys
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from numbers import Integral
 
 import numpy as np
 
+from .._kernels import rows_from_columns
 from ._lazy import LazyArray
 
 #: File suffixes read as tables, and their format.
@@ -61,6 +64,8 @@ _CSV_BLOCK_BYTES = 4 << 20
 # batch, or the next batch, often come from the same row group): the most
 # recent always, older ones while they all hold fewer bytes than this.
 _PIECE_CACHE_BYTES = 256 << 20
+# Arrays of rows kept for reuse by a table's later reads (see _Spares).
+_SPARE_ARRAYS = 4
 
 
 def _pyarrow():
@@ -275,6 +280,7 @@ class _PieceBackend(_Backend):
         self._cache = OrderedDict()
         self._cached_bytes = {}
         self._lock = threading.Lock()
+        self._loading = {}
         #: Pieces read so far (for tests and diagnostics).
         self.n_reads = 0
 
@@ -285,9 +291,22 @@ class _PieceBackend(_Backend):
             if table is not None:
                 self._cache.move_to_end(key)
                 return table
-        table = self._load(p, list(columns))
+            # Two batches that share a piece, read ahead on two threads, wait
+            # for one decoding of it.
+            loading = self._loading.get(key)
+            if loading is None:
+                self._loading[key] = Future()
+        if loading is not None:
+            return loading.result()
+        try:
+            table = self._load(p, list(columns))
+        except BaseException as exc:
+            with self._lock:
+                self._loading.pop(key).set_exception(exc)
+            raise
         size = table.nbytes
         with self._lock:
+            self._loading.pop(key).set_result(table)
             self.n_reads += 1
             if key not in self._cache:
                 self._cache[key] = table
@@ -358,6 +377,7 @@ class _ParquetBackend(_PieceBackend):
         _check_same_schema(pa, schemas, paths, columns)
         self.schema = schemas[0]
         self._init_pieces(counts)
+        self._maps = OrderedDict()
 
     def _file(self, i):
         import pyarrow.parquet as pq
@@ -376,10 +396,42 @@ class _ParquetBackend(_PieceBackend):
                 "(a Parquet file ends with its footer)"
             ) from exc
 
+    def _mapped(self, i):
+        """File ``i`` mapped into memory, kept for the next reads.
+
+        A map made for each read would fault in the pages of the file again
+        each time (a fifth of the time of a warm read); the maps of the
+        two files read last are kept, so that a data set of many files holds
+        few open.
+        """
+        pa = _pyarrow()
+
+        with self._lock:
+            mapped = self._maps.get(i)
+            if mapped is not None:
+                self._maps.move_to_end(i)
+                return mapped
+        mapped = pa.memory_map(self.files.paths[i])
+        with self._lock:
+            self._maps[i] = mapped
+            while len(self._maps) > 2:
+                # Not closed: a read on another thread may still use it; it
+                # is unmapped with its last reference.
+                self._maps.popitem(last=False)
+        return mapped
+
     def _load(self, p, columns):
+        import pyarrow.parquet as pq
+
         i, g = self.groups[p]
         self.files.check(i)
-        pf = self._file(i)
+        try:
+            pf = pq.ParquetFile(self._mapped(i), metadata=self.metas[i])
+        except Exception as exc:
+            raise ValueError(
+                f"file {self.files.paths[i]!r} is not a readable Parquet file: "
+                f"{str(exc).rstrip('. ')}"
+            ) from exc
         try:
             return pf.read_row_group(g, columns=columns)
         except Exception as exc:
@@ -1050,6 +1102,51 @@ def _reopen(spec):
 # -- columns of a backend, as an array ----------------------------------------
 
 
+class _Spares:
+    """Arrays of rows that a table fills again once nobody holds them.
+
+    Filling a fresh array of rows faults in its pages, which costs more
+    than the copy itself (about 8 ms for 28 MB here, up to 50 ms when the
+    kernel compacts memory for huge pages); a fit reads batch after batch of
+    one shape. An array is reused only when its sole references are this
+    object's, so a batch or any view of it that a caller still holds is
+    never written to.
+    """
+
+    def __init__(self):
+        self._arrays = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _references(arr):
+        return sys.getrefcount(arr)
+
+    def get(self, shape, dtype):
+        """An array of ``shape`` and ``dtype`` that nobody else holds."""
+        with self._lock:
+            for arr in self._arrays:
+                unshared = self._references(arr) == _UNSHARED
+                if arr.shape == shape and arr.dtype == dtype and unshared:
+                    return arr
+            arr = np.empty(shape, dtype=dtype)
+            self._arrays.append(arr)
+            if len(self._arrays) > _SPARE_ARRAYS:
+                del self._arrays[0]
+            return arr
+
+
+def _unshared_count():
+    spares = _Spares()
+    spares._arrays.append(np.empty(0))
+    for arr in spares._arrays:
+        return spares._references(arr)
+
+
+# The references _Spares.get counts to an array that only it holds, measured
+# the same way (interpreters differ in what they count).
+_UNSHARED = _unshared_count()
+
+
 class _Columns:
     """Some columns of a backend as a 2-D (or, for one target, 1-D) array.
 
@@ -1080,22 +1177,28 @@ class _Columns:
                 self.dtype = np.dtype(np.float64)
         n = backend.n_rows
         self.shape = (n,) if self.target else (n, len(self.columns))
+        self._spares = _Spares()
 
     def _name(self):
         return "y" if self.target else "X"
 
-    def _to_numpy(self, parts):
+    def _to_numpy(self, parts, spares=None):
         pa = _pyarrow()
         import pyarrow.compute as pc
 
         n = sum(part[1].num_rows for part in parts)
-        out = np.empty((n, len(self.columns)), dtype=self.dtype)
+        shape = (n, len(self.columns))
+        if spares is None or self.dtype == object:
+            out = np.empty(shape, dtype=self.dtype)
+        else:
+            out = spares.get(shape, self.dtype)
+        columns, bounds = [], [0]
         at = 0
         for part in parts:
             start, table = part[0], part[1]
             local = part[2] if len(part) > 2 else None
             m = table.num_rows
-            for j, name in enumerate(self.columns):
+            for name in self.columns:
                 col = table.column(name)
                 nan_nulls = self.allow_nan and self.dtype.kind == "f"
                 if col.null_count and not nan_nulls:
@@ -1116,8 +1219,10 @@ class _Columns:
                     col = col.cast(pa.float64())
                 if col.null_count and nan_nulls:
                     col = col.cast(pa.float64()).fill_null(float("nan"))
-                out[at : at + m, j] = col.to_numpy()
+                columns.append(col.to_numpy())
             at += m
+            bounds.append(at)
+        _fill_rows(out, columns, bounds)
         return out[:, 0] if self.target else out
 
     def __getitem__(self, key):
@@ -1127,7 +1232,8 @@ class _Columns:
             if step < 0:
                 raise IndexError("negative steps are read upwards by the caller")
             stop = max(start, stop)
-            block = self._to_numpy(self.backend.read(start, stop, self.columns))
+            parts = self.backend.read(start, stop, self.columns)
+            block = self._to_numpy(parts, self._spares)
             return block if step == 1 else block[::step]
         index = np.asarray(key, dtype=np.intp)
         if index.ndim != 1:
@@ -1139,6 +1245,36 @@ class _Columns:
             raise IndexError(f"row index out of range for {n} rows")
         block = self._to_numpy(self.backend.take(unique, self.columns))
         return block[back]
+
+
+def _fill_rows(out, columns, bounds):
+    """``out[bounds[s]:bounds[s + 1], j] = columns[s * k + j]``: the columns
+    of the parts in order (``k`` columns), as rows."""
+    k = out.shape[1]
+    kernel = (
+        out.dtype.kind in "fiu"
+        and out.dtype.itemsize >= 4
+        and out.nbytes >= 1 << 20
+        and all(c.dtype == out.dtype and c.ndim == 1 for c in columns)
+    )
+    if not kernel:
+        # Small batches, other types: not worth the kernel's set-up.
+        for index, values in enumerate(columns):
+            s, j = divmod(index, k)
+            out[bounds[s] : bounds[s + 1], j] = values
+        return
+    columns = [np.ascontiguousarray(c) for c in columns]
+    addresses = np.array([c.ctypes.data for c in columns], dtype=np.uint64)
+    lengths = np.array([c.shape[0] for c in columns], dtype=np.int64)
+    # Stored past the caches when the rows are larger than about half of a
+    # last-level cache: they would only push out what the reader needs.
+    rows_from_columns(
+        out,
+        addresses.reshape(-1, k),
+        lengths.reshape(-1, k),
+        np.asarray(bounds, dtype=np.int64),
+        out.nbytes >= 16 << 20,
+    )
 
 
 # -- the lazy table -----------------------------------------------------------
