@@ -17,6 +17,7 @@ from sklearn_ooc.data import (
     open_npy,
     resolve_batch_size,
 )
+from sklearn_ooc.data import _source as data_source
 from sklearn_ooc.linear_model import StreamingRidge
 
 from .conftest import file_digest
@@ -134,6 +135,22 @@ def test_auto_batch_size_is_about_64_mib_of_rows():
     assert AUTO_BATCH_BYTES == 64 * 2**20
     assert resolve_batch_size("auto", 10**9) == 1
     assert resolve_batch_size(17, 100) == 17
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_batches, batch_size",
+    [(90, 1, 100), (100, 1, 100), (101, 4, 26), (400, 4, 100), (450, 8, 57)],
+)
+def test_auto_batches_come_in_fours(monkeypatch, n_samples, n_batches, batch_size):
+    # 100 rows of 2 float64 columns at most; more rows are split into a
+    # multiple of 4 batches, so that 2 or 4 threads finish a pass together.
+    monkeypatch.setattr(data_source, "AUTO_BATCH_BYTES", 1600)
+    X = np.zeros((n_samples, 2))
+    source = BatchSource(X)
+    assert (source.n_batches, source.batch_size) == (n_batches, batch_size)
+    assert source.bounds(source.n_batches - 1)[1] == n_samples
+    explicit = BatchSource(X, batch_size=100)
+    assert explicit.n_batches == -(-n_samples // 100)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 1.5, "big", True, None])

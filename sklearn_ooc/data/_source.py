@@ -57,6 +57,22 @@ def resolve_batch_size(batch_size, n_columns):
     return batch_size
 
 
+# "auto" batches come in multiples of this many: a pass of a few batches on
+# 2 or 4 threads (n_jobs) then keeps every thread busy to its end. The count
+# never depends on n_jobs, so neither does any result.
+_BATCHES_MULTIPLE = 4
+
+
+def _balanced(n_samples, batch_size):
+    """Rows per batch, at most ``batch_size``, for a number of batches that is
+    a multiple of ``_BATCHES_MULTIPLE`` (when there is more than one)."""
+    n_batches = -(-n_samples // batch_size)
+    if n_batches <= 1:
+        return batch_size
+    n_batches = -(-n_batches // _BATCHES_MULTIPLE) * _BATCHES_MULTIPLE
+    return -(-n_samples // n_batches)
+
+
 def _is_dask(obj):
     return type(obj).__module__.startswith("dask.") and hasattr(obj, "chunks")
 
@@ -389,7 +405,8 @@ class BatchSource:
             default=None
         Non-negative row weights.
     batch_size : int or "auto", default="auto"
-        Rows per batch; ``"auto"`` is about 64 MiB of float64 rows.
+        Rows per batch; ``"auto"`` is at most about 64 MiB of float64 rows,
+        in a number of batches that is a multiple of 4 (balanced on threads).
     y_numeric : bool, default=True
         Whether ``y`` must be finite numbers (regression); if False, labels of
         any dtype are passed through as given (labels stored as floats must
@@ -458,6 +475,8 @@ class BatchSource:
         elif self.y is not None:
             n_columns += 1
         self.batch_size = resolve_batch_size(batch_size, n_columns)
+        if check_batch_size(batch_size) == "auto":
+            self.batch_size = _balanced(self.n_samples, self.batch_size)
         self.n_batches = -(-self.n_samples // self.batch_size)
         self._validated = set()
         self.is_dask = _is_dask(self.X)
