@@ -44,11 +44,17 @@ class Workspace:
     def __init__(self):
         self._buffers = {}
 
-    def get(self, name, n_rows, n_cols):
-        """A C-contiguous float64 array of shape ``(n_rows, n_cols)``."""
+    def get(self, name, n_rows, n_cols, dtype=np.float64):
+        """A C-contiguous array of shape ``(n_rows, n_cols)`` (float64 unless
+        ``dtype`` says otherwise)."""
         buf = self._buffers.get(name)
-        if buf is None or buf.shape[0] < n_rows or buf.shape[1] != n_cols:
-            buf = np.empty((n_rows, n_cols))
+        if (
+            buf is None
+            or buf.shape[0] < n_rows
+            or buf.shape[1] != n_cols
+            or buf.dtype != dtype
+        ):
+            buf = np.empty((n_rows, n_cols), dtype=dtype)
             self._buffers[name] = buf
         return buf[:n_rows]
 

