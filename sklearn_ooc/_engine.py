@@ -37,7 +37,10 @@ class _SingleThreadedBlas:
 
     The limit is process-wide, so passes that overlap in time (estimators
     fitted on threads) share it: the first to enter sets it, the last to
-    leave restores the original limits.
+    leave restores the original limits. An iterative fit holds it from its
+    first pass to its last (:meth:`Engine.iterations`): OpenBLAS's threads,
+    woken by each restore between passes, would spin for a tenth of a
+    second each time on the cores the next pass works on.
     """
 
     _lock = threading.Lock()
@@ -233,6 +236,12 @@ class Engine:
         # A bar on a terminal, plain lines in a log or a pipe; or nothing.
         mode = "off" if self.verbose < 2 or total <= 1 else "auto"
         return Progress(total, f"{self.name} {desc}".strip(), unit="batch", mode=mode)
+
+    @staticmethod
+    def iterations():
+        """Context of the passes of an iterative fit: BLAS on one thread
+        throughout, as within each pass (see :class:`_SingleThreadedBlas`)."""
+        return _SingleThreadedBlas()
 
     def map(self, source, indices, func, *, desc="pass"):
         """Yield ``(batch, func(batch))`` for the batches ``indices``, in order.

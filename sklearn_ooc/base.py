@@ -735,7 +735,7 @@ class IterativeMixin(OutOfCoreMixin):
         if batches_per_epoch is None:
             batches_per_epoch = getattr(self, "batches_per_epoch", None)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        with self._transaction():
+        with self._transaction(), Engine.iterations():
             self.__dict__.pop("_pending_stats", None)
             source = self._source(
                 X, y, sample_weight, reset=do_init, batch_size=batch_size, fitting=True
