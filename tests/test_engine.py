@@ -136,3 +136,31 @@ def test_blas_limits_are_restored_after_overlapping_passes(rng):
     assert set(second) == {1}
     assert all(set(threads) == {1} for _, threads in first)
     assert blas_threads() == before
+
+
+def test_blas_stays_single_threaded_between_the_passes_of_an_iterative_fit(
+    rng, monkeypatch
+):
+    # Restored between passes, OpenBLAS's threads would wake and spin on the
+    # cores of the next pass; the limit holds from the first pass to the last
+    # and is lifted when the fit ends.
+    from sklearn_ooc.mixture import OOCGaussianMixture
+
+    def blas_threads():
+        return [
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    between = []
+    update = OOCGaussianMixture._from_summaries
+
+    def recorded(self, stats):
+        between.extend(blas_threads())
+        return update(self, stats)
+
+    monkeypatch.setattr(OOCGaussianMixture, "_from_summaries", recorded)
+    X = rng.normal(size=(60, 2))
+    OOCGaussianMixture(2, max_iter=3, tol=0.0, batch_size=20, random_state=0).fit(X)
+    assert between and set(between) == {1}
+    assert blas_threads() == before
