@@ -229,6 +229,18 @@ def test_folds_read_only_their_row_groups(files, data, monkeypatch):
     assert sorted(read) == [2, 3]
 
 
+def _second_waits_for_first(threads, loading, release):
+    """Start two reading threads, the second while the first is loading (until
+    ``release``), and wait for both."""
+    threads[0].start()
+    assert loading.wait(5)
+    threads[1].start()
+    time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join()
+
+
 def test_a_row_group_wanted_by_two_threads_is_decoded_once(files, data, monkeypatch):
     X, _, _ = data
     T = open_table(files["parquet"])[FEATURES]
@@ -248,13 +260,7 @@ def test_a_row_group_wanted_by_two_threads_is_decoded_once(files, data, monkeypa
         threading.Thread(target=lambda a=a: results.append(np.asarray(T[a : a + 4])))
         for a in (0, 5)
     ]
-    threads[0].start()
-    assert loading.wait(5)
-    threads[1].start()
-    time.sleep(0.05)
-    release.set()
-    for thread in threads:
-        thread.join()
+    _second_waits_for_first(threads, loading, release)
     assert loaded == [0]
     assert sorted(r[0, 0] for r in results) == sorted(X[[0, 5], 0])
 
@@ -278,13 +284,7 @@ def test_a_row_group_wanted_by_two_threads_is_decoded_once(files, data, monkeypa
             errors.append(str(exc))
 
     threads = [threading.Thread(target=read) for _ in range(2)]
-    threads[0].start()
-    assert loading.wait(5)
-    threads[1].start()
-    time.sleep(0.05)
-    release.set()
-    for thread in threads:
-        thread.join()
+    _second_waits_for_first(threads, loading, release)
     assert errors == ["row group 1 cannot be read"] * 2
     assert backend._loading == {}
     monkeypatch.setattr(backend, "_load", load)
