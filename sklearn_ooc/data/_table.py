@@ -1301,6 +1301,14 @@ class Table(LazyArray):
     the columns, ``T.shape`` is ``(n_rows, n_columns)``, or ``(n_rows,)``
     for one target column.
 
+    Notes
+    -----
+    For its next reads a table keeps the pieces it decoded last (row groups
+    or record batches, up to 256 MiB), the memory maps of the two Parquet
+    files it read last, and up to four arrays of rows, which it fills again
+    only once nobody else holds them: a batch, or a view of one, that a
+    caller keeps is never written to. All go with the table.
+
     Examples
     --------
     >>> import os, tempfile
