@@ -258,7 +258,7 @@ class Engine:
         if wanted:
             func = _Digesting(func, receiver, wanted)
         progress = self._progress(len(indices), desc)
-        batches = source.iter_batches(indices, prefetch=min(2, self.n_jobs + 1))
+        batches = source.iter_batches(indices)
         try:
             with _SingleThreadedBlas():
                 if self.n_jobs == 1 or len(indices) <= 1:

@@ -386,9 +386,10 @@ def test_csv_reads_in_order_and_again(tmp_path, data, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_only_pieces_are_read_by_two_threads_at_once(kind, files, tmp_path, data):
-    """Row groups and record batches are read ahead on two threads; a CSV or
-    DuckDB stream, read in order, on one: no two of its reads ever overlap."""
+def test_only_pieces_are_read_by_threads_at_once(kind, files, tmp_path, data):
+    """Row groups and record batches are read ahead on four threads (their
+    decoding is most of a pass's work); a CSV or DuckDB stream, read in
+    order, on one: no two of its reads ever overlap."""
     X, y, frame = data
     T = _table_of(kind, files, tmp_path, frame)
     backend = T._base.backend
@@ -417,7 +418,9 @@ def test_only_pieces_are_read_by_two_threads_at_once(kind, files, tmp_path, data
     np.testing.assert_array_equal(
         ridge.coef_, StreamingRidge(batch_size=7).fit(X, y).coef_
     )
-    assert overlaps[0] == (1 if streamed else 2)
+    assert overlaps[0] == (1 if streamed else 4)
+    assert source.read_ahead == (2 if streamed else 4)
+    assert BatchSource(X, y).read_ahead == 2
 
 
 def test_a_pipeline_over_a_table(files, data):

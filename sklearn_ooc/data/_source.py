@@ -732,6 +732,15 @@ class BatchSource:
                 raise self._invalid_row("X", what, int(unique[bad]))
         return block[back]
 
+    @property
+    def read_ahead(self):
+        """Batches to read ahead of the one being worked on: 4 from a table
+        of row groups or record batches, whose decoding is most of a pass's
+        work (and two batches sharing a row group wait on one decoding), else
+        2, so that a table's pass holds up to five batches at once."""
+        decoded = isinstance(self.X, Table) and self._reads_concurrently()
+        return 4 if decoded else 2
+
     def _reads_concurrently(self):
         """Whether every input's rows may be read by two threads at once
         (arrays, memory maps, row groups; not streams or unknown stores)."""
@@ -742,16 +751,19 @@ class BatchSource:
             for arr in (self.X, self.y, self.sample_weight)
         )
 
-    def iter_batches(self, indices, *, prefetch=2):
+    def iter_batches(self, indices, *, prefetch=None):
         """Yield the batches ``indices`` in order, reading ahead on threads.
 
-        While the caller works on one batch, the next ``prefetch`` batches are
+        While the caller works on one batch, the next ``prefetch`` batches
+        (by default the source's ``read_ahead``: 2, or 4 from a table) are
         read and validated in the background (on one thread for a source read
         in order, a CSV or DuckDB stream), so that reading from disk overlaps
         computing. An error in a batch is raised when the caller
         reaches that batch.
         """
         indices = list(indices)
+        if prefetch is None:
+            prefetch = getattr(self, "read_ahead", 2)
         if prefetch < 1 or len(indices) <= 1:
             for index in indices:
                 yield self.read(index)
