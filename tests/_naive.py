@@ -179,3 +179,38 @@ def best_network(score, d, k):
         parents[v] = best[v][mask & ~(1 << v)][2]
         mask &= ~(1 << v)
     return parents, total[(1 << d) - 1][0]
+
+
+def hybrid_runs(values, bit_width, rle):
+    """Parquet's RLE / bit-packed hybrid encoding of ``values``, a run per
+    ``(start, stop)`` of ``rle`` repeated (all its values equal) and the
+    values between them bit-packed, packed bit by bit from the low bits up."""
+
+    def uleb(n):
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def packed(chunk):
+        groups = -(-len(chunk) // 8)
+        bits = []
+        for v in list(chunk) + [0] * (groups * 8 - len(chunk)):
+            bits.extend((int(v) >> b) & 1 for b in range(bit_width))
+        data = bytearray(-(-len(bits) // 8))
+        for i, bit in enumerate(bits):
+            data[i // 8] |= bit << (i % 8)
+        return uleb(groups << 1 | 1) + bytes(data)
+
+    out = b""
+    at = 0
+    for start, stop in sorted(rle) + [(len(values), len(values))]:
+        if start > at:
+            out += packed(values[at:start])
+        if stop > start:
+            out += uleb((stop - start) << 1)
+            out += int(values[start]).to_bytes((bit_width + 7) // 8, "little")
+        at = max(at, stop)
+    return out

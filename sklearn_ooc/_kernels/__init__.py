@@ -34,6 +34,7 @@ from ._pairwise import (
     rbf_from_dot,
     sigmoid_from_dot,
 )
+from ._parquet import decode_chunk, dictionary_values, levels_equal
 from ._permute import permute_rows_inplace
 from ._sgd import linear_outputs, reset_wscale, sgd_rows, shuffle_index
 from ._structure import best_network_order, best_parent_sets, count_families
@@ -44,8 +45,10 @@ __all__ = [
     "chi2_block",
     "column_sums_and_cross",
     "count_families",
+    "decode_chunk",
     "diag_em_rows",
     "diag_log_prob",
+    "dictionary_values",
     "first_negative",
     "first_nonfinite_row",
     "hmm_diag_sums",
@@ -57,6 +60,7 @@ __all__ = [
     "hmm_segment_viterbi_forward",
     "hmm_viterbi",
     "laplacian_block",
+    "levels_equal",
     "linear_outputs",
     "lloyd_rows",
     "nearest_center",

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._kernels import rows_from_columns
 from ._lazy import LazyArray
+from ._parquet import Unsupported, chunk_plan, leaf_positions, read_chunks
 
 #: File suffixes read as tables, and their format.
 TABLE_SUFFIXES = {
@@ -378,6 +379,10 @@ class _ParquetBackend(_PieceBackend):
         self.schema = schemas[0]
         self._init_pieces(counts)
         self._maps = OrderedDict()
+        self._plans = {}
+        self._positions = {}
+        #: Pieces decoded by :mod:`._parquet`, not pyarrow (for tests).
+        self.n_decoded_here = 0
 
     def _file(self, i):
         import pyarrow.parquet as pq
@@ -397,7 +402,8 @@ class _ParquetBackend(_PieceBackend):
             ) from exc
 
     def _mapped(self, i):
-        """File ``i`` mapped into memory, kept for the next reads.
+        """File ``i`` mapped into memory, and a buffer of all its bytes, kept
+        for the next reads.
 
         A map made for each read would fault in the pages of the file again
         each time (a fifth of the time of a warm read); the maps of the
@@ -411,7 +417,9 @@ class _ParquetBackend(_PieceBackend):
             if mapped is not None:
                 self._maps.move_to_end(i)
                 return mapped
-        mapped = pa.memory_map(self.files.paths[i])
+        handle = pa.memory_map(self.files.paths[i])
+        # Read while no other thread has the handle: reads move its position.
+        mapped = (handle, handle.read_buffer())
         with self._lock:
             self._maps[i] = mapped
             while len(self._maps) > 2:
@@ -425,8 +433,12 @@ class _ParquetBackend(_PieceBackend):
 
         i, g = self.groups[p]
         self.files.check(i)
+        handle, whole = self._mapped(i)
+        table = self._decode_here(p, columns, whole)
+        if table is not None:
+            return table
         try:
-            pf = pq.ParquetFile(self._mapped(i), metadata=self.metas[i])
+            pf = pq.ParquetFile(handle, metadata=self.metas[i])
         except Exception as exc:
             raise ValueError(
                 f"file {self.files.paths[i]!r} is not a readable Parquet file: "
@@ -440,6 +452,39 @@ class _ParquetBackend(_PieceBackend):
             ) from exc
         finally:
             pf.close()
+
+    def _decode_here(self, p, columns, whole):
+        """Piece ``p`` decoded by :mod:`._parquet`, or None where it does not
+        decode these columns (pyarrow then reads them)."""
+        pa = _pyarrow()
+
+        i, g = self.groups[p]
+        key = (p, tuple(columns))
+        plan = self._plans.get(key)
+        if plan is None:
+            if i not in self._positions:
+                self._positions[i] = leaf_positions(self.metas[i])
+            try:
+                plan = chunk_plan(
+                    self.metas[i], g, self.schema, columns, self._positions[i]
+                )
+            except Unsupported:
+                plan = False
+            self._plans[key] = plan
+        if plan is False:
+            return None
+        try:
+            arrays = read_chunks(whole, plan, int(self.counts[p]))
+        except Unsupported:
+            self._plans[key] = False
+            return None
+        fields = [self.schema.field(name) for name in columns]
+        table = pa.Table.from_arrays(
+            arrays, schema=pa.schema(fields, metadata=self.schema.metadata)
+        )
+        with self._lock:
+            self.n_decoded_here += 1
+        return table
 
     def where(self, row):
         i, g = self.groups[self.piece_of(row)]

@@ -1,0 +1,536 @@
+"""Parquet's run-length / bit-packed hybrid: dictionary indices and levels.
+
+The encoding (``RLE`` in the Parquet format) is a sequence of runs, each
+opened by a ULEB128 header: an odd header ``2m + 1`` is ``m`` groups of 8
+values of ``bit_width`` bits packed from the low bit of each byte up; an even
+header ``2m`` is one value repeated ``m`` times, stored in
+``ceil(bit_width / 8)`` little-endian bytes. A bit-packed run may hold more
+values than are left (the last group is padded).
+
+Every kernel returns a status rather than raising, so that its caller can say
+where the page is: ``OK``, ``BAD_INDEX`` (a dictionary index past the
+dictionary) or ``TRUNCATED`` (the runs end before ``n`` values, or a header
+is malformed). No byte outside ``data[pos:end]`` is read.
+"""
+
+import numpy as np
+from numba import njit, types
+from numba.core.extending import intrinsic
+
+OK = 0
+BAD_INDEX = 1
+TRUNCATED = 2
+#: Returned by :func:`levels_equal` when some level differs.
+DIFFERENT = 3
+#: Returned by :func:`decode_chunk`: a page it does not decode (another
+#: encoding, a null, a page header it does not know).
+UNSUPPORTED = 4
+#: Returned by :func:`decode_chunk` with the scratch bytes it needs.
+SCRATCH = 5
+
+
+@intrinsic
+def _load_u64(typingctx, address):
+    """The 8 bytes at ``address`` (any alignment) as a little-endian uint64."""
+
+    def codegen(context, builder, sig, args):
+        pointer = builder.inttoptr(
+            args[0], context.get_value_type(types.uint64).as_pointer()
+        )
+        return builder.load(pointer, align=1)
+
+    return types.uint64(address), codegen
+
+
+@njit(nogil=True, cache=True)
+def _header(data, pos, end):
+    """A run's ULEB128 header at ``pos``: ``(header, next pos)``, or
+    ``(-1, pos)`` if it is cut short or longer than 63 bits."""
+    value = np.int64(0)
+    shift = 0
+    while pos < end and shift < 63:
+        byte = np.int64(data[pos])
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+    return np.int64(-1), pos
+
+
+@njit(nogil=True, cache=True)
+def _little_endian(data, pos, nbytes):
+    value = np.int64(0)
+    for b in range(nbytes):
+        value |= np.int64(data[pos + b]) << (8 * b)
+    return value
+
+
+@njit(nogil=True, cache=True)
+def _copy(target, at, source, pos, size):
+    """``target[at:at + size] = source[pos:pos + size]``, as a loop over
+    views (numba compiles the slice assignment, and a loop over offset
+    indices that might be negative, to much slower code)."""
+    into = target[at : at + size]
+    values = source[pos : pos + size]
+    for k in range(size):
+        into[k] = values[k]
+
+
+@njit(nogil=True, cache=True)
+def _packed(data, bitpos, bit_width, mask):
+    """The value of ``bit_width`` bits at bit ``bitpos`` of ``data``, read a
+    byte at a time (for the end of a page, where 8 bytes are not left)."""
+    byte = bitpos >> 3
+    shift = bitpos & 7
+    word = _little_endian(data, byte, (shift + bit_width + 7) // 8)
+    return (word >> shift) & mask
+
+
+@njit(nogil=True, cache=True)
+def dictionary_values(out, at, data, pos, end, bit_width, dictionary, n):
+    """``out[at:at + n]`` = ``dictionary`` at the ``n`` indices of
+    ``bit_width`` bits encoded in ``data[pos:end]``; a status.
+
+    ``out``, ``data`` (uint8) and ``dictionary`` are 1-D and contiguous.
+    """
+    if (
+        bit_width < 0
+        or bit_width > 32
+        or at < 0
+        or n < 0
+        or at + n > out.shape[0]
+        or pos < 0
+        or end > data.shape[0]
+        or data.strides[0] != 1
+    ):
+        return TRUNCATED
+    size = dictionary.shape[0]
+    if size == 0 and n > 0:
+        return BAD_INDEX
+    mask = (np.int64(1) << bit_width) - 1
+    nbytes = (bit_width + 7) // 8
+    base = data.ctypes.data
+    i = 0
+    while i < n:
+        header, pos = _header(data, pos, end)
+        if header < 0:
+            return TRUNCATED
+        if header & 1:
+            count = (header >> 1) * 8
+            if pos + (count * bit_width + 7) // 8 > end:
+                return TRUNCATED
+            take = min(count, n - i)
+            # Values whose 8 bytes lie before ``end`` are read with one load.
+            fast = 0
+            if end - pos >= 8:
+                fast = take
+                if bit_width:
+                    fast = min(take, ((end - 8 - pos) * 8) // bit_width + 1)
+            bitpos = np.int64(pos) * 8
+            largest = np.int64(0)
+            into = out[at + i : at + i + take]
+            for k in range(fast):
+                b = bitpos + k * bit_width
+                word = _load_u64(base + np.uint64(b >> 3))
+                index = np.int64((word >> np.uint64(b & 7)) & np.uint64(mask))
+                largest = max(largest, index)
+                into[k] = dictionary[min(index, size - 1)]
+            if fast and largest >= size:
+                return BAD_INDEX
+            for k in range(fast, take):
+                index = _packed(data, bitpos + k * bit_width, bit_width, mask)
+                if index >= size:
+                    return BAD_INDEX
+                into[k] = dictionary[index]
+            pos += (count * bit_width) // 8
+            i += take
+        else:
+            if pos + nbytes > end:
+                return TRUNCATED
+            index = _little_endian(data, pos, nbytes)
+            pos += nbytes
+            if index >= size:
+                return BAD_INDEX
+            take = min(header >> 1, n - i)
+            out[at + i : at + i + take] = dictionary[index]
+            i += take
+    return OK
+
+
+@njit(nogil=True, cache=True)
+def levels_equal(data, pos, end, bit_width, level, n):
+    """Whether the ``n`` levels encoded in ``data[pos:end]`` all equal
+    ``level``: ``OK``, ``DIFFERENT`` or ``TRUNCATED``.
+
+    Definition levels that all equal the column's maximum say that a page
+    has no nulls.
+    """
+    if bit_width < 0 or bit_width > 32 or pos < 0 or end > data.shape[0] or n < 0:
+        return TRUNCATED
+    mask = (np.int64(1) << bit_width) - 1
+    nbytes = (bit_width + 7) // 8
+    i = 0
+    while i < n:
+        header, pos = _header(data, pos, end)
+        if header < 0:
+            return TRUNCATED
+        if header & 1:
+            count = (header >> 1) * 8
+            if pos + (count * bit_width + 7) // 8 > end:
+                return TRUNCATED
+            take = min(count, n - i)
+            bitpos = np.int64(pos) * 8
+            for k in range(take):
+                if _packed(data, bitpos + k * bit_width, bit_width, mask) != level:
+                    return DIFFERENT
+            pos += (count * bit_width) // 8
+            i += take
+        else:
+            if pos + nbytes > end:
+                return TRUNCATED
+            if _little_endian(data, pos, nbytes) != level:
+                return DIFFERENT
+            pos += nbytes
+            i += min(header >> 1, n - i)
+    return OK
+
+
+# -- Thrift compact protocol: page headers ----------------------------------
+
+# Where page_header puts each field it reads: (struct, field id) -> slot.
+# Struct 0 is the PageHeader; 5, 7 and 8 are its data page, dictionary page
+# and data page v2 headers (parquet.thrift).
+_N_FIELDS = 12
+_TYPE, _USIZE, _CSIZE, _COUNT, _ENCODING, _LEVEL_ENCODING = 0, 1, 2, 3, 4, 5
+_NULLS, _DEF_BYTES, _REP_BYTES, _COMPRESSED = 6, 7, 8, 9
+_DICT_COUNT, _DICT_ENCODING = 10, 11
+_MAX_DEPTH = 16
+
+
+@njit(nogil=True, cache=True)
+def _slot(context, field):
+    if context == 0:
+        if 1 <= field <= 3:
+            return field - 1  # type, uncompressed and compressed sizes
+    elif context == 5:
+        if 1 <= field <= 3:
+            return field + 2  # values, encoding, definition level encoding
+    elif context == 7:
+        if field == 1:
+            return _DICT_COUNT
+        if field == 2:
+            return _DICT_ENCODING
+    elif context == 8:
+        if field == 1:
+            return _COUNT
+        if field == 2:
+            return _NULLS
+        if field == 4:
+            return _ENCODING
+        if field == 5:
+            return _DEF_BYTES
+        if field == 6:
+            return _REP_BYTES
+        if field == 7:
+            return _COMPRESSED
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def page_header(data, pos, end, fields):
+    """Read the page header at ``data[pos:end]`` into ``fields`` (-1 where
+    absent); the position after it, or -1 if it does not parse."""
+    for k in range(_N_FIELDS):
+        fields[k] = -1
+    fields[_COMPRESSED] = 1
+    is_list = np.zeros(_MAX_DEPTH, dtype=np.bool_)
+    context = np.full(_MAX_DEPTH, -1, dtype=np.int64)
+    last = np.zeros(_MAX_DEPTH, dtype=np.int64)
+    left = np.zeros(_MAX_DEPTH, dtype=np.int64)
+    element = np.zeros(_MAX_DEPTH, dtype=np.int64)
+    depth = 0
+    context[0] = 0
+    while depth >= 0:
+        if pos >= end:
+            return -1
+        field = -1
+        if is_list[depth]:
+            if left[depth] == 0:
+                depth -= 1
+                continue
+            left[depth] -= 1
+            kind = element[depth]
+            if kind == 1 or kind == 2:  # a boolean element is one byte
+                pos += 1
+                continue
+        else:
+            head = np.int64(data[pos])
+            pos += 1
+            if head == 0:
+                depth -= 1
+                continue
+            kind = head & 15
+            if head >> 4:
+                field = last[depth] + (head >> 4)
+            else:
+                value, pos = _header(data, pos, end)
+                if value < 0:
+                    return -1
+                field = (value >> 1) ^ -(value & 1)
+            last[depth] = field
+        slot = _slot(context[depth], field) if field >= 0 else -1
+        if kind == 1 or kind == 2:
+            if slot >= 0:
+                fields[slot] = 1 if kind == 1 else 0
+        elif kind == 3:
+            pos += 1
+        elif kind == 4 or kind == 5 or kind == 6:
+            value, pos = _header(data, pos, end)
+            if value < 0:
+                return -1
+            if slot >= 0:
+                fields[slot] = (value >> 1) ^ -(value & 1)
+        elif kind == 7:
+            pos += 8
+        elif kind == 8:
+            size, pos = _header(data, pos, end)
+            if size < 0:
+                return -1
+            pos += size
+        elif kind == 9 or kind == 10 or kind == 12:
+            depth += 1
+            if depth == _MAX_DEPTH:
+                return -1
+            last[depth] = 0
+            context[depth] = -1
+            is_list[depth] = kind != 12
+            if kind == 12:
+                if context[depth - 1] == 0 and (field == 5 or field == 7 or field == 8):
+                    context[depth] = field
+            else:
+                if pos >= end:
+                    return -1
+                head = np.int64(data[pos])
+                pos += 1
+                size = head >> 4
+                if size == 15:
+                    size, pos = _header(data, pos, end)
+                    if size < 0:
+                        return -1
+                left[depth] = size
+                element[depth] = head & 15
+        else:  # maps and unknown types: no page header holds them
+            return -1
+    return pos if pos <= end else -1
+
+
+# -- snappy -----------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _unsnappy(source, pos, end, target, at, size):
+    """Decompress the raw snappy block ``source[pos:end]`` into
+    ``target[at:at + size]``; a status."""
+    length, pos = _header(source, pos, end)
+    if length != size or at < 0 or at + size > target.shape[0]:
+        return TRUNCATED
+    out = at
+    stop = at + size
+    while pos < end:
+        tag = np.int64(source[pos])
+        pos += 1
+        kind = tag & 3
+        if kind == 0:
+            length = tag >> 2
+            if length >= 60:
+                extra = length - 59
+                if pos + extra > end:
+                    return TRUNCATED
+                length = _little_endian(source, pos, extra)
+                pos += extra
+            length += 1
+            if pos + length > end or out + length > stop:
+                return TRUNCATED
+            _copy(target, out, source, pos, length)
+            pos += length
+            out += length
+            continue
+        if kind == 1:
+            if pos + 1 > end:
+                return TRUNCATED
+            length = ((tag >> 2) & 7) + 4
+            offset = ((tag >> 5) << 8) | np.int64(source[pos])
+            pos += 1
+        else:
+            extra = 2 if kind == 2 else 4
+            if pos + extra > end:
+                return TRUNCATED
+            length = (tag >> 2) + 1
+            offset = _little_endian(source, pos, extra)
+            pos += extra
+        if offset <= 0 or offset > out - at or out + length > stop:
+            return TRUNCATED
+        # Byte by byte: a copy may overlap what it writes.
+        for k in range(length):
+            target[out + k] = target[out - offset + k]
+        out += length
+    return OK if out == stop else TRUNCATED
+
+
+# -- column chunks ------------------------------------------------------------
+
+_DATA_PAGE, _DICTIONARY_PAGE, _DATA_PAGE_V2 = 0, 2, 3
+_PLAIN, _PLAIN_DICTIONARY, _RLE, _RLE_DICTIONARY = 0, 2, 3, 8
+
+
+@njit(nogil=True, cache=True)
+def _page_values(page, start, stop, levels, count, encoding, dictionary, out, at):
+    """The ``count`` values of the data page ``page[start:stop]`` (after its
+    definition levels if ``levels``) into ``out[at:]``; a status."""
+    itemsize = out.itemsize
+    if levels:
+        if stop - start < 4:
+            return TRUNCATED
+        length = _little_endian(page, start, 4)
+        if start + 4 + length > stop:
+            return TRUNCATED
+        status = levels_equal(page, start + 4, start + 4 + length, 1, 1, count)
+        if status == DIFFERENT:
+            return UNSUPPORTED
+        if status != OK:
+            return status
+        start += 4 + length
+    if encoding == _PLAIN:
+        size = count * itemsize
+        if start + size > stop:
+            return TRUNCATED
+        values = out.view(np.uint8)
+        _copy(values, at * itemsize, page, start, size)
+        return OK
+    if start >= stop:
+        return TRUNCATED
+    return dictionary_values(
+        out, at, page, start + 1, stop, np.int64(page[start]), dictionary, count
+    )
+
+
+@njit(nogil=True, cache=True)
+def decode_chunk(data, snappy, max_definition, out, scratch):
+    """Decode a column chunk (``data``: its bytes, from its first page) of
+    ``out.shape[0]`` values into ``out``: ``(status, scratch bytes needed)``.
+
+    Plain and dictionary-encoded pages (v1 or v2), uncompressed or
+    ``snappy``, of a flat column (``max_definition`` 0 or 1) with no nulls.
+    ``scratch`` (uint8) holds the dictionary and decompressed pages; when it
+    is too small the status is ``SCRATCH`` and nothing is decoded.
+    """
+    n = out.shape[0]
+    itemsize = out.itemsize
+    end = data.shape[0]
+    fields = np.empty(_N_FIELDS, dtype=np.int64)
+    if max_definition < 0 or max_definition > 1 or out.strides[0] != itemsize:
+        return UNSUPPORTED, 0
+    # First the headers: every page decodable, and the scratch it needs.
+    pos = 0
+    seen = 0
+    dictionary_bytes = 0
+    largest = 0
+    while seen < n:
+        body = page_header(data, pos, end, fields)
+        usize, csize, count = fields[_USIZE], fields[_CSIZE], fields[_COUNT]
+        if body < 0 or usize < 0 or csize < 0 or body + csize > end:
+            return TRUNCATED, 0
+        kind = fields[_TYPE]
+        encoding = fields[_ENCODING]
+        if kind == _DICTIONARY_PAGE:
+            encoding = fields[_DICT_ENCODING]
+            if dictionary_bytes or (
+                encoding != _PLAIN and encoding != _PLAIN_DICTIONARY
+            ):
+                return UNSUPPORTED, 0
+            size = fields[_DICT_COUNT] * itemsize
+            if size < 0 or size > (usize if snappy else csize):
+                return TRUNCATED, 0
+            stored = usize if snappy else csize
+            # Rounded up: the pages after it stay aligned.
+            dictionary_bytes = stored + (-stored) % 8
+        elif kind == _DATA_PAGE or kind == _DATA_PAGE_V2:
+            if (
+                encoding != _PLAIN
+                and encoding != _PLAIN_DICTIONARY
+                and encoding != _RLE_DICTIONARY
+            ):
+                return UNSUPPORTED, 0
+            if kind == _DATA_PAGE_V2:
+                if fields[_NULLS] != 0 or fields[_REP_BYTES] > 0:
+                    return UNSUPPORTED, 0
+            elif max_definition and fields[_LEVEL_ENCODING] != _RLE:
+                return UNSUPPORTED, 0
+            if count < 0 or seen + count > n:
+                return TRUNCATED, 0
+            seen += count
+            largest = max(largest, usize)
+        pos = body + csize
+    need = dictionary_bytes + (largest if snappy else 0)
+    if scratch.shape[0] < need:
+        return SCRATCH, need
+    # Then the values, page by page.
+    dictionary = scratch[:0].view(out.dtype)
+    pos = 0
+    at = 0
+    while at < n:
+        body = page_header(data, pos, end, fields)
+        kind = fields[_TYPE]
+        usize, csize, count = fields[_USIZE], fields[_CSIZE], fields[_COUNT]
+        pos = body + csize
+        if kind == _DICTIONARY_PAGE:
+            # Copied to the scratch when not compressed: aligned there.
+            if snappy:
+                status = _unsnappy(data, body, pos, scratch, 0, usize)
+                if status != OK:
+                    return status, 0
+            else:
+                _copy(scratch, 0, data, body, csize)
+            dictionary = scratch[: fields[_DICT_COUNT] * itemsize].view(out.dtype)
+            continue
+        if kind != _DATA_PAGE and kind != _DATA_PAGE_V2:
+            continue
+        skip = 0
+        levels = kind == _DATA_PAGE and max_definition > 0
+        if kind == _DATA_PAGE_V2:
+            skip = max(fields[_DEF_BYTES], 0) + max(fields[_REP_BYTES], 0)
+            if skip > csize or skip > usize:
+                return TRUNCATED, 0
+        if snappy and (kind == _DATA_PAGE or fields[_COMPRESSED] != 0):
+            size = usize - skip
+            status = _unsnappy(data, body + skip, pos, scratch, dictionary_bytes, size)
+            if status != OK:
+                return status, 0
+            status = _page_values(
+                scratch,
+                dictionary_bytes,
+                dictionary_bytes + size,
+                levels,
+                count,
+                fields[_ENCODING],
+                dictionary,
+                out,
+                at,
+            )
+        else:
+            status = _page_values(
+                data,
+                body + skip,
+                pos,
+                levels,
+                count,
+                fields[_ENCODING],
+                dictionary,
+                out,
+                at,
+            )
+        if status != OK:
+            return status, 0
+        at += count
+    return OK, 0

@@ -1,0 +1,232 @@
+"""Numeric Parquet pages decoded by our kernels equal pyarrow's reading."""
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from sklearn_ooc import open_table  # noqa: E402
+from sklearn_ooc._kernels import _parquet as kernels  # noqa: E402
+from sklearn_ooc.linear_model import StreamingRidge  # noqa: E402
+
+from ._naive import hybrid_runs  # noqa: E402
+
+# -- kernels ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bit_width", [0, 1, 3, 8, 13, 17, 32])
+def test_dictionary_values_decode_every_run(rng, bit_width):
+    n = 203
+    size = 1 << min(bit_width, 10)
+    values = rng.integers(0, size, size=n)
+    values[5] = size - 1  # the last entry of the dictionary is used
+    # Repeated runs on multiples of 8 (only the last bit-packed run is padded).
+    rle = [(16, 40), (64, 72), (200, 203)]
+    for start, stop in rle:
+        values[start:stop] = values[start]
+    data = np.frombuffer(hybrid_runs(values, bit_width, rle), dtype=np.uint8)
+    dictionary = rng.normal(size=size)
+    for prefix in (0, 5):
+        page = np.concatenate([np.full(prefix, 255, np.uint8), data])
+        out = np.full(n + 4, np.nan)
+        status = kernels.dictionary_values(
+            out, 2, page, prefix, page.shape[0], bit_width, dictionary, n
+        )
+        assert status == kernels.OK
+        np.testing.assert_array_equal(out[2 : n + 2], dictionary[values])
+        assert np.isnan(out[:2]).all() and np.isnan(out[n + 2 :]).all()
+    # Cut short anywhere, the runs are reported, never read past their end.
+    for end in (1, data.shape[0] // 2, data.shape[0] - 1):
+        status = kernels.dictionary_values(
+            np.empty(n), 0, data, 0, end, bit_width, dictionary, n
+        )
+        assert status == kernels.TRUNCATED
+    if bit_width:
+        status = kernels.dictionary_values(
+            np.empty(n), 0, data, 0, data.shape[0], bit_width, dictionary[:-1], n
+        )
+        assert status == kernels.BAD_INDEX
+
+
+def test_levels_equal(rng):
+    levels = np.ones(100, dtype=np.int64)
+    data = np.frombuffer(hybrid_runs(levels, 1, [(0, 48)]), dtype=np.uint8)
+    assert kernels.levels_equal(data, 0, data.shape[0], 1, 1, 100) == kernels.OK
+    levels[77] = 0
+    data = np.frombuffer(hybrid_runs(levels, 1, [(0, 48)]), dtype=np.uint8)
+    assert kernels.levels_equal(data, 0, data.shape[0], 1, 1, 100) == kernels.DIFFERENT
+    assert kernels.levels_equal(data, 0, 3, 1, 1, 100) == kernels.TRUNCATED
+
+
+@pytest.mark.parametrize("kind", ["random", "repeats", "short"])
+def test_snappy_blocks_as_arrow_decompresses_them(rng, kind):
+    if kind == "random":
+        raw = rng.normal(size=5000).tobytes()
+    elif kind == "repeats":  # copies that overlap what they write
+        raw = (b"ab" * 3000) + rng.integers(0, 4, 7000, dtype=np.uint8).tobytes()
+    else:
+        raw = b"x"
+    block = np.frombuffer(pa.compress(raw, codec="snappy"), dtype=np.uint8)
+    target = np.zeros(len(raw) + 3, dtype=np.uint8)
+    status = kernels._unsnappy(block, 0, block.shape[0], target, 3, len(raw))
+    assert status == kernels.OK
+    assert target[3:].tobytes() == raw
+    status = kernels._unsnappy(block, 0, block.shape[0] - 1, target, 3, len(raw))
+    assert status == kernels.TRUNCATED
+    assert kernels._unsnappy(block, 0, block.shape[0], target, 3, len(raw) + 1) != 0
+
+
+# -- whole files --------------------------------------------------------------
+
+TYPES = {
+    "float64": pa.float64(),
+    "float32": pa.float32(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+}
+
+
+def _table(rng, n, dtype, distinct=True):
+    typ = TYPES[dtype]
+    if distinct:
+        values = rng.normal(size=(n, 3)) * 1e3
+    else:  # few values: dictionary pages with long runs
+        values = rng.integers(0, 5, size=(n, 3)).astype(float)
+    columns = [pa.array(values[:, j].astype(typ.to_pandas_dtype())) for j in range(3)]
+    return pa.Table.from_arrays(columns, names=["a", "b", "c"])
+
+
+def _backend(path):
+    return open_table(path)._base.backend
+
+
+def _assert_decoded_as_pyarrow(path, decoded=True):
+    """Every row group, read through the table, equals pyarrow's reading."""
+    backend = _backend(path)
+    pf = pq.ParquetFile(path)
+    columns = ["a", "c"]
+    for g in range(pf.metadata.num_row_groups):
+        ours = backend._load(g, columns)
+        theirs = pf.read_row_group(g, columns=columns)
+        assert ours.equals(theirs, check_metadata=True), g
+    assert backend.n_decoded_here == (pf.metadata.num_row_groups if decoded else 0)
+
+
+@pytest.mark.parametrize("dtype", list(TYPES))
+@pytest.mark.parametrize("compression", ["snappy", "none"])
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("dictionary", [True, False])
+def test_pages_decode_as_pyarrow_reads_them(
+    tmp_path, rng, dtype, compression, version, dictionary
+):
+    path = tmp_path / "t.parquet"
+    pq.write_table(
+        _table(rng, 3000, dtype),
+        path,
+        row_group_size=1100,
+        compression=compression,
+        use_dictionary=dictionary,
+        data_page_version=version,
+        data_page_size=2000,  # many pages per column chunk
+    )
+    _assert_decoded_as_pyarrow(path)
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_dictionaries_that_fall_back_to_plain_pages(tmp_path, rng, distinct):
+    path = tmp_path / "t.parquet"
+    pq.write_table(
+        _table(rng, 5000, "float64", distinct=distinct),
+        path,
+        row_group_size=2500,
+        dictionary_pagesize_limit=4000,  # plain pages after 500 values
+        data_page_size=3000,
+    )
+    _assert_decoded_as_pyarrow(path)
+
+
+def test_required_columns(tmp_path, rng):
+    table = _table(rng, 500, "float64")
+    schema = pa.schema([pa.field(name, pa.float64(), nullable=False) for name in "abc"])
+    path = tmp_path / "t.parquet"
+    pq.write_table(table.cast(schema), path, row_group_size=200)
+    assert pq.ParquetFile(path).schema.column(0).max_definition_level == 0
+    _assert_decoded_as_pyarrow(path)
+
+
+@pytest.mark.parametrize("case", ["nulls", "zstd", "byte_stream_split", "date"])
+def test_other_columns_are_left_to_pyarrow(tmp_path, rng, case):
+    table = _table(rng, 600, "float64")
+    options = {}
+    if case == "nulls":
+        values = table.column("c").to_numpy().copy()
+        mask = np.zeros(600, dtype=bool)
+        mask[450] = True
+        table = table.set_column(2, "c", pa.array(values, mask=mask))
+    elif case == "zstd":
+        options["compression"] = "zstd"
+    elif case == "byte_stream_split":
+        options.update(use_dictionary=False, use_byte_stream_split=True)
+    else:
+        table = table.set_column(
+            2, "c", pa.array(np.arange(600), pa.int32()).cast(pa.date32())
+        )
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=300, **options)
+    backend = _backend(path)
+    pf = pq.ParquetFile(path)
+    for g in range(2):
+        ours = backend._load(g, ["a", "c"])
+        assert ours.equals(pf.read_row_group(g, columns=["a", "c"]))
+    # The row group without the null is ours; the other is pyarrow's.
+    assert backend.n_decoded_here == (1 if case == "nulls" else 0)
+    assert backend._load(0, ["a", "b"]).equals(pf.read_row_group(0, ["a", "b"]))
+
+
+@pytest.mark.parametrize("writer", ["duckdb", "polars"])
+def test_files_of_other_writers(tmp_path, rng, writer):
+    table = _table(rng, 3000, "float64")
+    path = tmp_path / "t.parquet"
+    if writer == "duckdb":
+        duckdb = pytest.importorskip("duckdb")
+        con = duckdb.connect()
+        con.register("t", table)
+        con.execute(
+            f"COPY (SELECT * FROM t) TO '{path}' "
+            "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1024)"
+        )
+    else:
+        pl = pytest.importorskip("polars")
+        pl.from_arrow(table).write_parquet(
+            path, compression="snappy", row_group_size=1024
+        )
+    _assert_decoded_as_pyarrow(path)
+
+
+def test_a_damaged_page_is_reported_by_pyarrow_s_reader(tmp_path, rng):
+    path = tmp_path / "t.parquet"
+    pq.write_table(_table(rng, 400, "float64"), path, compression="none")
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    raw = bytearray(path.read_bytes())
+    # The compressed size in the first page header: it now runs past the chunk.
+    header = chunk.dictionary_page_offset
+    raw[header + 5 : header + 8] = b"\xff\xff\x7f"
+    path.write_bytes(bytes(raw))
+    backend = _backend(path)
+    with pytest.raises(ValueError, match=r"row group 0 of file .*t\.parquet"):
+        backend._load(0, ["a"])
+    assert backend.n_decoded_here == 0
+
+
+def test_a_fit_from_decoded_pages_equals_the_fit_from_arrays(tmp_path, rng):
+    table = _table(rng, 4000, "float64")
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    T = open_table(path)
+    X = table.select(["a", "b"]).to_pandas().to_numpy()
+    y = table.column("c").to_numpy()
+    ours = StreamingRidge(batch_size=900).fit(T[["a", "b"]], T["c"])
+    reference = StreamingRidge(batch_size=900).fit(X, y)
+    np.testing.assert_array_equal(ours.coef_, reference.coef_)
+    assert T._base.backend.n_decoded_here > 0
