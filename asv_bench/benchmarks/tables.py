@@ -11,7 +11,7 @@ once from the ``.npy`` files in row groups of 131,072 rows, snappy-compressed
 parameter ``compression``, whose difference is the cost of decompressing.
 Both hold pyarrow's dictionary-encoded pages (its default, also pandas'); a
 third file, ``"snappy-plain"``, holds plain pages, as DuckDB and polars write
-columns of distinct floats: pyarrow decodes those faster.
+columns of distinct floats, which decode faster (no indices to unpack).
 ``SKLEARN_OOC_BENCH_ROWS`` shrinks the problem for a quick run.
 """
 

@@ -351,9 +351,10 @@ class _PieceBackend(_Backend):
 class _ParquetBackend(_PieceBackend):
     """Parquet files read row group by row group.
 
-    The footers are read once, when the table is opened; a file is opened
-    again (with its footer known) for each row group read, so that a data
-    set of many files holds no file open.
+    The footers are read once, when the table is opened. Numeric columns
+    without nulls in snappy or uncompressed pages are decoded by
+    :mod:`._parquet`; any other row group is read by pyarrow, from the file
+    opened again with its footer known.
     """
 
     def __init__(self, paths, label, path, columns=None):
@@ -1352,7 +1353,9 @@ class Table(LazyArray):
     or record batches, up to 256 MiB), the memory maps of the two Parquet
     files it read last, and up to four arrays of rows, which it fills again
     only once nobody else holds them: a batch, or a view of one, that a
-    caller keeps is never written to. All go with the table.
+    caller keeps is never written to. All go with the table. Each thread
+    that decodes Parquet pages keeps a scratch buffer for them, the size of a
+    column chunk's dictionary and its largest page (a few MiB).
 
     Examples
     --------
