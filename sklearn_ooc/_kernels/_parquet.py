@@ -128,15 +128,20 @@ def dictionary_values(out, at, data, pos, end, bit_width, dictionary, n):
                 if bit_width:
                     fast = min(take, ((end - 8 - pos) * 8) // bit_width + 1)
             bitpos = np.int64(pos) * 8
-            largest = np.int64(0)
             into = out[at + i : at + i + take]
+            # Unsigned: no index can be negative, none needs wrapping.
+            first = np.uint64(base) + np.uint64(pos)
+            width = np.uint64(bit_width)
+            umask = np.uint64(mask)
+            last = np.uint64(size - 1)
+            largest = np.uint64(0)
             for k in range(fast):
-                b = bitpos + k * bit_width
-                word = _load_u64(base + np.uint64(b >> 3))
-                index = np.int64((word >> np.uint64(b & 7)) & np.uint64(mask))
+                b = np.uint64(k) * width
+                word = _load_u64(first + (b >> np.uint64(3)))
+                index = (word >> (b & np.uint64(7))) & umask
                 largest = max(largest, index)
-                into[k] = dictionary[min(index, size - 1)]
-            if fast and largest >= size:
+                into[k] = dictionary[min(index, last)]
+            if fast and largest > last:
                 return BAD_INDEX
             for k in range(fast, take):
                 index = _packed(data, bitpos + k * bit_width, bit_width, mask)
