@@ -206,10 +206,10 @@ def levels_equal(data, pos, end, bit_width, level, n):
 # Where page_header puts each field it reads: (struct, field id) -> slot.
 # Struct 0 is the PageHeader; 5, 7 and 8 are its data page, dictionary page
 # and data page v2 headers (parquet.thrift).
-_N_FIELDS = 12
+_N_FIELDS = 14
 _TYPE, _USIZE, _CSIZE, _COUNT, _ENCODING, _LEVEL_ENCODING = 0, 1, 2, 3, 4, 5
 _NULLS, _DEF_BYTES, _REP_BYTES, _COMPRESSED = 6, 7, 8, 9
-_DICT_COUNT, _DICT_ENCODING = 10, 11
+_DICT_COUNT, _DICT_ENCODING, _REP_ENCODING, _ROWS = 10, 11, 12, 13
 _MAX_DEPTH = 16
 
 
@@ -221,6 +221,8 @@ def _slot(context, field):
     elif context == 5:
         if 1 <= field <= 3:
             return field + 2  # values, encoding, definition level encoding
+        if field == 4:
+            return _REP_ENCODING
     elif context == 7:
         if field == 1:
             return _DICT_COUNT
@@ -231,6 +233,8 @@ def _slot(context, field):
             return _COUNT
         if field == 2:
             return _NULLS
+        if field == 3:
+            return _ROWS
         if field == 4:
             return _ENCODING
         if field == 5:
@@ -285,8 +289,10 @@ def page_header(data, pos, end, fields):
                 field = (value >> 1) ^ -(value & 1)
             last[depth] = field
         slot = _slot(context[depth], field) if field >= 0 else -1
+        # A field of another type than parquet.thrift gives it is skipped, as
+        # Thrift's generated readers skip it (the field is then missing).
         if kind == 1 or kind == 2:
-            if slot >= 0:
+            if slot == _COMPRESSED:
                 fields[slot] = 1 if kind == 1 else 0
         elif kind == 3:
             pos += 1
@@ -294,8 +300,11 @@ def page_header(data, pos, end, fields):
             value, pos = _header(data, pos, end)
             if value < 0:
                 return -1
-            if slot >= 0:
-                fields[slot] = (value >> 1) ^ -(value & 1)
+            value = (value >> 1) ^ -(value & 1)
+            if kind == 5 and (value < -(2**31) or value >= 2**31):
+                return -1
+            if kind == 5 and slot >= 0 and slot != _COMPRESSED:
+                fields[slot] = value
         elif kind == 7:
             pos += 8
         elif kind == 8:
@@ -467,11 +476,25 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
                 and encoding != _RLE_DICTIONARY
             ):
                 return UNSUPPORTED, 0
+            # Every field parquet.thrift requires, as pyarrow's reader does.
             if kind == _DATA_PAGE_V2:
-                if fields[_NULLS] != 0 or fields[_REP_BYTES] > 0:
+                if (
+                    fields[_ROWS] != count
+                    or fields[_NULLS] < 0
+                    or fields[_DEF_BYTES] < 0
+                    or fields[_REP_BYTES] < 0
+                    or fields[_DEF_BYTES] + fields[_REP_BYTES] > min(usize, csize)
+                ):
+                    return TRUNCATED, 0
+                if fields[_NULLS] != 0 or fields[_REP_BYTES] != 0:
                     return UNSUPPORTED, 0
-            elif max_definition and fields[_LEVEL_ENCODING] != _RLE:
-                return UNSUPPORTED, 0
+                if not max_definition and fields[_DEF_BYTES] != 0:
+                    return TRUNCATED, 0
+            else:
+                if fields[_LEVEL_ENCODING] < 0 or fields[_REP_ENCODING] < 0:
+                    return TRUNCATED, 0
+                if max_definition and fields[_LEVEL_ENCODING] != _RLE:
+                    return UNSUPPORTED, 0
             if count < 0 or seen + count > n:
                 return TRUNCATED, 0
             seen += count
@@ -504,9 +527,12 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
         skip = 0
         levels = kind == _DATA_PAGE and max_definition > 0
         if kind == _DATA_PAGE_V2:
-            skip = max(fields[_DEF_BYTES], 0) + max(fields[_REP_BYTES], 0)
-            if skip > csize or skip > usize:
-                return TRUNCATED, 0
+            skip = fields[_DEF_BYTES]
+            if max_definition:
+                # Not compressed in a v2 page; all at the maximum (no nulls).
+                status = levels_equal(data, body, body + skip, 1, 1, count)
+                if status != OK:
+                    return (UNSUPPORTED if status == DIFFERENT else status), 0
         if snappy and (kind == _DATA_PAGE or fields[_COMPRESSED] != 0):
             size = usize - skip
             status = _unsnappy(data, body + skip, pos, scratch, dictionary_bytes, size)
