@@ -16,6 +16,7 @@ file. The values are the same either way: both copy the bytes of the file.
 """
 
 import threading
+from collections import Counter
 
 import numpy as np
 
@@ -50,7 +51,8 @@ def leaf_positions(metadata):
     the path of exactly one leaf."""
     schema = metadata.schema
     paths = [schema.column(j).path for j in range(len(schema))]
-    return {path: j for j, path in enumerate(paths) if paths.count(path) == 1}
+    counts = Counter(paths)
+    return {path: j for j, path in enumerate(paths) if counts[path] == 1}
 
 
 def chunk_plan(metadata, row_group, arrow_schema, columns, positions):
