@@ -88,6 +88,25 @@ def _packed(data, bitpos, bit_width, mask):
 
 
 @njit(nogil=True, cache=True)
+def _run(data, pos, end, bit_width):
+    """The run at ``data[pos:end]``: ``(count, value, body, next)``, a
+    ``count`` of -1 if it is cut short. A bit-packed run has ``value`` -1
+    and its values from byte ``body`` on; a repeated run has its ``value``."""
+    header, pos = _header(data, pos, end)
+    if header < 0:
+        return -1, -1, pos, pos
+    if header & 1:
+        count = (header >> 1) * 8
+        if pos + (count * bit_width + 7) // 8 > end:
+            return -1, -1, pos, pos
+        return count, -1, pos, pos + (count * bit_width) // 8
+    nbytes = (bit_width + 7) // 8
+    if pos + nbytes > end:
+        return -1, -1, pos, pos
+    return header >> 1, _little_endian(data, pos, nbytes), pos, pos + nbytes
+
+
+@njit(nogil=True, cache=True)
 def dictionary_values(out, at, data, pos, end, bit_width, dictionary, n):
     """``out[at:at + n]`` = ``dictionary`` at the ``n`` indices of
     ``bit_width`` bits encoded in ``data[pos:end]``; a status.
@@ -109,57 +128,47 @@ def dictionary_values(out, at, data, pos, end, bit_width, dictionary, n):
     if size == 0 and n > 0:
         return BAD_INDEX
     mask = (np.int64(1) << bit_width) - 1
-    nbytes = (bit_width + 7) // 8
     base = data.ctypes.data
     i = 0
     while i < n:
-        header, pos = _header(data, pos, end)
-        if header < 0:
+        count, value, body, pos = _run(data, pos, end, bit_width)
+        if count < 0:
             return TRUNCATED
-        if header & 1:
-            count = (header >> 1) * 8
-            if pos + (count * bit_width + 7) // 8 > end:
-                return TRUNCATED
-            take = min(count, n - i)
-            # Values whose 8 bytes lie before ``end`` are read with one load.
-            fast = 0
-            if end - pos >= 8:
-                fast = take
-                if bit_width:
-                    fast = min(take, ((end - 8 - pos) * 8) // bit_width + 1)
-            bitpos = np.int64(pos) * 8
-            into = out[at + i : at + i + take]
-            # Unsigned: no index can be negative, none needs wrapping.
-            first = np.uint64(base) + np.uint64(pos)
-            width = np.uint64(bit_width)
-            umask = np.uint64(mask)
-            last = np.uint64(size - 1)
-            largest = np.uint64(0)
-            for k in range(fast):
-                b = np.uint64(k) * width
-                word = _load_u64(first + (b >> np.uint64(3)))
-                index = (word >> (b & np.uint64(7))) & umask
-                largest = max(largest, index)
-                into[k] = dictionary[min(index, last)]
-            if fast and largest > last:
+        take = min(count, n - i)
+        if value >= 0:
+            if value >= size:
                 return BAD_INDEX
-            for k in range(fast, take):
-                index = _packed(data, bitpos + k * bit_width, bit_width, mask)
-                if index >= size:
-                    return BAD_INDEX
-                into[k] = dictionary[index]
-            pos += (count * bit_width) // 8
+            out[at + i : at + i + take] = dictionary[value]
             i += take
-        else:
-            if pos + nbytes > end:
-                return TRUNCATED
-            index = _little_endian(data, pos, nbytes)
-            pos += nbytes
+            continue
+        # Values whose 8 bytes lie before ``end`` are read with one load.
+        fast = 0
+        if end - body >= 8:
+            fast = take
+            if bit_width:
+                fast = min(take, ((end - 8 - body) * 8) // bit_width + 1)
+        into = out[at + i : at + i + take]
+        # Unsigned: no index can be negative, none needs wrapping.
+        first = np.uint64(base) + np.uint64(body)
+        width = np.uint64(bit_width)
+        umask = np.uint64(mask)
+        last = np.uint64(size - 1)
+        largest = np.uint64(0)
+        for k in range(fast):
+            b = np.uint64(k) * width
+            word = _load_u64(first + (b >> np.uint64(3)))
+            index = (word >> (b & np.uint64(7))) & umask
+            largest = max(largest, index)
+            into[k] = dictionary[min(index, last)]
+        if fast and largest > last:
+            return BAD_INDEX
+        bitpos = np.int64(body) * 8
+        for k in range(fast, take):
+            index = _packed(data, bitpos + k * bit_width, bit_width, mask)
             if index >= size:
                 return BAD_INDEX
-            take = min(header >> 1, n - i)
-            out[at + i : at + i + take] = dictionary[index]
-            i += take
+            into[k] = dictionary[index]
+        i += take
     return OK
 
 
@@ -174,38 +183,27 @@ def levels_equal(data, pos, end, bit_width, level, n):
     if bit_width < 0 or bit_width > 32 or pos < 0 or end > data.shape[0] or n < 0:
         return TRUNCATED
     mask = (np.int64(1) << bit_width) - 1
-    nbytes = (bit_width + 7) // 8
     i = 0
     while i < n:
-        header, pos = _header(data, pos, end)
-        if header < 0:
+        count, value, body, pos = _run(data, pos, end, bit_width)
+        if count < 0:
             return TRUNCATED
-        if header & 1:
-            count = (header >> 1) * 8
-            if pos + (count * bit_width + 7) // 8 > end:
-                return TRUNCATED
-            take = min(count, n - i)
-            bitpos = np.int64(pos) * 8
+        take = min(count, n - i)
+        if value >= 0:
+            if value != level:
+                return DIFFERENT
+        else:
+            bitpos = np.int64(body) * 8
             for k in range(take):
                 if _packed(data, bitpos + k * bit_width, bit_width, mask) != level:
                     return DIFFERENT
-            pos += (count * bit_width) // 8
-            i += take
-        else:
-            if pos + nbytes > end:
-                return TRUNCATED
-            if _little_endian(data, pos, nbytes) != level:
-                return DIFFERENT
-            pos += nbytes
-            i += min(header >> 1, n - i)
+        i += take
     return OK
 
 
 # -- Thrift compact protocol: page headers ----------------------------------
 
-# Where page_header puts each field it reads: (struct, field id) -> slot.
-# Struct 0 is the PageHeader; 5, 7 and 8 are its data page, dictionary page
-# and data page v2 headers (parquet.thrift).
+# The slots of ``fields`` where page_header puts the fields it reads.
 _N_FIELDS = 14
 _TYPE, _USIZE, _CSIZE, _COUNT, _ENCODING, _LEVEL_ENCODING = 0, 1, 2, 3, 4, 5
 _NULLS, _DEF_BYTES, _REP_BYTES, _COMPRESSED = 6, 7, 8, 9
@@ -213,36 +211,26 @@ _DICT_COUNT, _DICT_ENCODING, _REP_ENCODING, _ROWS = 10, 11, 12, 13
 _MAX_DEPTH = 16
 
 
+def _slots():
+    """``slots[struct, field id]``: the slot of a field, or -1. Struct 0 is
+    the PageHeader; 5, 7 and 8 (its field ids) are its data page, dictionary
+    page and data page v2 headers (parquet.thrift)."""
+    slots = np.full((9, 9), -1, dtype=np.int64)
+    slots[0, 1:4] = _TYPE, _USIZE, _CSIZE
+    slots[5, 1:5] = _COUNT, _ENCODING, _LEVEL_ENCODING, _REP_ENCODING
+    slots[7, 1:3] = _DICT_COUNT, _DICT_ENCODING
+    slots[8, 1:7] = _COUNT, _NULLS, _ROWS, _ENCODING, _DEF_BYTES, _REP_BYTES
+    slots[8, 7] = _COMPRESSED
+    return slots
+
+
+_SLOTS = _slots()
+
+
 @njit(nogil=True, cache=True)
 def _slot(context, field):
-    if context == 0:
-        if 1 <= field <= 3:
-            return field - 1  # type, uncompressed and compressed sizes
-    elif context == 5:
-        if 1 <= field <= 3:
-            return field + 2  # values, encoding, definition level encoding
-        if field == 4:
-            return _REP_ENCODING
-    elif context == 7:
-        if field == 1:
-            return _DICT_COUNT
-        if field == 2:
-            return _DICT_ENCODING
-    elif context == 8:
-        if field == 1:
-            return _COUNT
-        if field == 2:
-            return _NULLS
-        if field == 3:
-            return _ROWS
-        if field == 4:
-            return _ENCODING
-        if field == 5:
-            return _DEF_BYTES
-        if field == 6:
-            return _REP_BYTES
-        if field == 7:
-            return _COMPRESSED
+    if 0 <= context < _SLOTS.shape[0] and 0 <= field < _SLOTS.shape[1]:
+        return _SLOTS[context, field]
     return -1
 
 
