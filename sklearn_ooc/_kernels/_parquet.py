@@ -1,16 +1,22 @@
-"""Parquet's run-length / bit-packed hybrid: dictionary indices and levels.
+"""Parquet pages: the column chunks of flat numeric columns, decoded.
 
-The encoding (``RLE`` in the Parquet format) is a sequence of runs, each
-opened by a ULEB128 header: an odd header ``2m + 1`` is ``m`` groups of 8
-values of ``bit_width`` bits packed from the low bit of each byte up; an even
-header ``2m`` is one value repeated ``m`` times, stored in
-``ceil(bit_width / 8)`` little-endian bytes. A bit-packed run may hold more
-values than are left (the last group is padded).
+:func:`decode_chunk` walks a column chunk's pages (their Thrift compact
+headers, :func:`page_header`), decompresses snappy pages and decodes plain
+values, dictionary indices (:func:`dictionary_values`) and definition levels
+(:func:`levels_equal`).
 
-Every kernel returns a status rather than raising, so that its caller can say
-where the page is: ``OK``, ``BAD_INDEX`` (a dictionary index past the
-dictionary) or ``TRUNCATED`` (the runs end before ``n`` values, or a header
-is malformed). No byte outside ``data[pos:end]`` is read.
+Indices and levels use Parquet's run-length / bit-packed hybrid (``RLE`` in
+the format): a sequence of runs, each opened by a ULEB128 header. An odd
+header ``2m + 1`` is ``m`` groups of 8 values of ``bit_width`` bits packed
+from the low bit of each byte up; an even header ``2m`` is one value repeated
+``m`` times, stored in ``ceil(bit_width / 8)`` little-endian bytes. A
+bit-packed run may hold more values than are left (the last group is padded).
+
+The kernels return a status rather than raising (their caller leaves what
+they do not decode to pyarrow): ``OK``, ``BAD_INDEX`` (a dictionary index
+past the dictionary), ``TRUNCATED`` (runs that end before ``n`` values, a
+malformed header) and the statuses below. No byte outside ``data[pos:end]``
+is read.
 """
 
 import numpy as np
