@@ -21,7 +21,7 @@ from collections import Counter
 import numpy as np
 
 from .._kernels import decode_chunk
-from .._kernels._parquet import OK, SCRATCH
+from .._kernels._parquet import BAD_INDEX, OK, SCRATCH, TRUNCATED, UNSUPPORTED
 
 #: Parquet codec (as pyarrow's metadata names it) -> whether it is snappy.
 _CODECS = {"UNCOMPRESSED": False, "SNAPPY": True}
@@ -34,9 +34,9 @@ _TYPES = {
 }
 #: What a failing status of :func:`decode_chunk` says.
 _STATUS = {
-    1: "a dictionary index past the dictionary",
-    2: "a page cut short or malformed",
-    4: "a page it does not decode (nulls, another encoding)",
+    BAD_INDEX: "a dictionary index past the dictionary",
+    TRUNCATED: "a page cut short or malformed",
+    UNSUPPORTED: "a page it does not decode (nulls, another encoding)",
 }
 
 _scratch = threading.local()
