@@ -232,6 +232,75 @@ def test_a_fit_from_decoded_pages_equals_the_fit_from_arrays(tmp_path, rng):
     assert T._base.backend.n_decoded_here > 0
 
 
+def _with_value(rng, dtype, row, value):
+    """:func:`_table` of 3000 rows with ``value`` in column ``b`` at ``row``."""
+    table = _table(rng, 3000, dtype)
+    b = table.column("b").to_numpy().copy()
+    b[row] = value
+    return table.set_column(1, "b", pa.array(b))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dictionary", [True, False])
+@pytest.mark.parametrize("value, what", [(np.nan, "NaN"), (-np.inf, "infinity")])
+def test_nan_or_infinity_in_decoded_pages_is_reported(
+    tmp_path, rng, dtype, dictionary, value, what
+):
+    # Decoding finds which pages hold only finite values; a batch of other
+    # rows is still checked, and its error names the row.
+    path = tmp_path / "t.parquet"
+    pq.write_table(
+        _with_value(rng, dtype, 2345, value),
+        path,
+        row_group_size=1000,
+        use_dictionary=dictionary,
+    )
+    T = open_table(path)
+    with pytest.raises(ValueError, match=rf"X contains {what} at row 2345 "):
+        StreamingRidge(batch_size=500).fit(T[["a", "b"]], T["c"])
+    assert T._base.backend.n_decoded_here > 0
+
+
+def test_decoded_rows_are_known_finite_only_where_they_are(tmp_path, rng):
+    table = _with_value(rng, "float64", 1500, np.nan)
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=1000)
+    T = open_table(tmp_path / "t.parquet")
+    ab, ac = T[["a", "b"]], T[["a", "c"]]
+    assert not ab._known_finite(0, 1000)  # not read yet
+    ab.rows(0, 3000)
+    ac.rows(0, 3000)
+    assert ab._known_finite(0, 1000) and ab._known_finite(2000, 3000)
+    assert not ab._known_finite(999, 1001) and not ab._known_finite(1000, 2000)
+    assert ac._known_finite(0, 3000)
+    # A view with a function applied is checked as read; rows picked are not.
+    assert not ac.map(np.log)._known_finite(0, 3000)
+    assert ac[::2]._known_finite(0, 1500)
+    # Rows that pyarrow decodes are checked as read, too.
+    pq.write_table(table, tmp_path / "z.parquet", compression="zstd")
+    Z = open_table(tmp_path / "z.parquet")[["a", "c"]]
+    Z.rows(0, 3000)
+    assert not Z._known_finite(0, 3000)
+
+
+def test_batches_of_known_finite_rows_are_not_checked_again(tmp_path, rng, monkeypatch):
+    from sklearn_ooc.data import _source
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(_with_value(rng, "float64", 1500, np.nan), path, row_group_size=1000)
+    checked = []
+    original = _source._BatchMaker.finite
+
+    def finite(self, block, name, index, start, stop):
+        checked.append((name, start))
+        return original(self, block, name, index, start, stop)
+
+    monkeypatch.setattr(_source._BatchMaker, "finite", finite)
+    T = open_table(path)
+    StreamingRidge(batch_size=1000).fit(T[["a", "c"]], T["b"].map(np.nan_to_num))
+    # The target is a function of the column: checked in every batch.
+    assert sorted(checked) == [("y", 0), ("y", 1000), ("y", 2000)]
+
+
 _FUZZ = r"""
 import sys
 import numpy as np
@@ -270,12 +339,15 @@ for trial in range(int(sys.argv[3])):
         f.write(raw)
     plan = chunk_plan(meta, 0, table.schema, ["a"], leaf_positions(meta))
     try:
-        ours = read_chunks(pa.py_buffer(bytes(raw)), plan, n)[0]
+        arrays, finite = read_chunks(pa.py_buffer(bytes(raw)), plan, n)
     except Unsupported:
         continue
+    ours = arrays[0]
     theirs = pq.ParquetFile(path).read_row_group(0).column(0).chunk(0)
     # Bit for bit: NaN payloads included.
     assert ours.to_numpy().tobytes() == theirs.to_numpy().tobytes(), trial
+    # Never said finite when a value is not (damaged bytes make NaNs).
+    assert not finite[0] or np.isfinite(theirs.to_numpy()).all(), trial
 print("clean")
 """
 

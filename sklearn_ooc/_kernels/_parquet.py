@@ -393,6 +393,27 @@ _PLAIN, _PLAIN_DICTIONARY, _RLE, _RLE_DICTIONARY = 0, 2, 3, 8
 
 
 @njit(nogil=True, cache=True)
+def _below(bits, mask):
+    """Whether no ``bits & mask`` reaches ``mask``. A maximum, not an early
+    exit: the loop vectorizes."""
+    top = mask ^ mask
+    for b in bits:
+        top = max(top, b & mask)
+    return top != mask
+
+
+@njit(nogil=True, cache=True)
+def _finite(values, start, size, itemsize):
+    """Whether the ``size`` bytes of floats (of ``itemsize`` bytes) at
+    ``values[start:]`` hold no NaN and no infinity (whose exponent bits are
+    all set)."""
+    if itemsize == 8:
+        bits = values[start : start + size].view(np.uint64)
+        return _below(bits, np.uint64(0x7FF0000000000000))
+    return _below(values[start : start + size].view(np.uint32), np.uint32(0x7F800000))
+
+
+@njit(nogil=True, cache=True)
 def _page_values(page, start, stop, levels, count, encoding, dictionary, out, at):
     """The ``count`` values of the data page ``page[start:stop]`` (after its
     definition levels if ``levels``) into ``out[at:]``; a status."""
@@ -424,9 +445,15 @@ def _page_values(page, start, stop, levels, count, encoding, dictionary, out, at
 
 
 @njit(nogil=True, cache=True)
-def decode_chunk(data, snappy, max_definition, out, scratch):
+def decode_chunk(data, snappy, max_definition, out, scratch, floating):
     """Decode a column chunk (``data``: its bytes, from its first page) of
-    ``out.shape[0]`` values into ``out``: ``(status, scratch bytes needed)``.
+    ``out.shape[0]`` values into ``out``: ``(status, scratch bytes needed,
+    finite)``.
+
+    With ``floating`` (``out`` holds floats), ``finite`` says that no value
+    is a NaN or an infinity, checked while the pages are in cache: every
+    plain page's values and every entry of the dictionary (a NaN entry that
+    no value uses makes it False too). Without, it is True.
 
     Plain and dictionary-encoded pages (v1 or v2), uncompressed or
     ``snappy``, of a flat column (``max_definition`` 0 or 1) with no nulls.
@@ -438,7 +465,7 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
     end = data.shape[0]
     fields = np.empty(_N_FIELDS, dtype=np.int64)
     if max_definition < 0 or max_definition > 1 or out.strides[0] != itemsize:
-        return UNSUPPORTED, 0
+        return UNSUPPORTED, 0, False
     # First the headers: every page decodable, and the scratch it needs.
     pos = 0
     seen = 0
@@ -448,7 +475,7 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
         body = page_header(data, pos, end, fields)
         usize, csize, count = fields[_USIZE], fields[_CSIZE], fields[_COUNT]
         if body < 0 or usize < 0 or csize < 0 or body + csize > end:
-            return TRUNCATED, 0
+            return TRUNCATED, 0, False
         kind = fields[_TYPE]
         encoding = fields[_ENCODING]
         if kind == _DICTIONARY_PAGE:
@@ -456,10 +483,10 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
             if dictionary_bytes or (
                 encoding != _PLAIN and encoding != _PLAIN_DICTIONARY
             ):
-                return UNSUPPORTED, 0
+                return UNSUPPORTED, 0, False
             size = fields[_DICT_COUNT] * itemsize
             if size < 0 or size > (usize if snappy else csize):
-                return TRUNCATED, 0
+                return TRUNCATED, 0, False
             stored = usize if snappy else csize
             # Rounded up: the pages after it stay aligned.
             dictionary_bytes = stored + (-stored) % 8
@@ -469,7 +496,7 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
                 and encoding != _PLAIN_DICTIONARY
                 and encoding != _RLE_DICTIONARY
             ):
-                return UNSUPPORTED, 0
+                return UNSUPPORTED, 0, False
             # Every field parquet.thrift requires, as pyarrow's reader does.
             if kind == _DATA_PAGE_V2:
                 if (
@@ -479,26 +506,29 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
                     or fields[_REP_BYTES] < 0
                     or fields[_DEF_BYTES] + fields[_REP_BYTES] > min(usize, csize)
                 ):
-                    return TRUNCATED, 0
+                    return TRUNCATED, 0, False
                 if fields[_NULLS] != 0 or fields[_REP_BYTES] != 0:
-                    return UNSUPPORTED, 0
+                    return UNSUPPORTED, 0, False
                 if not max_definition and fields[_DEF_BYTES] != 0:
-                    return TRUNCATED, 0
+                    return TRUNCATED, 0, False
             else:
                 if fields[_LEVEL_ENCODING] < 0 or fields[_REP_ENCODING] < 0:
-                    return TRUNCATED, 0
+                    return TRUNCATED, 0, False
                 if max_definition and fields[_LEVEL_ENCODING] != _RLE:
-                    return UNSUPPORTED, 0
+                    return UNSUPPORTED, 0, False
             if count < 0 or seen + count > n:
-                return TRUNCATED, 0
+                return TRUNCATED, 0, False
             seen += count
             largest = max(largest, usize)
         pos = body + csize
     need = dictionary_bytes + (largest if snappy else 0)
     if scratch.shape[0] < need:
-        return SCRATCH, need
+        return SCRATCH, need, False
     # Then the values, page by page.
     dictionary = scratch[:0].view(out.dtype)
+    finite = True
+    dictionary_finite = True
+    values = out.view(np.uint8)
     pos = 0
     at = 0
     while at < n:
@@ -511,10 +541,14 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
             if snappy:
                 status = _unsnappy(data, body, pos, scratch, 0, usize)
                 if status != OK:
-                    return status, 0
+                    return status, 0, False
             else:
                 _copy(scratch, 0, data, body, csize)
             dictionary = scratch[: fields[_DICT_COUNT] * itemsize].view(out.dtype)
+            if floating:
+                dictionary_finite = _finite(
+                    scratch, 0, fields[_DICT_COUNT] * itemsize, itemsize
+                )
             continue
         if kind != _DATA_PAGE and kind != _DATA_PAGE_V2:
             continue
@@ -526,12 +560,12 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
                 # Not compressed in a v2 page; all at the maximum (no nulls).
                 status = levels_equal(data, body, body + skip, 1, 1, count)
                 if status != OK:
-                    return (UNSUPPORTED if status == DIFFERENT else status), 0
+                    return (UNSUPPORTED if status == DIFFERENT else status), 0, False
         if snappy and (kind == _DATA_PAGE or fields[_COMPRESSED] != 0):
             size = usize - skip
             status = _unsnappy(data, body + skip, pos, scratch, dictionary_bytes, size)
             if status != OK:
-                return status, 0
+                return status, 0, False
             status = _page_values(
                 scratch,
                 dictionary_bytes,
@@ -556,6 +590,10 @@ def decode_chunk(data, snappy, max_definition, out, scratch):
                 at,
             )
         if status != OK:
-            return status, 0
+            return status, 0, False
+        if fields[_ENCODING] != _PLAIN:
+            finite = finite and dictionary_finite
+        elif floating and finite:
+            finite = _finite(values, at * itemsize, count * itemsize, itemsize)
         at += count
-    return OK, 0
+    return OK, 0, finite

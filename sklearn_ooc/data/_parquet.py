@@ -106,10 +106,12 @@ def chunk_plan(metadata, row_group, arrow_schema, columns, positions):
 
 def read_chunks(whole, plan, n_rows):
     """The columns of one row group as Arrow arrays, decoded from ``whole``
-    (a buffer of the whole file) as ``plan`` (:func:`chunk_plan`) says."""
+    (a buffer of the whole file) as ``plan`` (:func:`chunk_plan`) says, and
+    for each whether it holds only finite numbers (integers, or floats with
+    no NaN and no infinity)."""
     import pyarrow as pa
 
-    arrays = []
+    arrays, finite = [], []
     for start, size, snappy, dtype, max_definition, arrow_type in plan:
         if start < 0 or start + size > whole.size:
             raise Unsupported("a column chunk past the end of the file")
@@ -123,11 +125,17 @@ def read_chunks(whole, plan, n_rows):
         scratch = getattr(_scratch, "array", None)
         if scratch is None:
             scratch = _scratch.array = np.empty(0, dtype=np.uint8)
-        status, need = decode_chunk(data, snappy, max_definition, out, scratch)
+        floating = dtype.kind == "f"
+        status, need, ok = decode_chunk(
+            data, snappy, max_definition, out, scratch, floating
+        )
         if status == SCRATCH:
             scratch = _scratch.array = np.empty(need, dtype=np.uint8)
-            status, need = decode_chunk(data, snappy, max_definition, out, scratch)
+            status, need, ok = decode_chunk(
+                data, snappy, max_definition, out, scratch, floating
+            )
         if status != OK:
             raise Unsupported(_STATUS.get(status, f"status {status}"))
         arrays.append(pa.Array.from_buffers(arrow_type, n_rows, [None, buffer]))
-    return arrays
+        finite.append(bool(ok))
+    return arrays, finite

@@ -331,8 +331,10 @@ class _BatchMaker:
             what = "NaN" if np.isnan(block2d[bad]).any() else "infinity"
             raise self.invalid(name, what, start + bad, index, start, stop)
 
-    def make(self, index, start, stop, X, y=None, w=None, validate=True):
-        """A :class:`Batch` of rows ``start:stop``, validated if asked.
+    def make(self, index, start, stop, X, y=None, w=None, validate=True, finite=()):
+        """A :class:`Batch` of rows ``start:stop``, validated if asked (but
+        not checked for NaN or infinity in the inputs named in ``finite``,
+        known finite already).
 
         Raises
         ------
@@ -349,14 +351,14 @@ class _BatchMaker:
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
         X = np.ascontiguousarray(X)
-        if validate:
+        if validate and "X" not in finite:
             self.finite(X, "X", index, start, stop)
         if y is not None:
             y = np.asarray(y)
             self.check_block(y, "y", stop - start, what)
             if self.y_numeric:
                 y = np.ascontiguousarray(y, dtype=np.float64)
-            if validate:
+            if validate and "y" not in finite:
                 # Labels stored as floats (a classifier's y) must be finite
                 # too: a NaN label is a missing target, never a class.
                 self.finite(y, "y", index, start, stop)
@@ -609,7 +611,13 @@ class BatchSource:
         w = self.sample_weight
         if w is not None and not isinstance(w, float):
             w = self._rows(w, start, stop)
-        batch = self.maker.make(index, start, stop, X, y, w, validate)
+        # Rows a table decoded and checked already are not checked again.
+        finite = {
+            name
+            for name, arr in (("X", self.X), ("y", self.y))
+            if isinstance(arr, Table) and arr._known_finite(start, stop)
+        }
+        batch = self.maker.make(index, start, stop, X, y, w, validate, finite)
         self._validated.add(index)
         return batch
 

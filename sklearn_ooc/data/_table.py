@@ -268,6 +268,11 @@ class _Backend:
         """Where the absolute row ``row`` is, for messages."""
         return f"row {row} of {self.label}"
 
+    def known_finite(self, start, stop, columns):
+        """Whether rows ``start:stop`` of ``columns``, read already, are known
+        to hold no NaN and no infinity (then a batch need not be checked)."""
+        return False
+
 
 class _PieceBackend(_Backend):
     """A backend of pieces read by index (row groups, record batches)."""
@@ -384,6 +389,8 @@ class _ParquetBackend(_PieceBackend):
         self._positions = {}
         #: Pieces decoded by :mod:`._parquet`, not pyarrow (for tests).
         self.n_decoded_here = 0
+        # Piece -> its columns that decoding found finite.
+        self._finite = {}
 
     def _file(self, i):
         import pyarrow.parquet as pq
@@ -475,7 +482,7 @@ class _ParquetBackend(_PieceBackend):
         if plan is False:
             return None
         try:
-            arrays = read_chunks(whole, plan, int(self.counts[p]))
+            arrays, finite = read_chunks(whole, plan, int(self.counts[p]))
         except Unsupported:
             self._plans[key] = False
             return None
@@ -485,7 +492,18 @@ class _ParquetBackend(_PieceBackend):
         )
         with self._lock:
             self.n_decoded_here += 1
+            known = self._finite.setdefault(p, set())
+            known.update(c for c, ok in zip(columns, finite, strict=True) if ok)
         return table
+
+    def known_finite(self, start, stop, columns):
+        first = self.piece_of(start)
+        last = self.piece_of(stop - 1)
+        with self._lock:
+            return all(
+                set(columns) <= self._finite.get(p, set())
+                for p in range(first, last + 1)
+            )
 
     def where(self, row):
         i, g = self.groups[self.piece_of(row)]
@@ -1228,6 +1246,11 @@ class _Columns:
     def _name(self):
         return "y" if self.target else "X"
 
+    def known_finite(self, start, stop):
+        """Whether rows ``start:stop``, read already, are known finite (see
+        :meth:`_Backend.known_finite`)."""
+        return stop > start and self.backend.known_finite(start, stop, self.columns)
+
     def _to_numpy(self, parts, spares=None):
         pa = _pyarrow()
         import pyarrow.compute as pc
@@ -1528,6 +1551,18 @@ class Table(LazyArray):
         """Whether two threads may read rows of the view at once: pieces of
         Parquet and Arrow files or of a DataFrame, not a CSV or DuckDB stream."""
         return self._base.backend.concurrent
+
+    def _known_finite(self, start, stop):
+        """Whether rows ``start:stop`` of the view, read already, are known to
+        hold no NaN and no infinity: decoded from Parquet pages whose values
+        were checked then. A batch of such rows need not be checked again."""
+        if self._maps:
+            return False
+        selected = self._rows_sel[start:stop]
+        if not isinstance(selected, range) or len(selected) == 0:
+            return False
+        low, high = min(selected[0], selected[-1]), max(selected[0], selected[-1])
+        return self._base.known_finite(low, high + 1)
 
     def with_nan(self):
         """The view with nulls in its numeric columns read as NaN.
