@@ -611,12 +611,14 @@ class BatchSource:
         w = self.sample_weight
         if w is not None and not isinstance(w, float):
             w = self._rows(w, start, stop)
-        # Rows a table decoded and checked already are not checked again.
-        finite = {
-            name
-            for name, arr in (("X", self.X), ("y", self.y))
-            if isinstance(arr, Table) and arr._known_finite(start, stop)
-        }
+        finite = ()
+        if validate:
+            # Rows a table decoded and checked already are not checked again.
+            finite = {
+                name
+                for name, arr in (("X", self.X), ("y", self.y))
+                if isinstance(arr, Table) and arr._known_finite(start, stop)
+            }
         batch = self.maker.make(index, start, stop, X, y, w, validate, finite)
         self._validated.add(index)
         return batch

@@ -497,13 +497,10 @@ class _ParquetBackend(_PieceBackend):
         return table
 
     def known_finite(self, start, stop, columns):
-        first = self.piece_of(start)
-        last = self.piece_of(stop - 1)
+        wanted = set(columns)
+        pieces = range(self.piece_of(start), self.piece_of(stop - 1) + 1)
         with self._lock:
-            return all(
-                set(columns) <= self._finite.get(p, set())
-                for p in range(first, last + 1)
-            )
+            return all(wanted <= self._finite.get(p, set()) for p in pieces)
 
     def where(self, row):
         i, g = self.groups[self.piece_of(row)]
