@@ -1035,10 +1035,14 @@ def least_squares_problems(draw, bayesian=False, weighted=True):
     triangular factor of the rows merges exactly, whatever the partition.
     ARD (StreamingARDRegression) gets three rows a feature or more: with
     fewer, its noise precision grows without bound as the fit interpolates,
-    and its iterations carry the rounding of the data into every estimate."""
+    and its iterations carry the rounding of the data into every estimate.
+    BayesianRidge, for the same reason, gets more rows than coefficients
+    (the intercept's included), so that its fit does not interpolate."""
     low = 12 if bayesian == "ard" else 2
     n, d = draw(st.integers(low, 60)), draw(st.integers(1, 4))
     fit_intercept = draw(st.booleans())
+    if bayesian is True:
+        assume(n > d + fit_intercept)
     offset = draw(OFFSETS) if fit_intercept else 0.0
     rng, X = _features(draw, n, d, offset)
     targets = None if bayesian else draw(st.sampled_from([None, 1, 2]))
