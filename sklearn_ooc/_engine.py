@@ -37,10 +37,10 @@ class _SingleThreadedBlas:
 
     The limit is process-wide, so passes that overlap in time (estimators
     fitted on threads) share it: the first to enter sets it, the last to
-    leave restores the original limits. An iterative fit holds it from its
-    first pass to its last (:meth:`Engine.iterations`): OpenBLAS's threads,
-    woken by each restore between passes, would spin for a tenth of a
-    second each time on the cores the next pass works on.
+    leave restores the original limits. A fit holds it from its first pass
+    to its last solve (:meth:`Engine.single_threaded_blas`): OpenBLAS's
+    threads, woken by a threaded call between passes, would spin for a
+    tenth of a second each time on the cores the next pass works on.
     """
 
     _lock = threading.Lock()
@@ -238,9 +238,15 @@ class Engine:
         return Progress(total, f"{self.name} {desc}".strip(), unit="batch", mode=mode)
 
     @staticmethod
-    def iterations():
-        """Context of the passes of an iterative fit: BLAS on one thread
-        throughout, as within each pass (see :class:`_SingleThreadedBlas`)."""
+    def single_threaded_blas():
+        """Context of a whole fit: BLAS on one thread throughout, as within
+        each pass (see :class:`_SingleThreadedBlas`).
+
+        Held across the passes of an iterative fit and around the solve that
+        ends a fit: a small threaded solve wakes OpenBLAS's threads, which
+        then spin for a tenth of a second on the cores that the next pass
+        or the next fit (of a grid search, say) works on.
+        """
         return _SingleThreadedBlas()
 
     def map(self, source, indices, func, *, desc="pass"):

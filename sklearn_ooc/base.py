@@ -301,7 +301,7 @@ class ClosedFormMixin(OutOfCoreMixin):
         self : object
             The fitted estimator.
         """
-        with self._transaction():
+        with self._transaction(), Engine.single_threaded_blas():
             for attr in ("_seen_stats", "_pending_stats"):
                 self.__dict__.pop(attr, None)
             source = self._source(
@@ -335,7 +335,7 @@ class ClosedFormMixin(OutOfCoreMixin):
         first = not hasattr(self, "_seen_stats")
         if first:
             self._validate_params()
-        with self._transaction():
+        with self._transaction(), Engine.single_threaded_blas():
             source = self._source(X, y, sample_weight, reset=first, fitting=True)
             self._prepare(source, fresh=first)
             stats = self._reduce(source, desc="partial_fit")
@@ -390,7 +390,7 @@ class ClosedFormMixin(OutOfCoreMixin):
                 f"{type(self).__name__} has no pending statistics: call "
                 "summarize(X, ...) on the data first"
             )
-        with self._transaction():
+        with self._transaction(), Engine.single_threaded_blas():
             self._fit_stats(pending)
             del self._pending_stats
         return self
@@ -735,7 +735,7 @@ class IterativeMixin(OutOfCoreMixin):
         if batches_per_epoch is None:
             batches_per_epoch = getattr(self, "batches_per_epoch", None)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        with self._transaction(), Engine.iterations():
+        with self._transaction(), Engine.single_threaded_blas():
             self.__dict__.pop("_pending_stats", None)
             source = self._source(
                 X, y, sample_weight, reset=do_init, batch_size=batch_size, fitting=True

@@ -65,6 +65,12 @@ def test_an_error_in_a_batch_propagates(rng, n_jobs):
         Engine(n_jobs=n_jobs).reduce(source, range(source.n_batches), func)
 
 
+def _blas_threads():
+    return [
+        lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+    ]
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_blas_is_single_threaded_inside_batches(rng, n_jobs):
     source = _source(rng)
@@ -123,19 +129,14 @@ def test_n_jobs_resolution():
 def test_blas_limits_are_restored_after_overlapping_passes(rng):
     # Two passes overlapping in time (estimators fitted on threads): both run
     # with one BLAS thread, and the original limits come back afterwards.
-    def blas_threads():
-        return [
-            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
-        ]
-
-    before = blas_threads()
+    before = _blas_threads()
     source = _source(rng)
-    first = Engine().map(source, range(source.n_batches), lambda b: blas_threads())
+    first = Engine().map(source, range(source.n_batches), lambda b: _blas_threads())
     next(first)
-    second = Engine().reduce(source, range(source.n_batches), lambda b: blas_threads())
+    second = Engine().reduce(source, range(source.n_batches), lambda b: _blas_threads())
     assert set(second) == {1}
     assert all(set(threads) == {1} for _, threads in first)
-    assert blas_threads() == before
+    assert _blas_threads() == before
 
 
 def test_blas_stays_single_threaded_between_the_passes_of_an_iterative_fit(
@@ -146,21 +147,44 @@ def test_blas_stays_single_threaded_between_the_passes_of_an_iterative_fit(
     # and is lifted when the fit ends.
     from sklearn_ooc.mixture import OOCGaussianMixture
 
-    def blas_threads():
-        return [
-            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
-        ]
-
-    before = blas_threads()
+    before = _blas_threads()
     between = []
     update = OOCGaussianMixture._from_summaries
 
     def recorded(self, stats):
-        between.extend(blas_threads())
+        between.extend(_blas_threads())
         return update(self, stats)
 
     monkeypatch.setattr(OOCGaussianMixture, "_from_summaries", recorded)
     X = rng.normal(size=(60, 2))
     OOCGaussianMixture(2, max_iter=3, tol=0.0, batch_size=20, random_state=0).fit(X)
     assert between and set(between) == {1}
-    assert blas_threads() == before
+    assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("call", ["fit", "partial_fit", "from_summaries"])
+def test_blas_stays_single_threaded_in_the_solve_that_ends_a_fit(
+    rng, monkeypatch, call
+):
+    # A threaded solve after the pass would wake OpenBLAS's threads, which
+    # then spin on the cores of whatever runs next (the next fit of a grid
+    # search); the limit holds through the solve and is lifted after it.
+    from sklearn_ooc.linear_model import StreamingRidge
+
+    before = _blas_threads()
+    solving = []
+    solve = StreamingRidge._from_summaries
+
+    def recorded(self, stats):
+        solving.extend(_blas_threads())
+        return solve(self, stats)
+
+    monkeypatch.setattr(StreamingRidge, "_from_summaries", recorded)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    model = StreamingRidge(batch_size=20)
+    if call == "from_summaries":
+        model.summarize(X, y)
+        assert _blas_threads() == before
+    getattr(model, call)(*(() if call == "from_summaries" else (X, y)))
+    assert solving and set(solving) == {1}
+    assert _blas_threads() == before
