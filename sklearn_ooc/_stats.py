@@ -27,6 +27,11 @@ from ._kernels import column_sums_and_cross, shifted_weighted_rows
 # of a standard deviation of the batch mean, few enough to cost nothing.
 _SHIFT_ROWS = 64
 
+# Bytes of the rows whose scatter BLAS takes in one call: few enough to stay
+# in L2 cache, so that the sums over the same rows, taken next, do not read
+# them from memory again.
+_CHUNK_BYTES = 1 << 20
+
 # Column magnitudes (square roots of a scatter's diagonal) within 2**+-this
 # are kept unscaled: their products stay between 2**-800 and 2**800, far from
 # float64's limits (2**-1022, 2**1024) even summed over 2**63 rows, and rows
@@ -559,25 +564,58 @@ def _out_of_range(scatter, sums, columns):
     return any(np.any(columns(j)) for j in np.flatnonzero(far))
 
 
+def _chunk_rows(width):
+    """Rows of ``width`` float64 values in ``_CHUNK_BYTES`` (one at least)."""
+    return max(1, _CHUNK_BYTES // (8 * max(width, 1)))
+
+
+def _row_chunks(n_rows, width):
+    """Consecutive slices of ``n_rows`` rows, ``_chunk_rows(width)`` each."""
+    step = _chunk_rows(width)
+    return [slice(start, min(n_rows, start + step)) for start in range(0, n_rows, step)]
+
+
+def _shifted_chunks(X, Y, w, shift, rows, peak=None):
+    """``sqrt(w) * ([X, Y] - shift)`` a chunk at a time, written to ``rows``.
+
+    Yields each chunk's rows (a view of ``rows``), weighted sums and weight
+    (see :func:`~sklearn_ooc._kernels.shifted_weighted_rows`, which also
+    fills ``peak``); ``w`` may be empty (unit weights).
+    """
+    weighted = w.shape[0] > 0
+    for part in _row_chunks(X.shape[0], rows.shape[1]):
+        out = rows[: part.stop - part.start]
+        sums, weight = shifted_weighted_rows(
+            X[part], Y[part], w[part] if weighted else w, shift, out, peak
+        )
+        yield out, sums, weight
+
+
 def _moments_about_zero(X, Y, rescale):
     """Moments from the raw products of unweighted float64 rows.
 
     For rows whose mean is within a standard deviation of the origin, zero
     is as good a shift as any: ``X.T @ X`` runs on the batch in place (a
-    memory map is not copied) and the target products stream in one read.
-    With ``rescale``, ``None`` if the products left float64's range (the
-    rows must then be scaled, which needs a copy).
+    memory map is not copied), chunk by chunk, each chunk's target products
+    and sums taken while its rows are still in cache. With ``rescale``,
+    ``None`` if the products left float64's range (the rows must then be
+    scaled, which needs a copy).
     """
     n, d = X.shape
-    x_sums, y_sums, xy, yy = column_sums_and_cross(X, Y)
-    scatter = np.empty((d + Y.shape[1],) * 2)
+    t = Y.shape[1]
+    scatter = np.zeros((d + t,) * 2)
+    sums = np.zeros(d + t)
     # An overflow is caught by the checks that follow.
     with np.errstate(over="ignore", invalid="ignore"):
-        scatter[:d, :d] = X.T @ X
-    scatter[:d, d:] = xy
-    scatter[d:, :d] = xy.T
-    scatter[d:, d:] = yy
-    sums = np.concatenate([x_sums, y_sums])
+        for rows in _row_chunks(n, d + t):
+            block = X[rows]
+            scatter[:d, :d] += block.T @ block
+            x_sums, y_sums, xy, yy = column_sums_and_cross(block, Y[rows])
+            scatter[:d, d:] += xy
+            scatter[d:, d:] += yy
+            sums[:d] += x_sums
+            sums[d:] += y_sums
+    scatter[d:, :d] = scatter[:d, d:].T
     exponent = None
     if rescale:
         if _out_of_range(scatter, sums, lambda j: X[:, j] if j < d else Y[:, j - d]):
@@ -587,24 +625,43 @@ def _moments_about_zero(X, Y, rescale):
 
 
 def _moments_about_shift(X, Y, w, shift, rows, rescale):
-    """Moments from ``sqrt(w) * ([X, Y] - shift)`` written to ``rows``.
+    """Moments from ``sqrt(w) * ([X, Y] - shift)``, written to ``rows`` (a
+    chunk's worth) a chunk at a time.
 
     With ``rescale``, columns whose products leave float64's range are
     scaled by powers of two, exactly, and multiplied again.
     """
-    sums, weight = shifted_weighted_rows(X, Y, w, shift, rows)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scatter = rows.T @ rows
+    n, d = X.shape
+    width = rows.shape[1]
+
+    def scatter_of(exponent=None):
+        scatter = np.zeros((width, width))
+        sums = np.zeros(width)
+        weight = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for out, chunk_sums, chunk_weight in _shifted_chunks(X, Y, w, shift, rows):
+                if exponent is not None:
+                    np.ldexp(out, -exponent, out=out)
+                scatter += out.T @ out
+                sums += chunk_sums
+                weight += chunk_weight
+        return scatter, sums, weight
+
+    def column(j):
+        values = X[:, j] if j < d else Y[:, j - d]
+        return np.sqrt(w if w.shape[0] else 1.0) * (values - shift[j])
+
+    scatter, sums, weight = scatter_of()
     exponent = None
     if rescale:
-        exponent = np.zeros(rows.shape[1], dtype=np.int64)
-        if _out_of_range(scatter, sums, lambda j: rows[:, j]):
-            peak = np.zeros(rows.shape[1])
-            shifted_weighted_rows(X, Y, w, shift, rows, peak)
+        exponent = np.zeros(width, dtype=np.int64)
+        if _out_of_range(scatter, sums, column):
+            peak = np.zeros(width)
+            for _ in _shifted_chunks(X, Y, w, shift, rows, peak):
+                pass
             exponent = np.frexp(peak)[1].astype(np.int64)
-            np.ldexp(rows, -exponent, out=rows)
-            scatter = rows.T @ rows
-    return Moments.from_shifted_sums(X.shape[0], weight, shift, sums, scatter, exponent)
+            scatter, sums, weight = scatter_of(exponent)
+    return Moments.from_shifted_sums(n, weight, shift, sums, scatter, exponent)
 
 
 def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=False):
@@ -649,10 +706,11 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=Fa
         if moments is not None and moments.lost_digits(0.0) <= _MAX_LOST_DIGITS:
             return moments
     w = np.empty(0) if sample_weight is None else sample_weight
+    chunk = min(n, _chunk_rows(d + t))
     if workspace is None:
-        rows = np.empty((n, d + t))
+        rows = np.empty((chunk, d + t))
     else:
-        rows = workspace.get("shifted_rows", n, d + t)
+        rows = workspace.get("shifted_rows", chunk, d + t)
     moments = _moments_about_shift(X, Y, w, shift, rows, rescale)
     if moments.lost_digits(shift) > _MAX_LOST_DIGITS:
         moments = _moments_about_shift(X, Y, w, moments.mean, rows, rescale)

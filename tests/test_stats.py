@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import r2_score
 
+from sklearn_ooc import _stats
 from sklearn_ooc._stats import (
     Moments,
     RegressionScore,
@@ -45,6 +46,35 @@ def test_moments_of_rows_match_two_pass(rng, offset, dtype):
     m = moments_of_rows(X, Y, w)
     _assert_moments_equal(m, *_naive.weighted_moments(np.hstack([X, Y]), w))
     assert m.count == 500
+
+
+def _chunks_of(monkeypatch, rows, width):
+    """Make moments_of_rows sum ``rows`` rows of ``width`` columns at a time."""
+    if rows is not None:
+        monkeypatch.setattr(_stats, "_CHUNK_BYTES", 8 * width * rows)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64])
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_moments_of_rows_summed_in_chunks(
+    rng, monkeypatch, chunk_rows, offset, weighted
+):
+    # A batch is summed a chunk of rows at a time, each chunk's products and
+    # sums taken while it is in cache: the moments are the whole batch's, and
+    # shifted rows need a buffer of one chunk only.
+    X = rng.normal(size=(300, 4)) + offset
+    Y = rng.normal(size=(300, 2))
+    w = rng.uniform(0, 2, size=300) if weighted else None
+    _chunks_of(monkeypatch, chunk_rows, 6)
+    ws = Workspace()
+    m = moments_of_rows(X, Y, w, workspace=ws)
+    _assert_moments_equal(m, *_naive.weighted_moments(np.hstack([X, Y]), w))
+    assert m.count == 300
+    if offset or weighted:
+        assert ws._buffers["shifted_rows"].shape == (chunk_rows, 6)
+    else:
+        assert ws._buffers == {}
 
 
 def test_shifted_rows_reuse_the_workspace_buffer(rng):
@@ -296,10 +326,15 @@ def _batches(Z, Y, w, cuts, rescale=True):
 @pytest.mark.parametrize("k", [600, 450, -450, -600])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("cuts", [[], [1, 40, 41, 90]])
-def test_rescaled_moments_are_those_of_the_rows_scaled_back(rng, k, weighted, cuts):
+@pytest.mark.parametrize("chunk_rows", [None, 7])
+def test_rescaled_moments_are_those_of_the_rows_scaled_back(
+    rng, monkeypatch, k, weighted, cuts, chunk_rows
+):
     # X * 2**k: products beyond 2**1024 (or below the normal numbers) in
     # float64. Scaled by powers of two, which round nothing, the statistics
     # are those of X itself, scaled: no overflow to inf, no underflow to 0.
+    # Summed in chunks, the scales are found over the whole batch.
+    _chunks_of(monkeypatch, chunk_rows, 4)
     X = rng.normal(size=(120, 3)) * [1.0, 3.0, 0.5] + [0.0, 2.0, -1.0]
     Y = X @ [[1.0], [-1.0], [2.0]] + rng.normal(size=(120, 1))
     w = rng.uniform(0.5, 2, size=120) if weighted else None
@@ -322,10 +357,14 @@ def test_rescaled_moments_are_those_of_the_rows_scaled_back(rng, k, weighted, cu
     )
 
 
-def test_rescaled_moments_of_mixed_scales_and_zero_columns(rng):
+@pytest.mark.parametrize("chunk_rows", [None, 7])
+def test_rescaled_moments_of_mixed_scales_and_zero_columns(
+    rng, monkeypatch, chunk_rows
+):
     # One column far beyond float64's squares, one far below, one of zeros,
     # one of exact +-1e-200 pairs (zero sum, squares 0 in float64), one
     # constant: each keeps its own scale, and only the out-of-range ones move.
+    _chunks_of(monkeypatch, chunk_rows, 5)
     n = 200
     X = rng.normal(size=(n, 5))
     X[:, 0] *= 1e200
