@@ -21,6 +21,18 @@ def shifted_weighted_rows(X, Y, w, shift):
     return np.sqrt(w)[:, None] * Z, (w[:, None] * Z).sum(axis=0), w.sum()
 
 
+def logistic_rows(Z, scores, positive, w):
+    """The binary logistic loss of rows ``Z``, its gradient, and the rows
+    scaled by the square roots of their Hessian weights, with scipy."""
+    from scipy.special import expit, log_expit
+
+    t = positive.astype(np.float64)
+    loss = -np.sum(w * (t * log_expit(scores) + (1 - t) * log_expit(-scores)))
+    p = expit(scores)
+    gradient = (w * (p - t)) @ Z
+    return loss, gradient, np.sqrt(w * p * (1 - p))[:, None] * Z
+
+
 def first_nonfinite_row(A):
     bad = np.flatnonzero(~np.isfinite(A).all(axis=1))
     return int(bad[0]) if bad.size else -1

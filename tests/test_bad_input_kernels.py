@@ -221,6 +221,24 @@ def _shift_args(**changes):
     return tuple(args.values())
 
 
+def _design_args(**changes):
+    args = dict(X=np.ones((4, 3)), shift=np.ones(3), constant=1.0, out=np.zeros((4, 4)))
+    args.update(changes)
+    return tuple(args.values())
+
+
+def _logistic_args(**changes):
+    args = dict(
+        Z=np.ones((4, 3)),
+        scores=np.zeros(4),
+        positive=np.array([True, False, True, False]),
+        w=np.ones(4),
+        gradient=np.zeros(3),
+    )
+    args.update(changes)
+    return tuple(args.values())
+
+
 # (kernel, arguments, what the message says); the arguments of every good
 # call are those of its helper without changes.
 BAD_CALLS = {
@@ -325,6 +343,39 @@ BAD_CALLS = {
         _kernels.linear_outputs,
         _linear_args(out=np.zeros((6, 1))),
         "out must be",
+    ),
+    # logistic regression
+    "design shift": (
+        _kernels.design_rows,
+        _design_args(shift=np.ones(2)),
+        "shift or out does not fit X",
+    ),
+    "design out rows": (
+        _kernels.design_rows,
+        _design_args(out=np.zeros((3, 4))),
+        "shift or out does not fit X",
+    ),
+    "design out columns": (
+        _kernels.design_rows,
+        _design_args(out=np.zeros((4, 2))),
+        "shift or out does not fit X",
+    ),
+    **{
+        f"logistic {name}": (
+            _kernels.logistic_rows,
+            _logistic_args(**{name: value}),
+            "scores, positive and w must fit Z's rows",
+        )
+        for name, value in (
+            ("scores", np.zeros(3)),
+            ("positive", np.ones(5, dtype=bool)),
+            ("w", np.ones(3)),
+        )
+    },
+    "logistic gradient": (
+        _kernels.logistic_rows,
+        _logistic_args(gradient=np.zeros(2)),
+        "gradient must fit Z's columns",
     ),
     # Gaussian mixtures
     "subtract shift": (
@@ -607,6 +658,12 @@ GOOD_CALLS = {
     "reset_wscale": (_kernels.reset_wscale, _wscale_args()),
     "linear": (_kernels.linear_outputs, _linear_args()),
     "subtract": (_kernels.subtract_shift, _shift_args()),
+    "design": (_kernels.design_rows, _design_args()),
+    "design without intercept": (
+        _kernels.design_rows,
+        _design_args(out=np.zeros((4, 3))),
+    ),
+    "logistic": (_kernels.logistic_rows, _logistic_args()),
     "projected log prob": (_kernels.projected_log_prob, _projected_log_prob_args()),
     "tied log prob": (
         _kernels.projected_log_prob,

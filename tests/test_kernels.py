@@ -310,3 +310,34 @@ def test_rows_from_columns_equals_column_assignment(rng, dtype, streaming):
     with pytest.raises(ValueError, match="out, bounds and the buffers differ"):
         _kernels.rows_from_columns(fortran, addresses, lengths, bounds, streaming)
     assert not out.any() and not fortran.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("width", [5, 6, 8])
+def test_design_rows_are_shifted_rows_and_constant_columns(rng, dtype, width):
+    X = (rng.normal(size=(9, 5)) + 1e6).astype(dtype)
+    shift = X[:3].mean(axis=0, dtype=np.float64)
+    out = np.full((9, width), np.nan)
+    _kernels.design_rows(X, shift, 2.5, out)
+    assert_array_equal(out[:, :5], X.astype(np.float64) - shift)
+    assert_array_equal(out[:, 5:], 2.5)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_logistic_rows_match_scipy(rng, weighted):
+    # Scores far on both sides: log_expit without overflow, p at 0 and 1.
+    Z = rng.normal(size=(40, 4))
+    scores = rng.normal(size=40) * 5
+    scores[:4] = [-800.0, 800.0, -40.0, 40.0]
+    positive = rng.random(40) < 0.5
+    positive[:4] = [True, False, False, True]
+    w = rng.uniform(0, 2, size=40) if weighted else np.ones(40)
+    loss, gradient, scaled = _naive.logistic_rows(Z, scores, positive, w)
+    start = rng.normal(size=4)
+    total = start.copy()
+    ours = _kernels.logistic_rows(Z, scores, positive, w, total)
+    assert_allclose(ours, loss, rtol=1e-13)
+    assert np.isfinite(ours) and ours > 800 * w[0]
+    assert_allclose(total - start, gradient, rtol=1e-12, atol=1e-13)
+    assert_allclose(Z, scaled, rtol=1e-14, atol=0)
+    assert_array_equal(Z[:2], 0.0)

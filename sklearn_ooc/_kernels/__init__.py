@@ -21,6 +21,7 @@ from ._hmm import (
     hmm_viterbi,
     sequence_batches,
 )
+from ._logistic import design_rows, logistic_rows
 from ._moments import (
     column_sums_and_cross,
     first_negative,
@@ -46,6 +47,7 @@ __all__ = [
     "column_sums_and_cross",
     "count_families",
     "decode_chunk",
+    "design_rows",
     "diag_em_rows",
     "diag_log_prob",
     "dictionary_values",
@@ -63,6 +65,7 @@ __all__ = [
     "levels_equal",
     "linear_outputs",
     "lloyd_rows",
+    "logistic_rows",
     "nearest_center",
     "permute_rows_inplace",
     "rows_from_columns",

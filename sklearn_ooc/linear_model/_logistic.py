@@ -23,6 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernels import design_rows, logistic_rows
 from .._out_of_core import register
 from ..base import IterativeMixin, StreamingClassifierMixin
 
@@ -799,9 +800,7 @@ class StreamingLogisticRegression(
         for start in range(0, n, m):
             stop = min(n, start + m)
             Z = buffer[: stop - start]
-            np.subtract(batch.X[start:stop], self._shift, out=Z[:, :d])
-            if self.fit_intercept:
-                Z[:, d] = float(self._intercept_column)
+            design_rows(batch.X[start:stop], self._shift, self._intercept_column, Z)
             loss += self._add_derivatives(
                 Z, codes[start:stop], w[start:stop], gradient, hessian
             )
@@ -816,14 +815,9 @@ class StreamingLogisticRegression(
         """
         scores = Z @ self._weights.T
         if self._n_outputs == 1:
-            t = (codes == 1).astype(np.float64)
-            s = scores[:, 0]
-            loss = -w @ (t * log_expit(s) + (1 - t) * log_expit(-s))
-            p = expit(s)
-            gradient[0] += (w * (p - t)) @ Z
-            Z *= np.sqrt(w * p * (1 - p))[:, None]
+            loss = logistic_rows(Z, scores[:, 0], codes == 1, w, gradient[0])
             hessian[0, :, 0, :] += Z.T @ Z
-            return float(loss)
+            return loss
         k = self._n_outputs
         log_norm = logsumexp(scores, axis=1)
         loss = w @ (log_norm - scores[np.arange(Z.shape[0]), codes])
