@@ -29,8 +29,10 @@ from .._stats import Moments, diagonal_moments_of_rows
 from ..base import CounterpartFeaturesOutMixin, IterativeMixin
 from ..mixture._gaussian_mixture import _draw_rows
 
-# Rows of a batch whose distances to the centers come from one GEMM.
-_CHUNK_ROWS = 8192
+# Bytes of a chunk of rows (and their products with the centers) whose
+# distances come from one GEMM: small enough that the assignment that
+# follows reads the rows from L2 cache, not from memory again.
+_CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -136,7 +138,7 @@ def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
     weights = np.zeros(k)
     far = np.full((2, k), -np.inf)
     inertia = 0.0
-    m = min(n, _CHUNK_ROWS)
+    m = max(1, min(n, _CHUNK_BYTES // (8 * (d + k))))
     # float64 rows in place when the origin stays; else a shifted copy.
     in_place = not shift.any() and X.dtype == np.float64 and X.flags.c_contiguous
     xs_buf = None if in_place else workspace.get("kmeans_shifted", m, d)
