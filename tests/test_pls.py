@@ -87,3 +87,19 @@ def test_too_many_components_is_scikit_learns_error_and_the_model_unchanged():
         model.set_params(n_components=4).fit(X, Y)
     model.set_params(n_components=2)
     assert fitted_state(model) == before
+
+
+@pytest.mark.parametrize("seed", [530, 741])
+def test_cca_of_four_rows_ignores_the_rounding_left_by_deflation(seed):
+    # scikit-learn's data for its issue 18746: four rows, three features. The
+    # second component's Y.T @ Y, once deflated, keeps an eigenvalue of a
+    # few roundings; inverted (pinv's default cut, on an Intel machine), it
+    # made the y weights. Cut, the scores are scikit-learn's, scaled or not.
+    rng = np.random.RandomState(seed)
+    X, y = rng.randn(4, 3), rng.randn(4, 2)
+    X_s, y_s = ((A - A.mean(axis=0)) / A.std(axis=0, ddof=1) for A in (X, y))
+    for data, scale in (((X, y), True), ((X_s, y_s), False)):
+        ours = OOCCCA(scale=scale).fit(*data).transform(*data)
+        ref = CCA(scale=scale).fit(*data).transform(*data)
+        for a, b in zip(ours, ref, strict=True):
+            assert_allclose(a, b, rtol=1e-9, atol=1e-9)

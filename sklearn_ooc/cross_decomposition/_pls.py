@@ -25,6 +25,10 @@ from ..base import (
     StreamingRegressorMixin,
 )
 
+# Eigenvalues of a product matrix (Xk.T @ Xk, Yk.T @ Yk) below this share of
+# its largest are roundings (see _first_singular_vectors).
+_GRAM_RTOL = 100 * np.finfo(np.float64).eps
+
 
 def _first_singular_vectors(Cxx, Cxy, Cyy, mode, max_iter, tol, norm_y_weights):
     """scikit-learn's power method on the deflated ``Xk``, ``Yk``, through
@@ -39,7 +43,12 @@ def _first_singular_vectors(Cxx, Cxy, Cyy, mode, max_iter, tol, norm_y_weights):
     c[nonzero[0]] = 1.0
     x_weights_old = 100
     if mode == "B":
-        Cxx_pinv, Cyy_pinv = pinv(Cxx), pinv(Cyy)
+        # A deflated product matrix keeps, along the directions deflated,
+        # eigenvalues of a few roundings of its largest: cut well above them
+        # (pinv's default, 2 or 3 eps, kept them on some machines, and their
+        # inverses then made the weights). scikit-learn's pinv of the rows
+        # cuts singular values below 10 eps, whose squares are far below.
+        Cxx_pinv, Cyy_pinv = (pinv(C, rtol=_GRAM_RTOL) for C in (Cxx, Cyy))
     q = Cyy.shape[0]
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - counted after the loop
         # x_weights = Xk.T y_score / |y_score|^2, or pinv(Xk) y_score.
