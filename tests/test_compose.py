@@ -284,11 +284,13 @@ def test_passes_over_the_table(table, monkeypatch):
     # Two passes: StandardScaler's over a and b and MinMaxScaler's over c,
     # then Ridge's over all (the target with it). FunctionTransformer
     # (stateless) reads a first batch, and a probe of the width of an output
-    # a row, in a first row group.
+    # a row, in a first row group. Two reads of a row group at the same time
+    # (a probe and the read-ahead) share one decoding: a probe may cost none.
     probes = {"a": 1, "b": 1, "c": 2, "y": 0}
     expected = {"a": 2, "b": 2, "c": 2, "y": 1}
     for column, passes in expected.items():
-        assert reads[column] == passes * n_groups + probes[column], column
+        full = passes * n_groups
+        assert full <= reads[column] <= full + probes[column], column
 
 
 def test_out_of_core_converts_the_column_transformer():
