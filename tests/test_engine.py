@@ -3,6 +3,7 @@
 import io
 import re
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -162,26 +163,54 @@ def test_blas_stays_single_threaded_between_the_passes_of_an_iterative_fit(
     assert _blas_threads() == before
 
 
-@pytest.mark.parametrize("call", ["fit", "partial_fit", "from_summaries"])
+def _ridge():
+    from sklearn_ooc.linear_model import StreamingRidge
+
+    return StreamingRidge(batch_size=20)
+
+
+def _pca(**params):
+    from sklearn_ooc.decomposition import OOCPCA
+
+    return OOCPCA(2, batch_size=20, random_state=0, **params)
+
+
+def _truncated_svd():
+    from sklearn_ooc.decomposition import OOCTruncatedSVD
+
+    return OOCTruncatedSVD(2, algorithm="arpack", batch_size=20, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "make, solve, call",
+    [
+        (_ridge, "_from_summaries", "fit"),
+        (_ridge, "_from_summaries", "partial_fit"),
+        (_ridge, "_from_summaries", "from_summaries"),
+        (_pca, "_from_summaries", "fit"),
+        (partial(_pca, svd_solver="arpack"), "_fit_truncated", "fit"),
+        (_truncated_svd, "_fit", "fit"),
+    ],
+    ids=["ridge", "ridge-partial", "ridge-summaries", "pca", "pca-arpack", "tsvd"],
+)
 def test_blas_stays_single_threaded_in_the_solve_that_ends_a_fit(
-    rng, monkeypatch, call
+    rng, monkeypatch, make, solve, call
 ):
     # A threaded solve after the pass would wake OpenBLAS's threads, which
     # then spin on the cores of whatever runs next (the next fit of a grid
     # search); the limit holds through the solve and is lifted after it.
-    from sklearn_ooc.linear_model import StreamingRidge
-
+    model = make()
     before = _blas_threads()
     solving = []
-    solve = StreamingRidge._from_summaries
+    method = getattr(type(model), solve)
 
-    def recorded(self, stats):
+    def recorded(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
         solving.extend(_blas_threads())
-        return solve(self, stats)
+        return result
 
-    monkeypatch.setattr(StreamingRidge, "_from_summaries", recorded)
+    monkeypatch.setattr(type(model), solve, recorded)
     X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
-    model = StreamingRidge(batch_size=20)
     if call == "from_summaries":
         model.summarize(X, y)
         assert _blas_threads() == before

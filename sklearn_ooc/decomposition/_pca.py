@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine import Engine
 from .._out_of_core import register
 from .._stats import (
     RootMoments,
@@ -393,7 +394,9 @@ class OOCPCA(
         scores of the fit are not the projections (randomized solver)."""
         self._check_sparse(X)
         scores = None
-        with self._transaction():
+        # BLAS on one thread from the first pass to the last solve: no spin
+        # of OpenBLAS's threads between passes, or after the fit.
+        with self._transaction(), Engine.single_threaded_blas():
             for attr in ("_seen_stats", "_pending_stats"):
                 self.__dict__.pop(attr, None)
             source = self._source(X, reset=True, batch_size=batch_size, fitting=True)

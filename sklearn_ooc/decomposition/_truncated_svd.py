@@ -8,6 +8,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine import Engine
 from .._out_of_core import register
 from .._stats import diagonal_moments_of_rows
 from ..base import CounterpartFeaturesOutMixin, OutOfCoreMixin
@@ -160,7 +161,9 @@ class OOCTruncatedSVD(
         -------
         self : object
         """
-        with self._transaction():
+        # BLAS on one thread from the first pass to the last solve: no spin
+        # of OpenBLAS's threads between passes, or after the fit.
+        with self._transaction(), Engine.single_threaded_blas():
             self._fit(X, batch_size)
         return self
 
