@@ -221,12 +221,6 @@ def _shift_args(**changes):
     return tuple(args.values())
 
 
-def _design_args(**changes):
-    args = dict(X=np.ones((4, 3)), shift=np.ones(3), constant=1.0, out=np.zeros((4, 4)))
-    args.update(changes)
-    return tuple(args.values())
-
-
 def _logistic_args(**changes):
     args = dict(
         Z=np.ones((4, 3)),
@@ -345,21 +339,6 @@ BAD_CALLS = {
         "out must be",
     ),
     # logistic regression
-    "design shift": (
-        _kernels.design_rows,
-        _design_args(shift=np.ones(2)),
-        "shift or out does not fit X",
-    ),
-    "design out rows": (
-        _kernels.design_rows,
-        _design_args(out=np.zeros((3, 4))),
-        "shift or out does not fit X",
-    ),
-    "design out columns": (
-        _kernels.design_rows,
-        _design_args(out=np.zeros((4, 2))),
-        "shift or out does not fit X",
-    ),
     **{
         f"logistic {name}": (
             _kernels.logistic_rows,
@@ -658,10 +637,9 @@ GOOD_CALLS = {
     "reset_wscale": (_kernels.reset_wscale, _wscale_args()),
     "linear": (_kernels.linear_outputs, _linear_args()),
     "subtract": (_kernels.subtract_shift, _shift_args()),
-    "design": (_kernels.design_rows, _design_args()),
-    "design without intercept": (
-        _kernels.design_rows,
-        _design_args(out=np.zeros((4, 3))),
+    "subtract into wider rows": (
+        _kernels.subtract_shift,
+        _shift_args(out=np.zeros((4, 4))),
     ),
     "logistic": (_kernels.logistic_rows, _logistic_args()),
     "projected log prob": (_kernels.projected_log_prob, _projected_log_prob_args()),

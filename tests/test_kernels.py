@@ -314,11 +314,12 @@ def test_rows_from_columns_equals_column_assignment(rng, dtype, streaming):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("width", [5, 6, 8])
-def test_design_rows_are_shifted_rows_and_constant_columns(rng, dtype, width):
+def test_subtract_shift_into_rows_with_constant_columns(rng, dtype, width):
+    # Logistic regression's design rows: shifted, with the intercept's column.
     X = (rng.normal(size=(9, 5)) + 1e6).astype(dtype)
     shift = X[:3].mean(axis=0, dtype=np.float64)
     out = np.full((9, width), np.nan)
-    _kernels.design_rows(X, shift, 2.5, out)
+    _kernels.subtract_shift(X, shift, out, 2.5)
     assert_array_equal(out[:, :5], X.astype(np.float64) - shift)
     assert_array_equal(out[:, 5:], 2.5)
 

@@ -21,7 +21,7 @@ from ._hmm import (
     hmm_viterbi,
     sequence_batches,
 )
-from ._logistic import design_rows, logistic_rows
+from ._logistic import logistic_rows
 from ._moments import (
     column_sums_and_cross,
     first_negative,
@@ -47,7 +47,6 @@ __all__ = [
     "column_sums_and_cross",
     "count_families",
     "decode_chunk",
-    "design_rows",
     "diag_em_rows",
     "diag_log_prob",
     "dictionary_values",

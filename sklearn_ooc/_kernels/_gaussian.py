@@ -10,19 +10,23 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def subtract_shift(X, shift, out):
-    """``out = X - shift``, each difference taken in float64 (float32 rows
-    are widened) and stored in ``out``'s dtype.
+def subtract_shift(X, shift, out, constant=0.0):
+    """``out = [X - shift, constant, ...]``: each difference taken in float64
+    (float32 rows are widened) and stored in ``out``'s dtype; the columns of
+    ``out`` beyond those of ``X`` (an intercept's) set to ``constant``.
 
     Raises ValueError unless ``shift`` is ``(X.shape[1],)`` and ``out`` has
-    the shape of ``X``.
+    the rows of ``X`` and at least its columns.
     """
     n, d = X.shape
-    if shift.shape[0] != d or out.shape[0] != n or out.shape[1] != d:
+    width = out.shape[1]
+    if shift.shape[0] != d or out.shape[0] != n or width < d:
         raise ValueError("subtract_shift: shift or out does not fit X")
     for i in range(n):
         for j in range(d):
             out[i, j] = X[i, j] - shift[j]
+        for j in range(d, width):
+            out[i, j] = constant
 
 
 @njit(nogil=True, cache=True)

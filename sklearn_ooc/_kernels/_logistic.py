@@ -1,34 +1,14 @@
 """A chunk of rows of a logistic regression's Newton pass.
 
-The design rows are copied about the shift once, with the intercept's
-column; after BLAS has scored them, one more pass over the rows (still in
-cache) takes the loss, adds the gradient and scales each row by the square
-root of its Hessian weight, so that ``Z.T @ Z`` (BLAS again) is the Hessian.
+Once BLAS has scored the design rows (copied about the shift, with the
+intercept's column, by :func:`~sklearn_ooc._kernels.subtract_shift`), one
+pass over them (still in cache) takes the loss, adds the gradient and scales
+each row by the square root of its Hessian weight, so that ``Z.T @ Z`` (BLAS
+again) is the Hessian.
 """
 
 import numpy as np
 from numba import njit
-
-
-@njit(nogil=True, cache=True)
-def design_rows(X, shift, constant, out):
-    """``out = [X - shift, constant, ...]``, each difference taken in float64.
-
-    The columns of ``out`` beyond those of ``X`` (the intercept's) are set to
-    ``constant``.
-
-    Raises ValueError unless ``shift`` is ``(X.shape[1],)`` and ``out`` has
-    the rows of ``X`` and at least its columns.
-    """
-    n, d = X.shape
-    width = out.shape[1]
-    if shift.shape[0] != d or out.shape[0] != n or width < d:
-        raise ValueError("design_rows: shift or out does not fit X")
-    for i in range(n):
-        for j in range(d):
-            out[i, j] = X[i, j] - shift[j]
-        for j in range(d, width):
-            out[i, j] = constant
 
 
 @njit(nogil=True, cache=True)

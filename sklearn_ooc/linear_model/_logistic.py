@@ -23,7 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .._kernels import design_rows, logistic_rows
+from .._kernels import logistic_rows, subtract_shift
 from .._out_of_core import register
 from ..base import IterativeMixin, StreamingClassifierMixin
 
@@ -800,7 +800,7 @@ class StreamingLogisticRegression(
         for start in range(0, n, m):
             stop = min(n, start + m)
             Z = buffer[: stop - start]
-            design_rows(batch.X[start:stop], self._shift, self._intercept_column, Z)
+            subtract_shift(batch.X[start:stop], self._shift, Z, self._intercept_column)
             loss += self._add_derivatives(
                 Z, codes[start:stop], w[start:stop], gradient, hessian
             )
