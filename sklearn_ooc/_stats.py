@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._blas import symmetric_from_upper, syrk_update
 from ._kernels import column_sums_and_cross, shifted_weighted_rows
 
 # Rows averaged to pick the shift of a batch: enough to land within a fraction
@@ -603,18 +604,21 @@ def _moments_about_zero(X, Y, rescale):
     """
     n, d = X.shape
     t = Y.shape[1]
+    gram = np.zeros((d, d), order="F")
     scatter = np.zeros((d + t,) * 2)
     sums = np.zeros(d + t)
     # An overflow is caught by the checks that follow.
     with np.errstate(over="ignore", invalid="ignore"):
         for rows in _row_chunks(n, d + t):
-            block = X[rows]
-            scatter[:d, :d] += block.T @ block
+            # A copy only for rows not laid out by rows (not a batch's).
+            block = np.ascontiguousarray(X[rows])
+            syrk_update(gram, block)
             x_sums, y_sums, xy, yy = column_sums_and_cross(block, Y[rows])
             scatter[:d, d:] += xy
             scatter[d:, d:] += yy
             sums[:d] += x_sums
             sums[d:] += y_sums
+    scatter[:d, :d] = symmetric_from_upper(gram)
     scatter[d:, :d] = scatter[:d, d:].T
     exponent = None
     if rescale:
@@ -635,17 +639,17 @@ def _moments_about_shift(X, Y, w, shift, rows, rescale):
     width = rows.shape[1]
 
     def scatter_of(exponent=None):
-        scatter = np.zeros((width, width))
+        gram = np.zeros((width, width), order="F")
         sums = np.zeros(width)
         weight = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             for out, chunk_sums, chunk_weight in _shifted_chunks(X, Y, w, shift, rows):
                 if exponent is not None:
                     np.ldexp(out, -exponent, out=out)
-                scatter += out.T @ out
+                syrk_update(gram, out)
                 sums += chunk_sums
                 weight += chunk_weight
-        return scatter, sums, weight
+        return symmetric_from_upper(gram), sums, weight
 
     def column(j):
         values = X[:, j] if j < d else Y[:, j - d]

@@ -1,0 +1,114 @@
+"""BLAS's syrk called with the GIL released: sums, layouts, refusals."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from sklearn_ooc._blas import symmetric_from_upper, syrk_update
+
+
+def _lower_marked(d):
+    """An F-ordered zero gram whose strict lower triangle holds -7."""
+    gram = np.zeros((d, d), order="F")
+    gram[np.tril_indices(d, -1)] = -7.0
+    return gram
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 13, 300])
+@pytest.mark.parametrize("d", [1, 2, 9])
+def test_adds_the_upper_triangle_of_the_product_and_leaves_the_lower(k, d):
+    rng = np.random.default_rng(k * 10 + d)
+    first, second = rng.normal(size=(k, d)), rng.normal(size=(k, d))
+    gram = _lower_marked(d)
+    syrk_update(gram, first)
+    syrk_update(gram, second)
+    expected = first.T @ first + second.T @ second
+    upper = np.triu_indices(d)
+    np.testing.assert_allclose(gram[upper], expected[upper], rtol=1e-13, atol=1e-13)
+    assert np.all(gram[np.tril_indices(d, -1)] == -7.0)
+    np.testing.assert_allclose(
+        symmetric_from_upper(gram), expected, rtol=1e-13, atol=1e-13
+    )
+
+
+def test_rows_that_are_views_of_wider_rows_are_read_in_place():
+    wide = np.random.default_rng(0).normal(size=(50, 12))
+    rows = wide[5:40, 3:8]
+    gram = np.zeros((5, 5), order="F")
+    syrk_update(gram, rows)
+    np.testing.assert_allclose(
+        symmetric_from_upper(gram), rows.T @ rows, rtol=1e-13, atol=1e-13
+    )
+
+
+def test_a_single_row_whatever_its_stride():
+    row = np.arange(6.0).reshape(3, 2)[1:2]
+    gram = np.zeros((2, 2), order="F")
+    syrk_update(gram, row[:, ::1])
+    np.testing.assert_array_equal(symmetric_from_upper(gram), [[4.0, 6.0], [6.0, 9.0]])
+
+
+def test_the_transpose_of_a_c_ordered_block_accumulates_its_lower_triangle():
+    # How the estimators sum into a slice of a C-ordered array.
+    rows = np.random.default_rng(1).normal(size=(20, 4))
+    stacked = np.zeros((2, 4, 4))
+    syrk_update(stacked[1].T, rows)
+    assert np.all(stacked[0] == 0) and np.all(np.triu(stacked[1], 1) == 0)
+    np.testing.assert_allclose(
+        symmetric_from_upper(stacked[1].T), rows.T @ rows, rtol=1e-13
+    )
+
+
+def _bad_calls():
+    rows = np.ones((4, 3))
+    readonly = np.zeros((3, 3), order="F")
+    readonly.flags.writeable = False
+    return {
+        "gram C-ordered": (np.zeros((3, 3)), rows),
+        "gram float32": (np.zeros((3, 3), dtype=np.float32, order="F"), rows),
+        "gram of another size": (np.zeros((4, 4), order="F"), rows),
+        "gram read-only": (readonly, rows),
+        "rows float32": (np.zeros((3, 3), order="F"), rows.astype(np.float32)),
+        "rows strided by column": (
+            np.zeros((3, 3), order="F"),
+            np.ones((4, 6))[:, ::2],
+        ),
+        "rows F-ordered": (np.zeros((3, 3), order="F"), np.asfortranarray(rows)),
+        "rows upwards": (np.zeros((3, 3), order="F"), rows[::-1]),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_calls()))
+def test_bad_layouts_are_refused_and_the_gram_is_unchanged(case):
+    gram, rows = _bad_calls()[case]
+    if gram.flags.writeable:
+        gram[...] = 5.0
+    before = gram.copy()
+    with pytest.raises(ValueError, match="syrk_update takes a float64 F-ordered"):
+        syrk_update(gram, rows)
+    np.testing.assert_array_equal(gram, before)
+
+
+def test_threads_updating_their_own_grams_get_the_serial_sums():
+    rng = np.random.default_rng(2)
+    blocks = [rng.normal(size=(257, 30)) for _ in range(8)]
+    serial = []
+    for block in blocks:
+        gram = np.zeros((30, 30), order="F")
+        for _ in range(20):
+            syrk_update(gram, block)
+        serial.append(gram)
+    threaded = [np.zeros((30, 30), order="F") for _ in blocks]
+
+    def work(i):
+        for _ in range(20):
+            syrk_update(threaded[i], blocks[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(blocks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for got, expected in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(got, expected)
