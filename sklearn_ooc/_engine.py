@@ -158,6 +158,27 @@ class _Digesting:
         return self.func(batch)
 
 
+class _CheckingFinite:
+    """``func`` on a batch whose ``X`` was not checked for NaN and infinity as
+    it was read: checked now where the result does not show it finite
+    (``finite_if``) or ``func`` failed, so that the error names the row."""
+
+    def __init__(self, func, source, finite_if):
+        self.func, self.source, self.finite_if = func, source, finite_if
+
+    def __call__(self, batch):
+        error = None
+        try:
+            result = self.func(batch)
+        except Exception as exc:
+            error = exc
+        if error is not None or not self.finite_if(result):
+            self.source.check_deferred(batch)
+        if error is not None:
+            raise error
+        return result
+
+
 class _Digested:
     """A result computed on a Dask worker, with the digests of its batches.
 
@@ -249,12 +270,18 @@ class Engine:
         """
         return _SingleThreadedBlas()
 
-    def map(self, source, indices, func, *, desc="pass"):
+    def map(self, source, indices, func, *, desc="pass", finite_if=None):
         """Yield ``(batch, func(batch))`` for the batches ``indices``, in order.
 
         ``func`` runs on up to ``n_jobs`` threads while the data layer reads
         the next batches ahead. Each call gets ``batch.workspace``, scratch
         buffers reused by its thread.
+
+        ``finite_if(result)``, if given, must be False for the result of any
+        batch whose ``X`` holds a NaN or an infinity. The batches' ``X`` are
+        then not checked as they are read, only where ``finite_if`` is False
+        or ``func`` raises, which reports the first bad row as the read would
+        have: a pass over the rows less where ``func`` reads them anyway.
         """
         indices = list(indices)
         receiver, wanted = _wanted_digests(source, indices)
@@ -264,7 +291,11 @@ class Engine:
         if wanted:
             func = _Digesting(func, receiver, wanted)
         progress = self._progress(len(indices), desc)
-        batches = source.iter_batches(indices)
+        if finite_if is None or not hasattr(source, "check_deferred"):
+            batches = source.iter_batches(indices)
+        else:
+            func = _CheckingFinite(func, source, finite_if)
+            batches = source.iter_batches(indices, defer_finite=True)
         try:
             with _SingleThreadedBlas():
                 if self.n_jobs == 1 or len(indices) <= 1:
@@ -306,18 +337,21 @@ class Engine:
                 for _, future in pending:
                     future.cancel()
 
-    def reduce(self, source, indices, summarize, *, desc="pass"):
+    def reduce(self, source, indices, summarize, *, desc="pass", finite_if=None):
         """Sum ``summarize(batch)`` over the batches ``indices``.
 
         The sum runs in batch order whatever ``n_jobs`` is, so the result is
         bitwise the same for every ``n_jobs``. Returns ``None`` for no batches.
+        ``finite_if``: see :meth:`map`.
         """
         if self.distributed and getattr(source, "is_dask", False):
             indices = list(indices)
             receiver, wanted = _wanted_digests(source, indices)
             return _dask_reduce(source, indices, summarize, receiver, wanted)
         total = None
-        for _, stats in self.map(source, indices, summarize, desc=desc):
+        for _, stats in self.map(
+            source, indices, summarize, desc=desc, finite_if=finite_if
+        ):
             total = stats if total is None else total + stats
         return total
 

@@ -153,7 +153,8 @@ class Moments:
         np.divide(sums, expand, out=delta, where=expand > 0)
         scaled = delta if exponent is None else _scale(delta, -exponent)
         diagonal = scatter.ndim == sums.ndim
-        # Overflows are caught, and refused, by the check below.
+        # Overflows (and the NaN of rows not checked yet, see
+        # Engine.map) are caught, and refused, by the check below.
         with np.errstate(over="ignore", invalid="ignore"):
             if diagonal:
                 scatter -= expand * scaled**2
@@ -161,7 +162,7 @@ class Moments:
                 scatter -= expand[..., None] * (
                     scaled[..., :, None] * scaled[..., None, :]
                 )
-        mean, mean_error = _two_sum(shift, delta)
+            mean, mean_error = _two_sum(shift, delta)
         # A set without weight has mean zero, wherever its shift was.
         mean = np.where(expand > 0, mean, 0.0)
         mean_error = np.where(expand > 0, mean_error, 0.0)
@@ -169,6 +170,17 @@ class Moments:
         if exponent is not None:
             scatter, exponent = _canonical(scatter, exponent, diagonal)
         return cls(count, weight, mean, scatter, mean_error, exponent)
+
+    def is_finite(self):
+        """Whether the mean and the scatter's diagonal are finite.
+
+        They are not if a row summed held a NaN or an infinity: each value
+        enters its column's sum of squares (times a zero weight, a NaN).
+        """
+        diagonal = self.scatter
+        if self.scatter.ndim > self.mean.ndim:
+            diagonal = np.diagonal(self.scatter, axis1=-2, axis2=-1)
+        return bool(np.isfinite(self.mean).all() and np.isfinite(diagonal).all())
 
     @property
     def exponents(self):
@@ -1175,6 +1187,17 @@ class RegressionScore:
         targets = diagonal_moments_of_rows(y_true, w, exponent=exponent)
         residual, exponent = _canonical(residual, exponent, True)
         return cls(targets, residual, exponent)
+
+    def is_finite(self):
+        """Whether the mean and the scatter's diagonal are finite.
+
+        They are not if a row summed held a NaN or an infinity: each value
+        enters its column's sum of squares (times a zero weight, a NaN).
+        """
+        diagonal = self.scatter
+        if self.scatter.ndim > self.mean.ndim:
+            diagonal = np.diagonal(self.scatter, axis1=-2, axis2=-1)
+        return bool(np.isfinite(self.mean).all() and np.isfinite(diagonal).all())
 
     @property
     def exponents(self):

@@ -72,6 +72,13 @@ class OutOfCoreMixin:
     """
 
     _requires_y = False
+    #: Whether ``_summarize`` returns statistics (with an ``is_finite``
+    #: method) that are never finite for a batch with a NaN or an infinity
+    #: in ``X``, or raises: moments, where each value enters its column's sum
+    #: of squares. The batches' ``X`` are then checked for NaN and infinity
+    #: only where they are not finite, not as they are read (one pass over
+    #: the rows less; see :meth:`Engine.map`).
+    _summaries_reveal_nonfinite = False
     _y_numeric = True
     _accept_sparse = True
     # Estimators of one target per row warn about a column y, as scikit-learn.
@@ -244,7 +251,16 @@ class OutOfCoreMixin:
         indices = range(source.n_batches) if indices is None else list(indices)
         engine = self._engine()
         timer = Timer()
-        stats = engine.reduce(source, indices, summarize or self._summarize, desc=desc)
+        finite_if = None
+        if summarize is None and self._summaries_reveal_nonfinite:
+            finite_if = _statistics_finite
+        stats = engine.reduce(
+            source,
+            indices,
+            summarize or self._summarize,
+            desc=desc,
+            finite_if=finite_if,
+        )
         rows = sum(source.bounds(i)[1] - source.bounds(i)[0] for i in indices)
         engine.log(
             f"[{type(self).__name__}] {desc}: {rows:,} rows in {len(indices)} "
@@ -264,6 +280,10 @@ class OutOfCoreMixin:
                 out = np.empty((source.n_samples,) + result.shape[1:], result.dtype)
             out[batch.start : batch.stop] = result
         return out
+
+
+def _statistics_finite(stats):
+    return stats.is_finite()
 
 
 class ClosedFormMixin(OutOfCoreMixin):

@@ -32,6 +32,7 @@ from ..base import ClosedFormMixin, OutOfCoreMixin
 
 class _CovarianceBase(OutOfCoreMixin, BaseEstimator):
     _accept_sparse = False
+    _summaries_reveal_nonfinite = True
 
     def _summarize(self, batch):
         return moments_of_rows(

@@ -96,6 +96,8 @@ class _StreamedPLS(
     _accept_sparse = False
     algorithm = "nipals"
 
+    _summaries_reveal_nonfinite = True
+
     def _summarize(self, batch):
         Y = np.asarray(batch.y, dtype=np.float64)
         Y = Y.reshape(len(Y), -1)

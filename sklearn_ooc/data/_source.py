@@ -6,6 +6,7 @@ import numbers
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import islice
 
 import numpy as np
@@ -481,6 +482,8 @@ class BatchSource:
             self.batch_size = _balanced(self.n_samples, self.batch_size)
         self.n_batches = -(-self.n_samples // self.batch_size)
         self._validated = set()
+        # Batches whose X's check for NaN and infinity was deferred.
+        self._deferred = set()
         self.is_dask = _is_dask(self.X)
         if self.is_dask:
             # The chunks of rows are the batches, computed where they live.
@@ -596,8 +599,13 @@ class BatchSource:
             return arr[start:stop].toarray()
         return np.asarray(arr[start:stop])
 
-    def read(self, index):
-        """Read and validate batch ``index`` (see :meth:`_BatchMaker.make`)."""
+    def read(self, index, *, defer_finite=False):
+        """Read and validate batch ``index`` (see :meth:`_BatchMaker.make`).
+
+        With ``defer_finite``, the check of ``X`` for NaN and infinity is left
+        to :meth:`check_deferred`, for a caller whose statistics of the batch
+        show whether it holds any (one read of the rows less).
+        """
         start, stop = self.bounds(index)
         # A batch read again in a later pass of the same call (EM) was
         # checked already; the files are opened read-only.
@@ -619,9 +627,25 @@ class BatchSource:
                 for name, arr in (("X", self.X), ("y", self.y))
                 if isinstance(arr, Table) and arr._known_finite(start, stop)
             }
+            if defer_finite and "X" not in finite and not self.maker.allow_nan:
+                finite.add("X")
+                self._deferred.add(index)
         batch = self.maker.make(index, start, stop, X, y, w, validate, finite)
         self._validated.add(index)
         return batch
+
+    def check_deferred(self, batch):
+        """Check for NaN and infinity the ``X`` of a batch read with
+        ``defer_finite`` (see :meth:`read`); nothing for another batch.
+
+        Raises
+        ------
+        ValueError
+            The error :meth:`read` would have raised: the first row with a
+            NaN or an infinity, its batch and file.
+        """
+        if batch.index in self._deferred:
+            self.maker.finite(batch.X, "X", batch.index, batch.start, batch.stop)
 
     def weights_of(self, rows):
         """Validated sample weights of the rows ``rows`` (ones if there are none).
@@ -761,7 +785,7 @@ class BatchSource:
             for arr in (self.X, self.y, self.sample_weight)
         )
 
-    def iter_batches(self, indices, *, prefetch=None):
+    def iter_batches(self, indices, *, prefetch=None, defer_finite=False):
         """Yield the batches ``indices`` in order, reading ahead on threads.
 
         While the caller works on one batch, the next ``prefetch`` batches
@@ -769,14 +793,15 @@ class BatchSource:
         read and validated in the background (on one thread for a source read
         in order, a CSV or DuckDB stream), so that reading from disk overlaps
         computing. An error in a batch is raised when the caller
-        reaches that batch.
+        reaches that batch. ``defer_finite`` is passed to :meth:`read`.
         """
         indices = list(indices)
+        read = partial(self.read, defer_finite=True) if defer_finite else self.read
         if prefetch is None:
             prefetch = getattr(self, "read_ahead", 2)
         if prefetch < 1 or len(indices) <= 1:
             for index in indices:
-                yield self.read(index)
+                yield read(index)
             return
         remaining = iter(indices)
         # Batches read on as many threads as are read ahead where the source
@@ -786,15 +811,13 @@ class BatchSource:
         with ThreadPoolExecutor(
             threads, thread_name_prefix="sklearn_ooc-prefetch"
         ) as pool:
-            pending = deque(
-                pool.submit(self.read, i) for i in islice(remaining, prefetch)
-            )
+            pending = deque(pool.submit(read, i) for i in islice(remaining, prefetch))
             try:
                 while pending:
                     batch = pending.popleft().result()
                     nxt = next(remaining, None)
                     if nxt is not None:
-                        pending.append(pool.submit(self.read, nxt))
+                        pending.append(pool.submit(read, nxt))
                     yield batch
             finally:
                 for future in pending:

@@ -252,6 +252,8 @@ class OOCFactorAnalysis(
         """
         return ClosedFormMixin.partial_fit(self, X)
 
+    _summaries_reveal_nonfinite = True
+
     def _summarize(self, batch):
         return moments_of_rows(
             np.ascontiguousarray(batch.X), workspace=batch.workspace, rescale=True

@@ -482,6 +482,11 @@ class OOCPCA(
         self._fit_svd_solver = solver
         self._fit_dtype = _result_dtype(source)
 
+    @property
+    def _summaries_reveal_nonfinite(self):
+        # Moments do; the "full" solver's factor of the rows is not checked.
+        return getattr(self, "_fit_svd_solver", "full") != "full"
+
     def _summarize(self, batch):
         if self._fit_svd_solver == "full":
             return RootMoments.of_rows(batch.X, workspace=batch.workspace)

@@ -603,6 +603,8 @@ class StreamingRidge(
             return "sparse_cg" if sparse else "cholesky"
         return self.solver
 
+    _summaries_reveal_nonfinite = True
+
     def _summarize(self, batch):
         y = batch.y.reshape(batch.n_samples, -1)
         return moments_of_rows(

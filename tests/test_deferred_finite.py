@@ -1,0 +1,155 @@
+"""X checked for NaN and infinity by its statistics, not as it is read.
+
+Estimators whose moments show a non-finite value (``_summaries_reveal_nonfinite``)
+skip the data layer's pass over each batch; the rows are checked only where
+the statistics are not finite or the summary fails, with the same error.
+"""
+
+import numpy as np
+import pytest
+
+from sklearn_ooc._engine import Engine
+from sklearn_ooc.covariance import OOCEmpiricalCovariance
+from sklearn_ooc.cross_decomposition import OOCPLSRegression
+from sklearn_ooc.data import BatchSource
+from sklearn_ooc.data._source import _BatchMaker
+from sklearn_ooc.decomposition import OOCPCA, OOCFactorAnalysis
+from sklearn_ooc.linear_model import StreamingRidge
+
+ESTIMATORS = {
+    "ridge": lambda **kw: StreamingRidge(batch_size=50, **kw),
+    "pca": lambda **kw: OOCPCA(2, batch_size=50, svd_solver="covariance_eigh", **kw),
+    "covariance": lambda **kw: OOCEmpiricalCovariance(batch_size=50, **kw),
+    "pls": lambda **kw: OOCPLSRegression(1, batch_size=50, **kw),
+    "factor_analysis": lambda **kw: OOCFactorAnalysis(2, batch_size=50, **kw),
+}
+
+
+@pytest.fixture
+def checked(monkeypatch):
+    """The names of the inputs the data layer checks for NaN and infinity."""
+    names = []
+    finite = _BatchMaker.finite
+
+    def recording(self, block, name, *args):
+        names.append(name)
+        return finite(self, block, name, *args)
+
+    monkeypatch.setattr(_BatchMaker, "finite", recording)
+    return names
+
+
+def _rows(rng, n=300, d=4):
+    return rng.normal(size=(n, d)) + 1e6, rng.normal(size=n)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_finite_rows_are_not_read_again_to_be_checked(rng, checked, name, n_jobs):
+    X, y = _rows(rng)
+    ESTIMATORS[name](n_jobs=n_jobs).fit(X, y)
+    # A y (where the estimator reads it) is still checked as it is read.
+    assert set(checked) <= {"y"}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_a_bad_value_is_reported_as_the_read_reports_it(rng, name, value, n_jobs):
+    X, y = _rows(rng)
+    X[137, 3] = value
+    expected = BatchSource(X, batch_size=50)
+    with pytest.raises(ValueError) as read_error:
+        expected.read(2)
+    fitted = ESTIMATORS[name](n_jobs=n_jobs).fit(X[:100], y[:100])
+    before = {k: np.copy(v) for k, v in vars(fitted).items() if k.endswith("_")}
+    with pytest.raises(ValueError) as fit_error:
+        fitted.fit(X, y)
+    assert str(fit_error.value) == str(read_error.value)
+    assert "row 137 (batch 2, rows 100-149)" in str(fit_error.value)
+    for key, value_before in before.items():
+        np.testing.assert_array_equal(getattr(fitted, key), value_before)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_bad_value_in_a_row_of_zero_weight_is_still_refused(rng, value):
+    X, y = _rows(rng)
+    X[201, 0] = value
+    w = np.ones(len(y))
+    w[201] = 0.0
+    with pytest.raises(ValueError, match=r"at row 201 \(batch 4, rows 200-249\)"):
+        StreamingRidge(batch_size=50).fit(X, y, sample_weight=w)
+
+
+def test_values_that_overflow_are_not_mistaken_for_bad_ones(rng):
+    # Finite values whose squares leave float64: the statistics' own
+    # rescaling handles them, and the check of the rows finds nothing.
+    X, y = _rows(rng)
+    X[:, 1] *= 1e300
+    ridge = StreamingRidge(batch_size=50).fit(X, y)
+    reference = StreamingRidge(batch_size=300).fit(X, y)
+    np.testing.assert_allclose(ridge.coef_, reference.coef_, rtol=1e-9)
+
+
+class _Flagged:
+    """A statistic that says it is not finite, and sums."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __add__(self, other):
+        return _Flagged(self.rows + other.rows)
+
+    def is_finite(self):
+        return False
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_engine_checks_where_the_statistics_say_so_and_keeps_the_result(
+    rng, checked, n_jobs
+):
+    X = rng.normal(size=(40, 3))
+    source = BatchSource(X, batch_size=10)
+    total = Engine(n_jobs=n_jobs).reduce(
+        source,
+        range(4),
+        lambda batch: _Flagged(batch.X.shape[0]),
+        finite_if=lambda stats: stats.is_finite(),
+    )
+    assert total.rows == 40
+    # Read unchecked, then checked because the statistics were not finite.
+    assert checked.count("X") == 4
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_engine_reports_a_bad_row_before_the_summary_error_it_caused(rng, n_jobs):
+    X = rng.normal(size=(40, 3))
+    X[23, 1] = np.nan
+
+    def summarize(batch):
+        if np.isnan(batch.X).any():
+            raise ZeroDivisionError("a summary that fails on NaN")
+        return batch.X.shape[0]
+
+    with pytest.raises(ValueError, match=r"NaN at row 23 \(batch 2, rows 20-29\)"):
+        Engine(n_jobs=n_jobs).reduce(
+            BatchSource(X, batch_size=10),
+            range(4),
+            summarize,
+            finite_if=lambda stats: True,
+        )
+
+
+def test_engine_reraises_a_summary_error_on_finite_rows(rng):
+    X = rng.normal(size=(40, 3))
+
+    def summarize(batch):
+        raise ZeroDivisionError("not about the rows")
+
+    with pytest.raises(ZeroDivisionError, match="not about the rows"):
+        Engine().reduce(
+            BatchSource(X, batch_size=10),
+            range(4),
+            summarize,
+            finite_if=lambda stats: True,
+        )
