@@ -1,8 +1,13 @@
-"""BLAS routines that other threads can run beside.
+"""BLAS routines that update their output in place, on any thread.
 
-scipy's wrappers in :mod:`scipy.linalg.blas` hold the GIL for the whole
-call, so batches summarized on two threads take their products one after
-the other. The same routines of scipy's BLAS, taken from
+numpy's ``rows.T @ rows`` runs BLAS's ``syrk`` too, but returns a new full
+matrix per chunk of rows, whose lower triangle it fills and which is then
+added to the running sum. :func:`syrk_update` has BLAS add each chunk's
+product into one triangle of the sum itself.
+
+scipy's wrappers in :mod:`scipy.linalg.blas` would hold the GIL for the
+whole call, so that batches summarized on two threads took their products
+one after the other. The same routines of scipy's BLAS, taken from
 :mod:`scipy.linalg.cython_blas` and called through :mod:`ctypes` (which
 releases the GIL around a foreign call), run on both threads at once.
 """

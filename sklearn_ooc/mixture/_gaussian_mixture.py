@@ -385,7 +385,7 @@ def _projected_stats(X, constants, shifts, workspace, diagonal):
             if diagonal:
                 scatter[j] += np.einsum("ij,ij->j", weighted[j], weighted[j])
             elif dtype == np.float64:
-                # Into one triangle, BLAS's syrk: half the flops.
+                # Summed in place, into one triangle.
                 syrk_update(scatter[j].T, weighted[j])
             else:
                 scatter[j] += weighted[j].T @ weighted[j]
