@@ -5,6 +5,9 @@ skip the data layer's pass over each batch; the rows are checked only where
 the statistics are not finite or the summary fails, with the same error.
 """
 
+import resource
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -153,3 +156,27 @@ def test_engine_reraises_a_summary_error_on_finite_rows(rng):
             summarize,
             finite_if=lambda stats: True,
         )
+
+
+def _faults_of_this_thread():
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_minflt + usage.ru_majflt
+
+
+@pytest.mark.skipif(
+    not hasattr(resource, "RUSAGE_THREAD"), reason="needs per-thread page faults"
+)
+def test_the_reading_thread_maps_the_pages_of_a_batch_it_did_not_check(tmp_path):
+    # The check for NaN used to bring a memory map's pages in on the thread
+    # reading ahead; left to the statistics, the rows are still brought in
+    # there, not by the thread that computes on them.
+    path = tmp_path / "X.npy"
+    # 64 MiB: dozens of faults to map it here (page cache folios of up to
+    # 2 MiB), thousands with 4 KiB pages.
+    np.save(path, np.ones((1 << 20, 8)))
+    source = BatchSource(str(path), batch_size=1 << 20)
+    with ThreadPoolExecutor(1) as reader:
+        batch = reader.submit(source.read, 0, defer_finite=True).result()
+    before = _faults_of_this_thread()
+    assert batch.X.sum() == 1 << 23
+    assert _faults_of_this_thread() - before < 8

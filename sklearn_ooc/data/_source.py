@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import numbers
 import os
 from collections import deque
@@ -384,6 +385,15 @@ class _BatchMaker:
         return Batch(index, start, stop, X, y, w)
 
 
+def _touch_pages(block):
+    """Read a byte of every page of ``block``, a view of a memory map: the
+    thread reading ahead, not the one that computes on the rows, then waits
+    for a file not in the page cache (as the check for NaN did, which
+    :meth:`BatchSource.read` may leave to the statistics)."""
+    if block.size and block.flags.c_contiguous:
+        np.bitwise_or.reduce(block.reshape(-1).view(np.uint8)[:: mmap.PAGESIZE])
+
+
 class BatchSource:
     """Rows of ``X`` (with aligned ``y`` and ``sample_weight``) read batch by batch.
 
@@ -632,6 +642,8 @@ class BatchSource:
                 self._deferred.add(index)
         batch = self.maker.make(index, start, stop, X, y, w, validate, finite)
         self._validated.add(index)
+        if index in self._deferred and isinstance(self.X, np.memmap):
+            _touch_pages(batch.X)
         return batch
 
     def check_deferred(self, batch):
