@@ -1188,17 +1188,6 @@ class RegressionScore:
         residual, exponent = _canonical(residual, exponent, True)
         return cls(targets, residual, exponent)
 
-    def is_finite(self):
-        """Whether the mean and the scatter's diagonal are finite.
-
-        They are not if a row summed held a NaN or an infinity: each value
-        enters its column's sum of squares (times a zero weight, a NaN).
-        """
-        diagonal = self.scatter
-        if self.scatter.ndim > self.mean.ndim:
-            diagonal = np.diagonal(self.scatter, axis1=-2, axis2=-1)
-        return bool(np.isfinite(self.mean).all() and np.isfinite(diagonal).all())
-
     @property
     def exponents(self):
         """:attr:`exponent`, zeros if it is ``None``."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sklearn_ooc._engine import Engine
+from sklearn_ooc._stats import Moments
 from sklearn_ooc.covariance import OOCEmpiricalCovariance
 from sklearn_ooc.cross_decomposition import OOCPLSRegression
 from sklearn_ooc.data import BatchSource
@@ -180,3 +181,16 @@ def test_the_reading_thread_maps_the_pages_of_a_batch_it_did_not_check(tmp_path)
     before = _faults_of_this_thread()
     assert batch.X.sum() == 1 << 23
     assert _faults_of_this_thread() - before < 8
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+@pytest.mark.parametrize("batch_shape", [(), (2,)])
+def test_moments_are_finite_unless_a_mean_or_a_square_is_not(diagonal, batch_shape):
+    moments = Moments.zero(3, batch_shape=batch_shape, diagonal=diagonal)
+    assert moments.is_finite()
+    for where, value in [("mean", np.nan), ("square", np.inf), ("square", np.nan)]:
+        bad = Moments.zero(3, batch_shape=batch_shape, diagonal=diagonal)
+        target = bad.mean if where == "mean" else bad.scatter
+        index = (..., 1) if where == "mean" or diagonal else (..., 1, 1)
+        target[index] = value
+        assert not bad.is_finite()
