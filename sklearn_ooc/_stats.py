@@ -622,7 +622,7 @@ def _moments_about_zero(X, Y, rescale):
     # An overflow is caught by the checks that follow.
     with np.errstate(over="ignore", invalid="ignore"):
         for rows in _row_chunks(n, d + t):
-            # A copy only for rows not laid out by rows (not a batch's).
+            # No copy of a batch's C-ordered rows; other layouts are copied.
             block = np.ascontiguousarray(X[rows])
             syrk_update(gram, block)
             x_sums, y_sums, xy, yy = column_sums_and_cross(block, Y[rows])
