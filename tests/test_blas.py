@@ -50,7 +50,7 @@ def test_a_single_row_whatever_its_stride():
 
 
 def test_the_transpose_of_a_c_ordered_block_accumulates_its_lower_triangle():
-    # How the estimators sum into a slice of a C-ordered array.
+    # A slice of a C-ordered stack, summed through its F-ordered transpose.
     rows = np.random.default_rng(1).normal(size=(20, 4))
     stacked = np.zeros((2, 4, 4))
     syrk_update(stacked[1].T, rows)

@@ -23,7 +23,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .._blas import symmetric_from_upper, syrk_update
 from .._kernels import logistic_rows, subtract_shift
 from .._out_of_core import register
 from ..base import IterativeMixin, StreamingClassifierMixin
@@ -805,9 +804,6 @@ class StreamingLogisticRegression(
             loss += self._add_derivatives(
                 Z, codes[start:stop], w[start:stop], gradient, hessian
             )
-        if k == 1:
-            # Summed into one triangle (see _add_derivatives).
-            hessian[0, :, 0, :] = symmetric_from_upper(hessian[0, :, 0, :].T)
         hessian = hessian.reshape(k * width, k * width)
         return _NewtonStats(n, float(w.sum()), loss, gradient, hessian)
 
@@ -815,14 +811,12 @@ class StreamingLogisticRegression(
         """Add the gradient and Hessian of the loss on the rows ``Z`` (shifted,
         with the intercept column) to ``gradient`` and ``hessian``; their loss.
 
-        Overwrites ``Z``. A binary model's Hessian is summed into the lower
-        triangle of ``hessian[0, :, 0, :]`` only (the upper of its transpose,
-        which BLAS stores by columns).
+        Overwrites ``Z``.
         """
         scores = Z @ self._weights.T
         if self._n_outputs == 1:
             loss = logistic_rows(Z, scores[:, 0], codes == 1, w, gradient[0])
-            syrk_update(hessian[0, :, 0, :].T, Z)
+            hessian[0, :, 0, :] += Z.T @ Z
             return loss
         k = self._n_outputs
         log_norm = logsumexp(scores, axis=1)

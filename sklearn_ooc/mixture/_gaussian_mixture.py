@@ -17,7 +17,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
-from .._blas import symmetric_from_upper, syrk_update
 from .._kernels import (
     diag_em_rows,
     diag_log_prob,
@@ -384,14 +383,8 @@ def _projected_stats(X, constants, shifts, workspace, diagonal):
         for j in range(k):
             if diagonal:
                 scatter[j] += np.einsum("ij,ij->j", weighted[j], weighted[j])
-            elif dtype == np.float64:
-                # Summed in place, into one triangle.
-                syrk_update(scatter[j].T, weighted[j])
             else:
                 scatter[j] += weighted[j].T @ weighted[j]
-    if not diagonal and dtype == np.float64:
-        for j in range(k):
-            scatter[j] = symmetric_from_upper(scatter[j].T)
     moments = Moments.from_shifted_sums(n, resp_sum, shifts, sums, scatter)
     return MixtureStats(loglik, moments)
 
