@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._blas import symmetric_from_upper, syrk_update
+from ._blas import qr_update, symmetric_from_upper, syrk_update
 from ._kernels import column_sums_and_cross, shifted_weighted_rows
 
 # Rows averaged to pick the shift of a batch: enough to land within a fraction
@@ -811,9 +811,17 @@ def _positive_root(rows):
 
     A QR factor is unique up to the signs of its rows; fixing them makes it
     the upper Cholesky factor of ``rows.T @ rows``, so that every way of
-    reaching the same rows reaches the same factor.
+    reaching the same rows reaches the same factor. Rows at least as many as
+    the columns are factored by :func:`~sklearn_ooc._blas.qr_update`, a chunk
+    at a time in cache.
     """
-    root = np.linalg.qr(rows, mode="r")
+    n, d = rows.shape
+    if n >= d:
+        root = np.zeros((d, d), order="F")
+        qr_update(root, np.asarray(rows, dtype=np.float64))
+        root = np.triu(root)
+    else:
+        root = np.linalg.qr(rows, mode="r")
     signs = np.sign(np.diagonal(root)).copy()
     signs[signs == 0] = 1.0
     return root * signs[:, None]
@@ -1224,11 +1232,6 @@ class RegressionScore:
         return float(np.mean(scores))
 
 
-# Rows factored at a time by TriangularFactor (with the factor, a few
-# hundred KiB: in cache).
-_QR_CHUNK_ROWS = 1024
-
-
 @dataclass
 class TriangularFactor:
     """The R factor of a QR decomposition of rows, merged exactly.
@@ -1261,24 +1264,15 @@ class TriangularFactor:
         of total ``weight`` (by default, one a row).
 
         The rows are factored a chunk at a time below the factor of the chunks
-        before (a tall-and-skinny QR): each factorization stays in cache,
-        where one Householder factorization of all the rows would stream
-        them from memory for every column.
+        before (a tall-and-skinny QR, :func:`~sklearn_ooc._blas.qr_update`):
+        each factorization stays in cache, where one Householder
+        factorization of all the rows would stream them from memory for
+        every column.
         """
-        from scipy.linalg import lapack
-
-        n, p = rows.shape
-        factor = np.zeros((p, p))
-        stacked = np.empty((p + min(n, _QR_CHUNK_ROWS), p), order="F")
-        for start in range(0, n, _QR_CHUNK_ROWS):
-            chunk = rows[start : start + _QR_CHUNK_ROWS]
-            m = p + chunk.shape[0]
-            stacked[:p] = factor
-            stacked[p:m] = chunk
-            qr, _, _, info = lapack.dgeqrf(stacked[:m], overwrite_a=True)
-            if info != 0:  # pragma: no cover - LAPACK refuses only bad arguments
-                raise ValueError(f"LAPACK dgeqrf failed (info={info})")
-            factor = np.triu(qr[:p])
+        p = rows.shape[1]
+        factor = np.zeros((p, p), order="F")
+        qr_update(factor, np.asarray(rows, dtype=np.float64))
+        factor = np.triu(factor)
         count = rows.shape[0] if count is None else count
         return cls(count, float(count if weight is None else weight), factor)
 

@@ -1,11 +1,17 @@
-"""BLAS's syrk called with the GIL released: sums, layouts, refusals."""
+"""BLAS's syrk and LAPACK's tpqrt called with the GIL released: sums and
+factors, layouts, refusals."""
 
 import threading
 
 import numpy as np
 import pytest
 
-from sklearn_ooc._blas import symmetric_from_upper, syrk_update
+from sklearn_ooc._blas import (
+    QR_CHUNK_ROWS,
+    qr_update,
+    symmetric_from_upper,
+    syrk_update,
+)
 
 
 def _lower_marked(d):
@@ -104,6 +110,113 @@ def test_threads_updating_their_own_grams_get_the_serial_sums():
     def work(i):
         for _ in range(20):
             syrk_update(threaded[i], blocks[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(blocks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for got, expected in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+# -- qr_update ------------------------------------------------------------------
+
+
+def _signed(factor):
+    """``factor`` with its rows signed so that its diagonal is non-negative
+    (a QR factor is unique up to those signs)."""
+    signs = np.sign(np.diagonal(factor)).copy()
+    signs[signs == 0] = 1.0
+    return factor * signs[:, None]
+
+
+@pytest.mark.parametrize(
+    "k", [0, 1, 5, QR_CHUNK_ROWS - 1, QR_CHUNK_ROWS, QR_CHUNK_ROWS + 1, 2500]
+)
+@pytest.mark.parametrize("d", [1, 3, 9])
+def test_the_factor_of_the_factor_over_the_rows_and_the_lower_triangle_kept(k, d):
+    rng = np.random.default_rng(100 * k + d)
+    top = np.triu(rng.normal(size=(d, d)))
+    rows = rng.normal(size=(k, d)) * np.geomspace(1e-3, 1e3, d)
+    factor = np.array(top, order="F")
+    factor[np.tril_indices(d, -1)] = -7.0
+    copy = rows.copy()
+    qr_update(factor, rows)
+    assert np.all(factor[np.tril_indices(d, -1)] == -7.0)
+    np.testing.assert_array_equal(rows, copy)
+    stacked = np.vstack([top, rows])
+    expected = _signed(np.linalg.qr(stacked, mode="r"))
+    got = _signed(np.triu(factor))
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(
+        got.T @ got, stacked.T @ stacked, rtol=0, atol=1e-12 * scale**2
+    )
+
+
+def test_rows_factored_in_place_give_the_bits_of_the_copied_rows():
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(700, 6))
+    copied = np.zeros((6, 6), order="F")
+    qr_update(copied, rows)
+    # A chunk of a larger column-major buffer, as a caller builds it.
+    buffer = np.empty((6, 1000)).T
+    chunk = buffer[:700]
+    chunk[:] = rows
+    in_place = np.zeros((6, 6), order="F")
+    qr_update(in_place, chunk, overwrite_rows=True)
+    np.testing.assert_array_equal(in_place, copied)
+
+
+def _bad_qr_calls():
+    rows = np.ones((4, 3))
+    readonly = np.zeros((3, 3), order="F")
+    readonly.flags.writeable = False
+    frozen = np.asfortranarray(rows)
+    frozen.flags.writeable = False
+    return {
+        "factor C-ordered": (np.zeros((3, 3)), rows, False),
+        "factor float32": (np.zeros((3, 3), dtype=np.float32, order="F"), rows, False),
+        "factor of another size": (np.zeros((4, 4), order="F"), rows, False),
+        "factor read-only": (readonly, rows, False),
+        "rows float32": (np.zeros((3, 3), order="F"), rows.astype(np.float32), False),
+        "rows of one dimension": (np.zeros((3, 3), order="F"), np.ones(3), False),
+        "rows C-ordered, overwritten": (np.zeros((3, 3), order="F"), rows, True),
+        "rows read-only, overwritten": (np.zeros((3, 3), order="F"), frozen, True),
+        "rows strided, overwritten": (
+            np.zeros((3, 3), order="F"),
+            np.asfortranarray(np.ones((8, 3)))[::2],
+            True,
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_qr_calls()))
+def test_bad_factors_and_rows_are_refused_and_the_factor_is_unchanged(case):
+    factor, rows, overwrite = _bad_qr_calls()[case]
+    if factor.flags.writeable:
+        factor[...] = 5.0
+    before = factor.copy()
+    with pytest.raises(ValueError, match="qr_update takes a float64 F-ordered"):
+        qr_update(factor, rows, overwrite_rows=overwrite)
+    np.testing.assert_array_equal(factor, before)
+
+
+def test_threads_factoring_their_own_rows_get_the_serial_factors():
+    rng = np.random.default_rng(4)
+    blocks = [rng.normal(size=(3000, 20)) for _ in range(8)]
+    serial = []
+    for block in blocks:
+        factor = np.zeros((20, 20), order="F")
+        for _ in range(5):
+            qr_update(factor, block)
+        serial.append(factor)
+    threaded = [np.zeros((20, 20), order="F") for _ in blocks]
+
+    def work(i):
+        for _ in range(5):
+            qr_update(threaded[i], blocks[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(blocks))]
     for thread in threads:

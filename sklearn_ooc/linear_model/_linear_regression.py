@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import Interval
 
+from .._blas import QR_CHUNK_ROWS, qr_update
 from .._out_of_core import register
 from .._stats import TriangularFactor
 from ..base import ClosedFormMixin, StreamingRegressorMixin
@@ -49,19 +50,27 @@ class FactoredRowsMixin(TargetsMixin):
     def _summarize(self, batch):
         n, d = batch.X.shape
         y = batch.y.reshape(n, -1)
-        rows = batch.workspace.get("least_squares_rows", n, 1 + d + y.shape[1])
-        if batch.sample_weight is None:
-            root = None
-            rows[:, 0] = 1.0
-        else:
+        width = 1 + d + y.shape[1]
+        root = None
+        if batch.sample_weight is not None:
             root = np.sqrt(np.asarray(batch.sample_weight, dtype=np.float64))
-            rows[:, 0] = root
-        np.subtract(batch.X, self._shift, out=rows[:, 1 : 1 + d])
-        np.subtract(y, self._y_shift, out=rows[:, 1 + d :])
-        if root is not None:
-            rows[:, 1:] *= root[:, None]
-        weight = None if root is None else float(np.sum(batch.sample_weight))
-        return TriangularFactor.of_rows(rows, n, weight)
+        factor = np.zeros((width, width), order="F")
+        # The rows are built a chunk at a time, column-major and in cache,
+        # where LAPACK factors them below the factor so far: the batch's
+        # rows are read once.
+        chunk = max(1, min(n, QR_CHUNK_ROWS))
+        rows = batch.workspace.get("least_squares_chunk", width, chunk).T
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            part = rows[: stop - start]
+            part[:, 0] = 1.0 if root is None else root[start:stop]
+            np.subtract(batch.X[start:stop], self._shift, out=part[:, 1 : 1 + d])
+            np.subtract(y[start:stop], self._y_shift, out=part[:, 1 + d :])
+            if root is not None:
+                part[:, 1:] *= root[start:stop, None]
+            qr_update(factor, part, overwrite_rows=True)
+        weight = n if root is None else float(np.sum(batch.sample_weight))
+        return TriangularFactor(n, float(weight), np.triu(factor))
 
     def _blocks(self, stats):
         """``(X_mean, y_mean, R)``: the weighted means of the columns, and the
