@@ -533,29 +533,38 @@ def _kmeans(scale, repeat, machine):
     }
 
 
-def _ridge(scale, repeat, machine):
+def _regression(scale, repeat, machine, kind):
+    """A one-pass regression fit: ``kind`` "ridge" (moments: ``n d^2``
+    flops of syrk) or "linear" (Householder QR: ``2 n d^2`` flops)."""
     import numpy as np
-    from sklearn.linear_model import Ridge
+    from sklearn import linear_model as sklearn_linear
 
-    from sklearn_ooc.linear_model import StreamingRidge
+    from sklearn_ooc import linear_model as ours_linear
 
+    reference_name, ours_name, flops_per_row = {
+        "ridge": ("Ridge", "StreamingRidge", 1),
+        "linear": ("LinearRegression", "StreamingLinearRegression", 2),
+    }[kind]
+    Reference = getattr(sklearn_linear, reference_name)
+    Ours = getattr(ours_linear, ours_name)
     common = _benchmarks()
     n, d = _rows(2_000_000, scale), 100
     X_path, y_path = common.regression_files(n, d)
     X, y = common.page_cached(X_path), np.load(y_path)
-    StreamingRidge().fit(X[:100], y[:100])
-    ours = _best(lambda: StreamingRidge(n_jobs=2).fit(X, y), repeat)
-    floor = machine.floor(X, float(n) * d * d)
+    Ours().fit(X[:100], y[:100])
+    ours = _best(lambda: Ours(n_jobs=2).fit(X, y), repeat)
+    floor = machine.floor(X, float(n) * d * d * flops_per_row)
     del X
     X = np.load(X_path)
-    reference = _best(lambda: Ridge().fit(X, y), repeat)
+    reference = _best(lambda: Reference().fit(X, y), repeat)
     linear_model = _sklearnex("linear_model")
     theirs = "absent"
     if linear_model is not None:
-        linear_model.Ridge().fit(X[:100], y[:100])
-        theirs = _best(lambda: linear_model.Ridge().fit(X, y), repeat)
+        Theirs = getattr(linear_model, reference_name)
+        Theirs().fit(X[:100], y[:100])
+        theirs = _best(lambda: Theirs().fit(X, y), repeat)
     return {
-        "workload": "StreamingRidge fit",
+        "workload": f"{ours_name} fit",
         "shape": (n, d),
         "ours": ours,
         "sklearn": reference,
@@ -680,7 +689,8 @@ WORKLOADS = {
     "gmm32": lambda s, r, m: _gmm(s, r, m, "float32"),
     "blobs": _blobs,
     "kmeans": _kmeans,
-    "ridge": _ridge,
+    "ridge": lambda s, r, m: _regression(s, r, m, "ridge"),
+    "linear": lambda s, r, m: _regression(s, r, m, "linear"),
     "pca": _pca,
     "logistic": _logistic,
     "cold-ridge": lambda s, r, m: _cold(s, r, m, "ridge"),
