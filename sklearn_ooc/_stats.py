@@ -1252,11 +1252,16 @@ class TriangularFactor:
     factor : ndarray of shape (n_columns, n_columns)
         Upper triangular: ``factor.T @ factor`` equals the rows' product
         ``A.T @ A``.
+    finite : bool
+        False where a NaN or an infinity was seen among the rows (their sums
+        taken as they were factored): the factor's rounding of such values is
+        LAPACK's, so the rows' own check says.
     """
 
     count: int
     weight: float
     factor: np.ndarray
+    finite: bool = True
 
     @classmethod
     def of_rows(cls, rows, count=None, weight=None):
@@ -1278,6 +1283,12 @@ class TriangularFactor:
 
     def __add__(self, other):
         rows = np.vstack([self.factor, other.factor])
-        return type(self).of_rows(
+        merged = type(self).of_rows(
             rows, self.count + other.count, self.weight + other.weight
         )
+        merged.finite = self.finite and other.finite
+        return merged
+
+    def is_finite(self):
+        """Whether no NaN and no infinity was seen in the rows factored."""
+        return bool(self.finite and np.isfinite(self.factor).all())

@@ -221,6 +221,19 @@ def _shift_args(**changes):
     return tuple(args.values())
 
 
+def _least_squares_args(**changes):
+    args = dict(
+        X=np.ones((4, 3)),
+        Y=np.ones((4, 2)),
+        root=np.ones(4),
+        x_shift=np.ones(3),
+        y_shift=np.ones(2),
+        out=np.zeros((4, 6)),
+    )
+    args.update(changes)
+    return tuple(args.values())
+
+
 def _logistic_args(**changes):
     args = dict(
         Z=np.ones((4, 3)),
@@ -357,6 +370,36 @@ BAD_CALLS = {
         "gradient must fit Z's columns",
     ),
     # Gaussian mixtures
+    "least squares Y rows": (
+        _kernels.least_squares_rows,
+        _least_squares_args(Y=np.ones((3, 2))),
+        "Y, root, the shifts or out do not fit X",
+    ),
+    "least squares root": (
+        _kernels.least_squares_rows,
+        _least_squares_args(root=np.ones(5)),
+        "Y, root, the shifts or out do not fit X",
+    ),
+    "least squares x shift": (
+        _kernels.least_squares_rows,
+        _least_squares_args(x_shift=np.ones(2)),
+        "Y, root, the shifts or out do not fit X",
+    ),
+    "least squares y shift": (
+        _kernels.least_squares_rows,
+        _least_squares_args(y_shift=np.ones(3)),
+        "Y, root, the shifts or out do not fit X",
+    ),
+    "least squares out rows": (
+        _kernels.least_squares_rows,
+        _least_squares_args(out=np.zeros((3, 6))),
+        "Y, root, the shifts or out do not fit X",
+    ),
+    "least squares out columns": (
+        _kernels.least_squares_rows,
+        _least_squares_args(out=np.zeros((4, 5))),
+        "Y, root, the shifts or out do not fit X",
+    ),
     "subtract shift": (
         _kernels.subtract_shift,
         _shift_args(shift=np.ones(2)),
@@ -636,6 +679,11 @@ GOOD_CALLS = {
     "sgd no rows": (_kernels.sgd_rows, _sgd_args(rows=np.arange(0))),
     "reset_wscale": (_kernels.reset_wscale, _wscale_args()),
     "linear": (_kernels.linear_outputs, _linear_args()),
+    "least squares": (_kernels.least_squares_rows, _least_squares_args()),
+    "least squares unweighted": (
+        _kernels.least_squares_rows,
+        _least_squares_args(root=np.empty(0)),
+    ),
     "subtract": (_kernels.subtract_shift, _shift_args()),
     "subtract into wider rows": (
         _kernels.subtract_shift,

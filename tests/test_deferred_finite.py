@@ -18,7 +18,11 @@ from sklearn_ooc.cross_decomposition import OOCPLSRegression
 from sklearn_ooc.data import BatchSource
 from sklearn_ooc.data._source import _BatchMaker
 from sklearn_ooc.decomposition import OOCPCA, OOCFactorAnalysis
-from sklearn_ooc.linear_model import StreamingRidge
+from sklearn_ooc.linear_model import (
+    StreamingBayesianRidge,
+    StreamingLinearRegression,
+    StreamingRidge,
+)
 
 ESTIMATORS = {
     "ridge": lambda **kw: StreamingRidge(batch_size=50, **kw),
@@ -26,6 +30,8 @@ ESTIMATORS = {
     "covariance": lambda **kw: OOCEmpiricalCovariance(batch_size=50, **kw),
     "pls": lambda **kw: OOCPLSRegression(1, batch_size=50, **kw),
     "factor_analysis": lambda **kw: OOCFactorAnalysis(2, batch_size=50, **kw),
+    "linear_regression": lambda **kw: StreamingLinearRegression(batch_size=50, **kw),
+    "bayesian_ridge": lambda **kw: StreamingBayesianRidge(batch_size=50, **kw),
 }
 
 
@@ -75,24 +81,29 @@ def test_a_bad_value_is_reported_as_the_read_reports_it(rng, name, value, n_jobs
         np.testing.assert_array_equal(getattr(fitted, key), value_before)
 
 
+@pytest.mark.parametrize("name", ["ridge", "linear_regression", "bayesian_ridge"])
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_a_bad_value_in_a_row_of_zero_weight_is_still_refused(rng, value):
+def test_a_bad_value_in_a_row_of_zero_weight_is_still_refused(rng, value, name):
     X, y = _rows(rng)
     X[201, 0] = value
     w = np.ones(len(y))
     w[201] = 0.0
     with pytest.raises(ValueError, match=r"at row 201 \(batch 4, rows 200-249\)"):
-        StreamingRidge(batch_size=50).fit(X, y, sample_weight=w)
+        ESTIMATORS[name]().fit(X, y, sample_weight=w)
 
 
-def test_values_that_overflow_are_not_mistaken_for_bad_ones(rng):
+@pytest.mark.parametrize("name", ["ridge", "linear_regression"])
+def test_values_that_overflow_are_not_mistaken_for_bad_ones(rng, name):
     # Finite values whose squares leave float64: the statistics' own
-    # rescaling handles them, and the check of the rows finds nothing.
+    # rescaling (Ridge's) or the factorization's handles them, and the check
+    # of the rows finds nothing.
     X, y = _rows(rng)
     X[:, 1] *= 1e300
-    ridge = StreamingRidge(batch_size=50).fit(X, y)
-    reference = StreamingRidge(batch_size=300).fit(X, y)
-    np.testing.assert_allclose(ridge.coef_, reference.coef_, rtol=1e-9)
+    model = ESTIMATORS[name]().fit(X, y)
+    reference = ESTIMATORS[name]().set_params(batch_size=300).fit(X, y)
+    # The coefficient of the scaled column is about 1e-300 (rounding's below
+    # 1e-16: compared to the others').
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-9, atol=1e-12)
 
 
 class _Flagged:

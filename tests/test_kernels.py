@@ -28,6 +28,31 @@ def test_shifted_weighted_rows(rng, dtype, n_targets, weighted):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_targets", [0, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_least_squares_rows_are_numpys_bit_for_bit(
+    rng, dtype, n_targets, weighted, order
+):
+    X = (rng.normal(size=(37, 4)) + 1e3).astype(dtype)
+    Y = rng.normal(size=(37, n_targets))
+    root = np.sqrt(rng.uniform(0, 3, size=37)) if weighted else np.empty(0)
+    x_shift, y_shift = X[:5].mean(axis=0, dtype=np.float64), rng.normal(size=n_targets)
+    out = np.full((37, 5 + n_targets), np.nan, order=order)
+
+    _kernels.least_squares_rows(X, Y, root, x_shift, y_shift, out)
+
+    # What the summary of a linear regression built with numpy before.
+    expected = np.empty((37, 5 + n_targets))
+    expected[:, 0] = root if weighted else 1.0
+    np.subtract(X, x_shift, out=expected[:, 1:5])
+    np.subtract(Y, y_shift, out=expected[:, 5:])
+    if weighted:
+        expected[:, 1:] *= root[:, None]
+    assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_first_nonfinite_row(rng, dtype):
     A = rng.normal(size=(20, 3)).astype(dtype)
     assert _kernels.first_nonfinite_row(A) == _naive.first_nonfinite_row(A) == -1

@@ -26,6 +26,7 @@ from ._moments import (
     column_sums_and_cross,
     first_negative,
     first_nonfinite_row,
+    least_squares_rows,
     shifted_weighted_rows,
 )
 from ._pairwise import (
@@ -61,6 +62,7 @@ __all__ = [
     "hmm_segment_viterbi_forward",
     "hmm_viterbi",
     "laplacian_block",
+    "least_squares_rows",
     "levels_equal",
     "linear_outputs",
     "lloyd_rows",

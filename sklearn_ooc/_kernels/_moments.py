@@ -49,6 +49,51 @@ def shifted_weighted_rows(X, Y, w, shift, out, peak=None):
 
 
 @njit(nogil=True, cache=True)
+def least_squares_rows(X, Y, root, x_shift, y_shift, out):
+    """Write ``root_i * [1, X_i - x_shift, Y_i - y_shift]`` into row ``i`` of
+    ``out``: the rows of a weighted least-squares problem, shifted.
+
+    ``root`` (the square roots of the rows' weights) may have zero length
+    (unit weights: the rows are not multiplied). ``out`` is written a column
+    at a time, the layout of the caller's column-major chunk, which LAPACK
+    factors where it lies; ``X``'s rows are then read from cache.
+
+    Raises ValueError, before anything is written, unless ``Y``, ``root``
+    (when given) and ``out`` have a row per row of ``X``, the shifts a value
+    per column of ``X`` and ``Y``, and ``out`` ``1 + d + t`` columns.
+    """
+    n, d = X.shape
+    t = Y.shape[1]
+    weighted = root.shape[0] > 0
+    if (
+        Y.shape[0] != n
+        or (weighted and root.shape[0] != n)
+        or x_shift.shape[0] != d
+        or y_shift.shape[0] != t
+        or out.shape[0] != n
+        or out.shape[1] != 1 + d + t
+    ):
+        raise ValueError("least_squares_rows: Y, root, the shifts or out do not fit X")
+    ones = out[:, 0]
+    for i in range(n):
+        ones[i] = root[i] if weighted else 1.0
+    for j in range(d):
+        _shifted_column(out[:, 1 + j], X[:, j], x_shift[j], root, weighted)
+    for j in range(t):
+        _shifted_column(out[:, 1 + d + j], Y[:, j], y_shift[j], root, weighted)
+
+
+@njit(nogil=True, cache=True)
+def _shifted_column(column, source, shift, root, weighted):
+    if weighted:
+        for i in range(column.shape[0]):
+            column[i] = root[i] * (source[i] - shift)
+    else:
+        for i in range(column.shape[0]):
+            column[i] = source[i] - shift
+
+
+@njit(nogil=True, cache=True)
 def first_nonfinite_row(A):
     """Index of the first row of a 2-D array holding a NaN or an infinity, or -1."""
     n, d = A.shape

@@ -12,6 +12,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import Interval
 
 from .._blas import QR_CHUNK_ROWS, qr_update
+from .._kernels import least_squares_rows
 from .._out_of_core import register
 from .._stats import TriangularFactor
 from ..base import ClosedFormMixin, StreamingRegressorMixin
@@ -32,6 +33,10 @@ class FactoredRowsMixin(TargetsMixin):
     factor of the centered rows, or of the raw rows without intercept.
     """
 
+    # The sums of each chunk of rows show a NaN or an infinity of X: the data
+    # layer leaves X's check to them (see TriangularFactor.finite).
+    _summaries_reveal_nonfinite = True
+
     def _prepare(self, source, fresh):
         if fresh:
             self._sparse = sp.issparse(source.X)
@@ -51,26 +56,34 @@ class FactoredRowsMixin(TargetsMixin):
         n, d = batch.X.shape
         y = batch.y.reshape(n, -1)
         width = 1 + d + y.shape[1]
-        root = None
+        root = np.empty(0)
         if batch.sample_weight is not None:
             root = np.sqrt(np.asarray(batch.sample_weight, dtype=np.float64))
+        y_shift = np.zeros(y.shape[1]) + self._y_shift
         factor = np.zeros((width, width), order="F")
         # The rows are built a chunk at a time, column-major and in cache,
         # where LAPACK factors them below the factor so far: the batch's
         # rows are read once.
         chunk = max(1, min(n, QR_CHUNK_ROWS))
         rows = batch.workspace.get("least_squares_chunk", width, chunk).T
+        finite = True
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
             part = rows[: stop - start]
-            part[:, 0] = 1.0 if root is None else root[start:stop]
-            np.subtract(batch.X[start:stop], self._shift, out=part[:, 1 : 1 + d])
-            np.subtract(y[start:stop], self._y_shift, out=part[:, 1 + d :])
-            if root is not None:
-                part[:, 1:] *= root[start:stop, None]
+            least_squares_rows(
+                batch.X[start:stop],
+                y[start:stop],
+                root[start:stop],
+                self._shift,
+                y_shift,
+                part,
+            )
+            # A NaN or an infinity in X (whose check the data layer leaves
+            # to these statistics) makes the sum of its chunk's rows one.
+            finite = finite and bool(np.isfinite(part.sum()))
             qr_update(factor, part, overwrite_rows=True)
-        weight = n if root is None else float(np.sum(batch.sample_weight))
-        return TriangularFactor(n, float(weight), np.triu(factor))
+        weight = n if batch.sample_weight is None else np.sum(batch.sample_weight)
+        return TriangularFactor(n, float(weight), np.triu(factor), finite)
 
     def _blocks(self, stats):
         """``(X_mean, y_mean, R)``: the weighted means of the columns, and the
