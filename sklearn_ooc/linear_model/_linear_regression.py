@@ -210,8 +210,9 @@ class StreamingLinearRegression(
 
     Notes
     -----
-    Memory: one batch of rows per thread plus ``(n_features + n_targets +
-    1)^2`` floats, whatever the number of rows. ``partial_fit`` merges the
+    Memory: one batch of rows per thread, a chunk of 1,024 of them (built
+    in cache and factored there) and ``(n_features + n_targets + 1)^2``
+    floats, whatever the number of rows. ``partial_fit`` merges the
     factor of the new rows into that of all rows seen: any sequence of calls
     gives the model fitted on their concatenation.
 
