@@ -21,8 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._blas import qr_update, symmetric_from_upper, syrk_update
-from ._kernels import column_sums_and_cross, shifted_weighted_rows
+from ._blas import QR_CHUNK_ROWS, qr_update, symmetric_from_upper, syrk_update
+from ._kernels import (
+    centered_columns,
+    column_sums_and_cross,
+    shifted_column_sums,
+    shifted_weighted_rows,
+)
 
 # Rows averaged to pick the shift of a batch: enough to land within a fraction
 # of a standard deviation of the batch mean, few enough to cost nothing.
@@ -806,25 +811,31 @@ def largest_positive(vectors):
     return vectors * signs[:, None]
 
 
-def _positive_root(rows):
-    """The R factor of ``rows`` with a non-negative diagonal.
+def _positive(root):
+    """``root`` (a QR factor) with its rows signed so that its diagonal is
+    non-negative.
 
     A QR factor is unique up to the signs of its rows; fixing them makes it
     the upper Cholesky factor of ``rows.T @ rows``, so that every way of
-    reaching the same rows reaches the same factor. Rows at least as many as
-    the columns are factored by :func:`~sklearn_ooc._blas.qr_update`, a chunk
-    at a time in cache.
+    reaching the same rows reaches the same factor.
+    """
+    signs = np.sign(np.diagonal(root)).copy()
+    signs[signs == 0] = 1.0
+    return root * signs[:, None]
+
+
+def _positive_root(rows):
+    """The R factor of ``rows`` with a non-negative diagonal (:func:`_positive`).
+
+    Rows at least as many as the columns are factored by
+    :func:`~sklearn_ooc._blas.qr_update`, a chunk at a time in cache.
     """
     n, d = rows.shape
     if n >= d:
         root = np.zeros((d, d), order="F")
         qr_update(root, np.asarray(rows, dtype=np.float64))
-        root = np.triu(root)
-    else:
-        root = np.linalg.qr(rows, mode="r")
-    signs = np.sign(np.diagonal(root)).copy()
-    signs[signs == 0] = 1.0
-    return root * signs[:, None]
+        return _positive(np.triu(root))
+    return _positive(np.linalg.qr(rows, mode="r"))
 
 
 @dataclass
@@ -868,15 +879,31 @@ class RootMoments:
         if n == 0:
             return cls(0, np.zeros(d), np.zeros((0, d)))
         shift = np.asarray(X[0], dtype=np.float64)
-        rows = np.empty((n, d)) if workspace is None else workspace.get("root", n, d)
-        np.subtract(X, shift, out=rows)
         # Centered twice: the second mean removes the rounding of the first.
-        delta = rows.mean(axis=0)
-        rows -= delta
-        again = rows.mean(axis=0)
-        rows -= again
+        sums = np.zeros(d)
+        shifted_column_sums(X, shift, np.zeros(d), sums)
+        delta = sums / n
+        sums[:] = 0.0
+        shifted_column_sums(X, shift, delta, sums)
+        again = sums / n
         mean, mean_error = _two_sum(shift, delta + again)
-        return cls(n, mean, _positive_root(rows), mean_error)
+        if n < d:
+            rows = np.empty((n, d))
+            centered_columns(X, shift, delta, again, rows)
+            return cls(n, mean, _positive_root(rows), mean_error)
+        # The centered rows are built a chunk at a time, column-major and in
+        # cache, where LAPACK factors them: no copy of the batch is kept.
+        chunk = min(n, QR_CHUNK_ROWS)
+        if workspace is None:
+            buffer = np.empty((chunk, d), order="F")
+        else:
+            buffer = workspace.get("root_chunk", d, chunk).T
+        root = np.zeros((d, d), order="F")
+        for start in range(0, n, chunk):
+            part = buffer[: min(chunk, n - start)]
+            centered_columns(X[start : start + chunk], shift, delta, again, part)
+            qr_update(root, part, overwrite_rows=True)
+        return cls(n, mean, _positive(np.triu(root)), mean_error)
 
     @property
     def scatter(self):

@@ -234,6 +234,24 @@ def _least_squares_args(**changes):
     return tuple(args.values())
 
 
+def _centered_args(**changes):
+    args = dict(
+        X=np.ones((4, 3)),
+        shift=np.ones(3),
+        delta=np.ones(3),
+        again=np.ones(3),
+        out=np.zeros((4, 3)),
+    )
+    args.update(changes)
+    return tuple(args.values())
+
+
+def _column_sums_args(**changes):
+    args = dict(X=np.ones((4, 3)), shift=np.ones(3), delta=np.ones(3), sums=np.zeros(3))
+    args.update(changes)
+    return tuple(args.values())
+
+
 def _logistic_args(**changes):
     args = dict(
         Z=np.ones((4, 3)),
@@ -399,6 +417,46 @@ BAD_CALLS = {
         _kernels.least_squares_rows,
         _least_squares_args(out=np.zeros((4, 5))),
         "Y, root, the shifts or out do not fit X",
+    ),
+    "centered shift": (
+        _kernels.centered_columns,
+        _centered_args(shift=np.ones(2)),
+        "the shifts or out do not fit X",
+    ),
+    "centered delta": (
+        _kernels.centered_columns,
+        _centered_args(delta=np.ones(4)),
+        "the shifts or out do not fit X",
+    ),
+    "centered again": (
+        _kernels.centered_columns,
+        _centered_args(again=np.ones(2)),
+        "the shifts or out do not fit X",
+    ),
+    "centered out rows": (
+        _kernels.centered_columns,
+        _centered_args(out=np.zeros((3, 3))),
+        "the shifts or out do not fit X",
+    ),
+    "centered out columns": (
+        _kernels.centered_columns,
+        _centered_args(out=np.zeros((4, 4))),
+        "the shifts or out do not fit X",
+    ),
+    "column sums shift": (
+        _kernels.shifted_column_sums,
+        _column_sums_args(shift=np.ones(4)),
+        "shift, delta or sums do not fit X",
+    ),
+    "column sums delta": (
+        _kernels.shifted_column_sums,
+        _column_sums_args(delta=np.ones(2)),
+        "shift, delta or sums do not fit X",
+    ),
+    "column sums sums": (
+        _kernels.shifted_column_sums,
+        _column_sums_args(sums=np.zeros(4)),
+        "shift, delta or sums do not fit X",
     ),
     "subtract shift": (
         _kernels.subtract_shift,
@@ -684,6 +742,8 @@ GOOD_CALLS = {
         _kernels.least_squares_rows,
         _least_squares_args(root=np.empty(0)),
     ),
+    "centered": (_kernels.centered_columns, _centered_args()),
+    "column sums": (_kernels.shifted_column_sums, _column_sums_args()),
     "subtract": (_kernels.subtract_shift, _shift_args()),
     "subtract into wider rows": (
         _kernels.subtract_shift,

@@ -53,6 +53,25 @@ def test_least_squares_rows_are_numpys_bit_for_bit(
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_centered_columns_and_their_sums_are_numpys(rng, dtype, order):
+    X = (rng.normal(size=(37, 4)) * [1, 1e3, 1e-3, 1] + 1e6).astype(dtype)
+    shift = X[0].astype(np.float64)
+    delta, again = rng.normal(size=4), rng.normal(size=4) * 1e-9
+    sums = np.zeros(4)
+    _kernels.shifted_column_sums(X, shift, delta, sums)
+    out = np.full((37, 4), np.nan, order=order)
+    _kernels.centered_columns(X, shift, delta, again, out)
+    # What RootMoments.of_rows computed with numpy before, bit for bit.
+    rows = np.empty((37, 4))
+    np.subtract(X, shift, out=rows)
+    rows -= delta
+    assert_allclose(sums, rows.sum(axis=0), rtol=1e-12, atol=1e-12 * np.abs(rows).max())
+    rows -= again
+    assert_array_equal(out, rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_first_nonfinite_row(rng, dtype):
     A = rng.normal(size=(20, 3)).astype(dtype)
     assert _kernels.first_nonfinite_row(A) == _naive.first_nonfinite_row(A) == -1

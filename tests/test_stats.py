@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import r2_score
 
 from sklearn_ooc import _stats
+from sklearn_ooc._blas import QR_CHUNK_ROWS
 from sklearn_ooc._stats import (
     Moments,
     RegressionScore,
@@ -277,6 +278,31 @@ def test_root_moments_give_the_svd_of_the_centered_rows(rng, offset):
     truth = offset + (X - offset).mean(axis=0)
     assert_allclose(merged.mean, truth, rtol=0, atol=4 * quantum * np.abs(X).max())
     assert_allclose(merged.scatter, centered.T @ centered, atol=1e-9 * 200)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("workspace", [False, True])
+def test_root_moments_of_rows_of_several_chunks(rng, dtype, workspace):
+    # Rows centered and factored a chunk of QR_CHUNK_ROWS at a time: two
+    # chunks and a piece, at 1e6, against numpy's centering and QR.
+    n = 2 * QR_CHUNK_ROWS + 37
+    X = (rng.normal(size=(n, 5)) * [1, 10, 1e-3, 1, 5] + 1e6).astype(dtype)
+    stats = RootMoments.of_rows(X, workspace=Workspace() if workspace else None)
+    rows = X.astype(np.float64)
+    centered = rows - rows.mean(axis=0)
+    # In float32 the third column is constant (1e6 to float32's spacing):
+    # below its zero the factor is not unique, its product and spectrum are.
+    expected = np.linalg.svd(centered, compute_uv=False)
+    scale = expected[0]
+    assert stats.count == n
+    product = stats.root.T @ stats.root
+    assert_allclose(product, centered.T @ centered, rtol=0, atol=1e-12 * scale**2)
+    assert_allclose(stats.spectrum()[0], expected, rtol=0, atol=1e-12 * scale)
+    assert np.all(np.diagonal(stats.root) >= 0)
+    assert_array_equal(np.tril(stats.root, -1), 0.0)
+    # numpy's own mean is accurate to a few eps times the largest entry.
+    truth = 1e6 + (rows - 1e6).mean(axis=0)
+    assert_allclose(stats.mean, truth, rtol=0, atol=4 * np.spacing(1e6))
 
 
 def test_root_moments_merge_in_any_order_to_the_same_factor(rng):

@@ -23,10 +23,12 @@ from ._hmm import (
 )
 from ._logistic import logistic_rows
 from ._moments import (
+    centered_columns,
     column_sums_and_cross,
     first_negative,
     first_nonfinite_row,
     least_squares_rows,
+    shifted_column_sums,
     shifted_weighted_rows,
 )
 from ._pairwise import (
@@ -45,6 +47,7 @@ __all__ = [
     "best_network_order",
     "best_parent_sets",
     "chi2_block",
+    "centered_columns",
     "column_sums_and_cross",
     "count_families",
     "decode_chunk",
@@ -77,6 +80,7 @@ __all__ = [
     "reset_wscale",
     "sequence_batches",
     "sgd_rows",
+    "shifted_column_sums",
     "shifted_weighted_rows",
     "shuffle_index",
     "sigmoid_from_dot",

@@ -94,6 +94,50 @@ def _shifted_column(column, source, shift, root, weighted):
 
 
 @njit(nogil=True, cache=True)
+def shifted_column_sums(X, shift, delta, sums):
+    """Add ``(X[i] - shift) - delta`` of every row ``i`` to ``sums``: the sums
+    of a centering's first (``delta`` zero) and second pass.
+
+    Raises ValueError, before anything is added, unless ``shift``, ``delta``
+    and ``sums`` have a value per column of ``X``.
+    """
+    n, d = X.shape
+    if shift.shape[0] != d or delta.shape[0] != d or sums.shape[0] != d:
+        raise ValueError("shifted_column_sums: shift, delta or sums do not fit X")
+    for i in range(n):
+        for j in range(d):
+            sums[j] += (X[i, j] - shift[j]) - delta[j]
+
+
+@njit(nogil=True, cache=True)
+def centered_columns(X, shift, delta, again, out):
+    """``out[i, j] = ((X[i, j] - shift[j]) - delta[j]) - again[j]``: rows
+    centered twice, written a column at a time (the layout of a caller's
+    column-major chunk, which LAPACK factors where it lies).
+
+    Raises ValueError, before anything is written, unless the three shifts
+    have a value per column of ``X`` and ``out`` is of ``X``'s shape.
+    """
+    n, d = X.shape
+    if (
+        shift.shape[0] != d
+        or delta.shape[0] != d
+        or again.shape[0] != d
+        or out.shape[0] != n
+        or out.shape[1] != d
+    ):
+        raise ValueError("centered_columns: the shifts or out do not fit X")
+    for j in range(d):
+        _centered_column(out[:, j], X[:, j], shift[j], delta[j], again[j])
+
+
+@njit(nogil=True, cache=True)
+def _centered_column(column, source, shift, delta, again):
+    for i in range(column.shape[0]):
+        column[i] = ((source[i] - shift) - delta) - again
+
+
+@njit(nogil=True, cache=True)
 def first_nonfinite_row(A):
     """Index of the first row of a 2-D array holding a NaN or an infinity, or -1."""
     n, d = A.shape
