@@ -196,7 +196,7 @@ def qr_update(factor, rows, *, overwrite_rows=False):
     d = rows.shape[1] if rows.ndim == 2 else 0
     # A single column's stride says nothing of a next column's place.
     column_stride = rows.strides[1] if rows.ndim == 2 and d > 1 else 8 * max(k, 1)
-    in_place = (
+    layout_ok = (
         not overwrite_rows
         or (rows.flags.writeable and (k < 2 or rows.strides[0] == 8))
         and column_stride >= 8 * k
@@ -212,7 +212,7 @@ def qr_update(factor, rows, *, overwrite_rows=False):
         or not factor.flags.writeable
         or d > _INT_MAX
         or (overwrite_rows and k > _INT_MAX)
-        or not in_place
+        or not layout_ok
     ):
         raise ValueError(
             "qr_update takes a float64 F-ordered (d, d) factor and float64 "

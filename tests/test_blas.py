@@ -96,22 +96,28 @@ def test_bad_layouts_are_refused_and_the_gram_is_unchanged(case):
     np.testing.assert_array_equal(gram, before)
 
 
-def test_threads_updating_their_own_grams_get_the_serial_sums():
+@pytest.mark.parametrize(
+    ("update", "shape", "repeats"),
+    [(syrk_update, (257, 30), 20), (qr_update, (3000, 20), 5)],
+    ids=["syrk_update", "qr_update"],
+)
+def test_threads_updating_their_own_outputs_get_the_serial_bits(update, shape, repeats):
     rng = np.random.default_rng(2)
-    blocks = [rng.normal(size=(257, 30)) for _ in range(8)]
-    serial = []
-    for block in blocks:
-        gram = np.zeros((30, 30), order="F")
-        for _ in range(20):
-            syrk_update(gram, block)
-        serial.append(gram)
-    threaded = [np.zeros((30, 30), order="F") for _ in blocks]
+    blocks = [rng.normal(size=shape) for _ in range(8)]
+    d = shape[1]
 
-    def work(i):
-        for _ in range(20):
-            syrk_update(threaded[i], blocks[i])
+    def run(out, block):
+        for _ in range(repeats):
+            update(out, block)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(blocks))]
+    serial = [np.zeros((d, d), order="F") for _ in blocks]
+    for out, block in zip(serial, blocks, strict=True):
+        run(out, block)
+    threaded = [np.zeros((d, d), order="F") for _ in blocks]
+    threads = [
+        threading.Thread(target=run, args=(out, block))
+        for out, block in zip(threaded, blocks, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -201,27 +207,3 @@ def test_bad_factors_and_rows_are_refused_and_the_factor_is_unchanged(case):
     with pytest.raises(ValueError, match="qr_update takes a float64 F-ordered"):
         qr_update(factor, rows, overwrite_rows=overwrite)
     np.testing.assert_array_equal(factor, before)
-
-
-def test_threads_factoring_their_own_rows_get_the_serial_factors():
-    rng = np.random.default_rng(4)
-    blocks = [rng.normal(size=(3000, 20)) for _ in range(8)]
-    serial = []
-    for block in blocks:
-        factor = np.zeros((20, 20), order="F")
-        for _ in range(5):
-            qr_update(factor, block)
-        serial.append(factor)
-    threaded = [np.zeros((20, 20), order="F") for _ in blocks]
-
-    def work(i):
-        for _ in range(5):
-            qr_update(threaded[i], blocks[i])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(blocks))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for got, expected in zip(threaded, serial, strict=True):
-        np.testing.assert_array_equal(got, expected)
