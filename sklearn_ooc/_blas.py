@@ -146,10 +146,6 @@ def symmetric_from_upper(gram):
     return upper + np.triu(upper, 1).T
 
 
-def _address(value):
-    return ctypes.addressof(value)
-
-
 def qr_update(factor, rows, *, overwrite_rows=False):
     """Replace ``factor`` by the R factor of ``[[factor], [rows]]``, in place.
 
@@ -246,18 +242,18 @@ def _tpqrt(factor, below, leading, reflectors, work):
     n_block, zero = ctypes.c_int(block), ctypes.c_int(0)
     ld_below, info = ctypes.c_int(leading), ctypes.c_int(0)
     _dtpqrt(
-        _address(n_rows),
-        _address(n_columns),
-        _address(zero),
-        _address(n_block),
+        ctypes.addressof(n_rows),
+        ctypes.addressof(n_columns),
+        ctypes.addressof(zero),
+        ctypes.addressof(n_block),
         factor.ctypes.data,
-        _address(n_columns),
+        ctypes.addressof(n_columns),
         below.ctypes.data,
-        _address(ld_below),
+        ctypes.addressof(ld_below),
         reflectors.ctypes.data,
-        _address(n_block),
+        ctypes.addressof(n_block),
         work.ctypes.data,
-        _address(info),
+        ctypes.addressof(info),
     )
     if info.value != 0:  # pragma: no cover - LAPACK refuses only bad arguments
         raise ValueError(f"LAPACK dtpqrt failed (info={info.value})")
