@@ -321,6 +321,36 @@ def test_rows_held_by_a_caller_are_never_filled_again(tmp_path):
     assert again.__array_interface__["data"][0] == address
 
 
+def test_threaded_fits_fill_the_same_arrays_again(tmp_path, monkeypatch):
+    # A pass on two threads holds several batches at once (read ahead,
+    # awaited, in hand). The table keeps as many arrays of rows as were held
+    # at once, so the fits below fault in fresh arrays only while that
+    # number grows, not one for each batch.
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(24_000, 5))
+    path = tmp_path / "rows.parquet"
+    columns = {f"x{j}": values[:, j] for j in range(4)} | {"y": values[:, 4]}
+    pq.write_table(pa.table(columns), path, row_group_size=5_000)
+    T = open_table(path)
+    X, y = T.drop(columns="y"), T["y"]
+    fresh = []
+    get = _table._Spares.get
+
+    def counting_get(self, shape, dtype):
+        kept = {id(arr) for arr in self._arrays}
+        arr = get(self, shape, dtype)
+        if id(arr) not in kept:
+            fresh.append(shape)
+        return arr
+
+    monkeypatch.setattr(_table._Spares, "get", counting_get)
+    fits = [StreamingRidge(n_jobs=2).fit(X, y, batch_size=1_000) for _ in range(3)]
+    # 72 batches of X and of y.
+    assert fresh.count((1_000, 4)) <= 10 and fresh.count((1_000, 1)) <= 10
+    for fit in fits[1:]:
+        np.testing.assert_array_equal(fit.coef_, fits[0].coef_)
+
+
 def test_cross_validate_over_a_table(files, data, monkeypatch):
     X, y, _ = data
     T = open_table(files["parquet"])
