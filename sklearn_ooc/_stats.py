@@ -905,6 +905,14 @@ class RootMoments:
             qr_update(root, part, overwrite_rows=True)
         return cls(n, mean, _positive(np.triu(root)), mean_error)
 
+    def is_finite(self):
+        """Whether the mean and the root are finite.
+
+        The mean is not if a row summed held a NaN or an infinity: each value
+        enters its column's sum.
+        """
+        return bool(np.isfinite(self.mean).all() and np.isfinite(self.root).all())
+
     @property
     def scatter(self):
         """``sum_i (x_i - mean)(x_i - mean)^T``."""
@@ -978,6 +986,10 @@ class GroupedMoments:
                 rows, workspace=workspace
             )
         return cls(groups)
+
+    def is_finite(self):
+        """Whether every group's statistic is finite (every row is in one)."""
+        return all(stat.is_finite() for stat in self.groups.values())
 
     def __add__(self, other):
         merged = dict(self.groups)

@@ -12,17 +12,22 @@ import numpy as np
 import pytest
 
 from sklearn_ooc._engine import Engine
-from sklearn_ooc._stats import Moments
+from sklearn_ooc._stats import GroupedMoments, Moments, RootMoments
 from sklearn_ooc.covariance import OOCEmpiricalCovariance
 from sklearn_ooc.cross_decomposition import OOCPLSRegression
 from sklearn_ooc.data import BatchSource
 from sklearn_ooc.data._source import _BatchMaker
 from sklearn_ooc.decomposition import OOCPCA, OOCFactorAnalysis
+from sklearn_ooc.discriminant_analysis import (
+    OOCLinearDiscriminantAnalysis,
+    OOCQuadraticDiscriminantAnalysis,
+)
 from sklearn_ooc.linear_model import (
     StreamingBayesianRidge,
     StreamingLinearRegression,
     StreamingRidge,
 )
+from sklearn_ooc.naive_bayes import OOCGaussianNB
 
 ESTIMATORS = {
     "ridge": lambda **kw: StreamingRidge(batch_size=50, **kw),
@@ -32,7 +37,19 @@ ESTIMATORS = {
     "factor_analysis": lambda **kw: OOCFactorAnalysis(2, batch_size=50, **kw),
     "linear_regression": lambda **kw: StreamingLinearRegression(batch_size=50, **kw),
     "bayesian_ridge": lambda **kw: StreamingBayesianRidge(batch_size=50, **kw),
+    "pca_full": lambda **kw: OOCPCA(2, batch_size=50, svd_solver="full", **kw),
+    "lda_svd": lambda **kw: OOCLinearDiscriminantAnalysis(batch_size=50, **kw),
+    "lda_lsqr_ledoit_wolf": lambda **kw: OOCLinearDiscriminantAnalysis(
+        solver="lsqr", shrinkage="auto", batch_size=50, **kw
+    ),
+    "lda_eigen": lambda **kw: OOCLinearDiscriminantAnalysis(
+        solver="eigen", batch_size=50, **kw
+    ),
+    "qda": lambda **kw: OOCQuadraticDiscriminantAnalysis(batch_size=50, **kw),
+    "gaussian_nb": lambda **kw: OOCGaussianNB(batch_size=50, **kw),
 }
+# These take class labels: the sign of the target.
+CLASSIFIERS = {"lda_svd", "lda_lsqr_ledoit_wolf", "lda_eigen", "qda", "gaussian_nb"}
 
 
 @pytest.fixture
@@ -49,14 +66,15 @@ def checked(monkeypatch):
     return names
 
 
-def _rows(rng, n=300, d=4):
-    return rng.normal(size=(n, d)) + 1e6, rng.normal(size=n)
+def _rows(rng, n=300, d=4, name=None):
+    X, y = rng.normal(size=(n, d)) + 1e6, rng.normal(size=n)
+    return X, (y > 0).astype(int) if name in CLASSIFIERS else y
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_finite_rows_are_not_read_again_to_be_checked(rng, checked, name, n_jobs):
-    X, y = _rows(rng)
+    X, y = _rows(rng, name=name)
     ESTIMATORS[name](n_jobs=n_jobs).fit(X, y)
     # A y (where the estimator reads it) is still checked as it is read.
     assert set(checked) <= {"y"}
@@ -66,7 +84,7 @@ def test_finite_rows_are_not_read_again_to_be_checked(rng, checked, name, n_jobs
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_a_bad_value_is_reported_as_the_read_reports_it(rng, name, value, n_jobs):
-    X, y = _rows(rng)
+    X, y = _rows(rng, name=name)
     X[137, 3] = value
     expected = BatchSource(X, batch_size=50)
     with pytest.raises(ValueError) as read_error:
@@ -81,10 +99,12 @@ def test_a_bad_value_is_reported_as_the_read_reports_it(rng, name, value, n_jobs
         np.testing.assert_array_equal(getattr(fitted, key), value_before)
 
 
-@pytest.mark.parametrize("name", ["ridge", "linear_regression", "bayesian_ridge"])
+@pytest.mark.parametrize(
+    "name", ["ridge", "linear_regression", "bayesian_ridge", "gaussian_nb"]
+)
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_a_bad_value_in_a_row_of_zero_weight_is_still_refused(rng, value, name):
-    X, y = _rows(rng)
+    X, y = _rows(rng, name=name)
     X[201, 0] = value
     w = np.ones(len(y))
     w[201] = 0.0
@@ -205,3 +225,21 @@ def test_moments_are_finite_unless_a_mean_or_a_square_is_not(diagonal, batch_sha
         index = (..., 1) if where == "mean" or diagonal else (..., 1, 1)
         target[index] = value
         assert not bad.is_finite()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 7, 2_499])
+def test_a_root_of_rows_is_finite_unless_a_row_is_not(rng, value, row):
+    # The first row is the shift the others are centered by; rows past the
+    # first chunk are factored in a later one.
+    X = rng.normal(size=(2_500, 3)) + 1e6
+    assert RootMoments.of_rows(X).is_finite()
+    X[row, 1] = value
+    assert not RootMoments.of_rows(X).is_finite()
+    labels = np.arange(2_500) % 2
+    assert not GroupedMoments.of_batch(
+        X, labels, of_rows=RootMoments.of_rows
+    ).is_finite()
+    assert GroupedMoments.of_batch(
+        np.delete(X, row, axis=0), np.delete(labels, row), of_rows=RootMoments.of_rows
+    ).is_finite()

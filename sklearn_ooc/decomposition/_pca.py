@@ -482,10 +482,9 @@ class OOCPCA(
         self._fit_svd_solver = solver
         self._fit_dtype = _result_dtype(source)
 
-    @property
-    def _summaries_reveal_nonfinite(self):
-        # Moments do; the "full" solver's factor of the rows is not checked.
-        return getattr(self, "_fit_svd_solver", "full") != "full"
+    # Moments and the "full" solver's root: their means show a NaN or an
+    # infinity.
+    _summaries_reveal_nonfinite = True
 
     def _summarize(self, batch):
         if self._fit_svd_solver == "full":

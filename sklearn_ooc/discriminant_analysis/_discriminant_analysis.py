@@ -244,6 +244,9 @@ class _ClassSummary:
     def __add__(self, other):
         return _ClassSummary(self.moments + other.moments, self.fourth + other.fourth)
 
+    def is_finite(self):
+        return self.moments.is_finite()
+
 
 def _exact_mean(m):
     return m.mean + m.mean_error
@@ -329,6 +332,8 @@ class _DiscriminantBase(
     _single_target = True
     _requires_y = True
     _svd_error = ""
+    # Each class's moments or root: its mean shows a NaN or an infinity.
+    _summaries_reveal_nonfinite = True
 
     def fit(self, X, y, *, batch_size=None):
         """Fit from one pass over ``X`` and ``y``.

@@ -43,6 +43,11 @@ class _GaussianStats:
                 classes[key] = mine + moments
         return _GaussianStats(self.pooled + other.pooled, classes)
 
+    def is_finite(self):
+        """Whether the moments of all the rows are finite (see
+        :meth:`~sklearn_ooc._stats.Moments.is_finite`)."""
+        return self.pooled.is_finite()
+
 
 def _merge(n_past, mu, var, n_new, new_mu, new_var):
     """scikit-learn's update of a class's mean and variance by new rows."""
@@ -128,6 +133,8 @@ class OOCGaussianNB(SummarizeMixin, StreamedPredictMixin, OutOfCoreMixin, Gaussi
         **OutOfCoreMixin._ooc_parameter_constraints,
         "batches_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
+    # The moments of all the rows show a NaN or an infinity.
+    _summaries_reveal_nonfinite = True
 
     def __init__(
         self,
