@@ -169,6 +169,16 @@ PAIRS = [
         "cluster_decomposition.PCAFit.time_numpy_gram",
     ),
     (
+        "Ridge fit, float32 file vs sklearnex on the float32 array (where installed)",
+        "linear_model.RidgeFloat32.time_ours_n_jobs_2",
+        "linear_model.SklearnexRidgeFloat32.time_sklearnex_ridge",
+    ),
+    (
+        "PCA fit, float32 file vs sklearnex on the float32 array (where installed)",
+        "cluster_decomposition.PCAFitFloat32.time_ours_n_jobs_2",
+        "cluster_decomposition.SklearnexPCAFitFloat32.time_sklearnex_pca",
+    ),
+    (
         "StreamingRidgeCV vs one StreamingRidge fit",
         "model_selection.RidgeCVOnePass.time_streaming_ridge_cv",
         "model_selection.RidgeCVOnePass.time_streaming_ridge_single_fit",
@@ -533,9 +543,23 @@ def _kmeans(scale, repeat, machine):
     }
 
 
-def _regression(scale, repeat, machine, kind):
+def _problem_files(n, d, dtype_name):
+    """The cached regression problem's paths, float64 or float32."""
+    common = _benchmarks()
+    if dtype_name == "float32":
+        return common.float32_regression_file(n, d)
+    return common.regression_files(n, d)
+
+
+def _from_file(dtype_name):
+    """What a workload's name says of its file: nothing for float64."""
+    return "" if dtype_name == "float64" else f", {dtype_name} file"
+
+
+def _regression(scale, repeat, machine, kind, dtype_name="float64"):
     """A one-pass regression fit: ``kind`` "ridge" (moments: ``n d^2``
-    flops of syrk) or "linear" (Householder QR: ``2 n d^2`` flops)."""
+    flops of syrk) or "linear" (Householder QR: ``2 n d^2`` flops), from
+    the float64 or the float32 file (the references on the same array)."""
     import numpy as np
     from sklearn import linear_model as sklearn_linear
 
@@ -549,7 +573,7 @@ def _regression(scale, repeat, machine, kind):
     Ours = getattr(ours_linear, ours_name)
     common = _benchmarks()
     n, d = _rows(2_000_000, scale), 100
-    X_path, y_path = common.regression_files(n, d)
+    X_path, y_path = _problem_files(n, d, dtype_name)
     X, y = common.page_cached(X_path), np.load(y_path)
     Ours().fit(X[:100], y[:100])
     ours = _best(lambda: Ours(n_jobs=2).fit(X, y), repeat)
@@ -564,7 +588,7 @@ def _regression(scale, repeat, machine, kind):
         Theirs().fit(X[:100], y[:100])
         theirs = _best(lambda: Theirs().fit(X, y), repeat)
     return {
-        "workload": f"{ours_name} fit",
+        "workload": f"{ours_name} fit{_from_file(dtype_name)}",
         "shape": (n, d),
         "ours": ours,
         "sklearn": reference,
@@ -573,7 +597,7 @@ def _regression(scale, repeat, machine, kind):
     }
 
 
-def _pca(scale, repeat, machine):
+def _pca(scale, repeat, machine, dtype_name="float64"):
     import numpy as np
     from sklearn.decomposition import PCA
 
@@ -581,7 +605,7 @@ def _pca(scale, repeat, machine):
 
     common = _benchmarks()
     n, d = _rows(2_000_000, scale), 100
-    X_path, _ = common.regression_files(n, d)
+    X_path, _ = _problem_files(n, d, dtype_name)
     X = common.page_cached(X_path)
     OOCPCA(5).fit(X[:1000])
     ours = _best(lambda: OOCPCA(10, n_jobs=2).fit(X), repeat)
@@ -595,7 +619,7 @@ def _pca(scale, repeat, machine):
         decomposition.PCA(5).fit(X[:1000])
         theirs = _best(lambda: decomposition.PCA(10).fit(X), repeat)
     return {
-        "workload": "OOCPCA fit, 10 components",
+        "workload": f"OOCPCA fit, 10 components{_from_file(dtype_name)}",
         "shape": (n, d),
         "ours": ours,
         "sklearn": reference,
@@ -692,6 +716,8 @@ WORKLOADS = {
     "ridge": lambda s, r, m: _regression(s, r, m, "ridge"),
     "linear": lambda s, r, m: _regression(s, r, m, "linear"),
     "pca": _pca,
+    "ridge32": lambda s, r, m: _regression(s, r, m, "ridge", "float32"),
+    "pca32": lambda s, r, m: _pca(s, r, m, "float32"),
     "logistic": _logistic,
     "cold-ridge": lambda s, r, m: _cold(s, r, m, "ridge"),
     "cold-kmeans": lambda s, r, m: _cold(s, r, m, "kmeans"),

@@ -38,6 +38,18 @@ _SHIFT_ROWS = 64
 # them from memory again.
 _CHUNK_BYTES = 1 << 20
 
+# float32 rows are multiplied in float32 at most this many at a time (their
+# sums in float32 grow with the rows), the chunks' products summed in float64.
+# 512 to 5,000 rows of 100 columns take the same time.
+_SINGLE_CHUNK_ROWS = 1024
+
+# float32 rows are multiplied in float32 when every column's shifted values
+# are within 2**+-this in magnitude (or zero): their products, between
+# 2**-80 and 2**80, and a chunk's sums of them stay far from float32's limits
+# (2**-126, 2**128); values far below a column's largest weigh nothing beside
+# it. Other rows are multiplied in float64.
+_SINGLE_RANGE_LOG2 = 40
+
 # Column magnitudes (square roots of a scatter's diagonal) within 2**+-this
 # are kept unscaled: their products stay between 2**-800 and 2**800, far from
 # float64's limits (2**-1022, 2**1024) even summed over 2**63 rows, and rows
@@ -587,21 +599,26 @@ def _chunk_rows(width):
     return max(1, _CHUNK_BYTES // (8 * max(width, 1)))
 
 
-def _row_chunks(n_rows, width):
-    """Consecutive slices of ``n_rows`` rows, ``_chunk_rows(width)`` each."""
-    step = _chunk_rows(width)
+def _row_slices(n_rows, step):
+    """Consecutive slices of ``n_rows`` rows, ``step`` each (the last fewer)."""
     return [slice(start, min(n_rows, start + step)) for start in range(0, n_rows, step)]
 
 
+def _row_chunks(n_rows, width):
+    """Consecutive slices of ``n_rows`` rows, ``_chunk_rows(width)`` each."""
+    return _row_slices(n_rows, _chunk_rows(width))
+
+
 def _shifted_chunks(X, Y, w, shift, rows, peak=None):
-    """``sqrt(w) * ([X, Y] - shift)`` a chunk at a time, written to ``rows``.
+    """``sqrt(w) * ([X, Y] - shift)`` a chunk at a time, written to ``rows``
+    (a chunk's worth).
 
     Yields each chunk's rows (a view of ``rows``), weighted sums and weight
     (see :func:`~sklearn_ooc._kernels.shifted_weighted_rows`, which also
     fills ``peak``); ``w`` may be empty (unit weights).
     """
     weighted = w.shape[0] > 0
-    for part in _row_chunks(X.shape[0], rows.shape[1]):
+    for part in _row_slices(X.shape[0], rows.shape[0]):
         out = rows[: part.stop - part.start]
         sums, weight = shifted_weighted_rows(
             X[part], Y[part], w[part] if weighted else w, shift, out, peak
@@ -645,22 +662,59 @@ def _moments_about_zero(X, Y, rescale):
     return Moments.from_shifted_sums(n, n, np.zeros_like(sums), sums, scatter, exponent)
 
 
+def _single_scatter(X, Y, w, shift, rows):
+    """The scatter, sums and weight of ``sqrt(w) * ([X, Y] - shift)``, each
+    chunk's products taken in float32 (``rows`` is float32) and summed in
+    float64; ``None`` if a column's shifted values leave the range in which
+    float32 products are safe (see ``_SINGLE_RANGE_LOG2``).
+    """
+    width = rows.shape[1]
+    gram = np.zeros((width, width))
+    chunk_gram = np.empty((width, width), dtype=np.float32)
+    sums = np.zeros(width)
+    weight = 0.0
+    peak = np.zeros(width)
+    with np.errstate(over="ignore", invalid="ignore"):
+        chunks = _shifted_chunks(X, Y, w, shift, rows, peak)
+        for out, chunk_sums, chunk_weight in chunks:
+            # numpy's BLAS takes the product of a matrix with its own
+            # transpose by syrk, and fills the other triangle.
+            np.matmul(out.T, out, out=chunk_gram)
+            gram += chunk_gram
+            sums += chunk_sums
+            weight += chunk_weight
+    low, high = 2.0**-_SINGLE_RANGE_LOG2, 2.0**_SINGLE_RANGE_LOG2
+    if not np.all((peak == 0) | ((peak >= low) & (peak <= high))):
+        return None
+    return gram, sums, weight
+
+
 def _moments_about_shift(X, Y, w, shift, rows, rescale):
     """Moments from ``sqrt(w) * ([X, Y] - shift)``, written to ``rows`` (a
     chunk's worth) a chunk at a time.
 
-    With ``rescale``, columns whose products leave float64's range are
-    scaled by powers of two, exactly, and multiplied again.
+    float32 ``rows`` (for float32 ``X``) are multiplied in float32, unless
+    their values leave float32's safe range; then, as for float64 ``rows``,
+    in float64. With ``rescale``, columns whose products leave float64's
+    range are scaled by powers of two, exactly, and multiplied again.
     """
     n, d = X.shape
     width = rows.shape[1]
 
     def scatter_of(exponent=None):
+        if rows.dtype == np.float32 and exponent is None:
+            single = _single_scatter(X, Y, w, shift, rows)
+            if single is not None:
+                return single
+        if rows.dtype == np.float64:
+            wide = rows
+        else:
+            wide = np.empty((min(n, _chunk_rows(width)), width))
         gram = np.zeros((width, width), order="F")
         sums = np.zeros(width)
         weight = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
-            for out, chunk_sums, chunk_weight in _shifted_chunks(X, Y, w, shift, rows):
+            for out, chunk_sums, chunk_weight in _shifted_chunks(X, Y, w, shift, wide):
                 if exponent is not None:
                     np.ldexp(out, -exponent, out=out)
                 syrk_update(gram, out)
@@ -685,7 +739,9 @@ def _moments_about_shift(X, Y, w, shift, rows, rescale):
     return Moments.from_shifted_sums(n, weight, shift, sums, scatter, exponent)
 
 
-def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=False):
+def moments_of_rows(
+    X, Y=None, sample_weight=None, workspace=None, *, rescale=False, single=False
+):
     """Moments of the rows of ``[X, Y]``, weighted by ``sample_weight``.
 
     The scatter is computed about a shift within a standard deviation of the
@@ -697,7 +753,8 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=Fa
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        float32 or float64, C-contiguous; computations are in float64.
+        float32 or float64, C-contiguous; computations are in float64
+        (but see ``single``).
     Y : ndarray of shape (n_samples, n_targets), default=None
         Columns appended to ``X`` (the targets of a supervised model).
     sample_weight : ndarray of shape (n_samples,), default=None
@@ -709,6 +766,14 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=Fa
         of two (see :attr:`Moments.exponent`), for a caller that reads the
         scatter with its exponents. Otherwise such rows raise a
         ``ValueError`` (or, for products that underflow, lose digits).
+    single : bool, default=False
+        Take the products of float32 rows in float32 (twice BLAS's float64
+        rate), a chunk of rows at a time, and sum the chunks' products, the
+        sums and the merges in float64: the moments are then within
+        float32's rounding of the float64 moments of the same values (see
+        ``doc/user_guide/exact.rst``). For estimators whose scikit-learn
+        counterpart computes float32 input in float32. Rows whose shifted
+        values leave float32's safe range are multiplied in float64.
 
     Returns
     -------
@@ -728,10 +793,13 @@ def moments_of_rows(X, Y=None, sample_weight=None, workspace=None, *, rescale=Fa
             return moments
     w = np.empty(0) if sample_weight is None else sample_weight
     chunk = min(n, _chunk_rows(d + t))
+    dtype = np.float64
+    if single and X.dtype == np.float32:
+        dtype, chunk = np.float32, min(chunk, _SINGLE_CHUNK_ROWS)
     if workspace is None:
-        rows = np.empty((chunk, d + t))
+        rows = np.empty((chunk, d + t), dtype=dtype)
     else:
-        rows = workspace.get("shifted_rows", chunk, d + t)
+        rows = workspace.get("shifted_rows", chunk, d + t, dtype)
     moments = _moments_about_shift(X, Y, w, shift, rows, rescale)
     if moments.lost_digits(shift) > _MAX_LOST_DIGITS:
         moments = _moments_about_shift(X, Y, w, moments.mean, rows, rescale)
@@ -758,11 +826,12 @@ def diagonal_moments_of_rows(X, sample_weight=None, *, exponent=None):
     # The corrected two-pass mean: the plain mean, then the mean of the rows
     # about it, whose rounding is kept as in moments_of_rows; no digits are
     # lost to data far from the origin.
-    shift = (w @ X) / weight
-    shifted = X - shift
-    delta = (w @ shifted) / weight
-    # An overflow is caught, and refused, by the check below.
+    # An overflow (or the NaN of rows not checked yet) is caught, and
+    # refused, by the check below.
     with np.errstate(over="ignore", invalid="ignore"):
+        shift = (w @ X) / weight
+        shifted = X - shift
+        delta = (w @ shifted) / weight
         scatter = w @ (shifted - delta) ** 2
     mean, mean_error = _two_sum(shift, delta)
     _check_finite(weight, mean, scatter, True)

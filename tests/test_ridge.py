@@ -21,6 +21,10 @@ from sklearn_ooc.linear_model import StreamingRidge
 from .conftest import file_digest, fitted_state
 
 N = 1500
+# float32 rows are multiplied in float32, a chunk at a time, and summed in
+# float64 (as scikit-learn's Ridge, which does all of it in float32): the fit
+# is within float32's rounding of the float64 fit of the same values.
+FLOAT32_RTOL = 1e-5
 
 
 def _problem(rng, *, n=N, d=5, n_targets=None, offset=0.0, dtype=np.float64):
@@ -63,11 +67,10 @@ def test_equals_sklearn_ridge(rng, batch_size, n_jobs, dtype, offset, weighted):
     w = rng.uniform(0, 3, size=N) if weighted else None
     model = StreamingRidge(alpha=2.0, batch_size=batch_size, n_jobs=n_jobs)
     model.fit(X, y, sample_weight=w)
-    # Computations are in float64 for float32 input too, so the reference is
-    # Ridge on the same values in float64, rounded to float32 as the
-    # attributes are (X's dtype, as scikit-learn keeps it); Ridge in float32
-    # only agrees to float32 precision (below).
-    rtol = 1e-8 if dtype == np.float64 else 2e-7
+    # The reference is Ridge on the same values in float64; float32 rows give
+    # a fit within float32's rounding of it, in float32 attributes (X's
+    # dtype, as scikit-learn keeps it).
+    rtol = 1e-8 if dtype == np.float64 else FLOAT32_RTOL
     _assert_same_model(model, _reference(X, y, 2.0, w), y, rtol=rtol)
     assert model.n_samples_seen_ == N
     assert model.coef_.dtype == dtype
@@ -81,6 +84,28 @@ def test_float32_agrees_with_sklearn_float32_to_its_precision(rng):
     assert ref32.coef_.dtype == model.coef_.dtype == np.float32
     assert type(model.intercept_) is type(ref32.intercept_)
     assert_allclose(model.coef_, ref32.coef_, rtol=1e-4)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_float32_is_closer_to_the_float64_fit_than_sklearns(rng, offset):
+    # scikit-learn's Ridge centers and multiplies float32 rows in float32,
+    # its sums of products growing with the rows; ours multiplies them in
+    # float32 too, about a shift near the mean, a chunk at a time, and sums
+    # the chunks in float64.
+    n, d = 200_000, 8
+    X = (rng.normal(size=(n, d)) * np.geomspace(0.1, 10, d) + offset).astype(np.float32)
+    y = (X - offset) @ rng.normal(size=d) + rng.normal(size=n)
+    y = y.astype(np.float32)
+    wide = Ridge(solver="cholesky").fit(X.astype(np.float64), y.astype(np.float64))
+    theirs = Ridge(solver="cholesky").fit(X, y)
+    ours = StreamingRidge(batch_size=30_000, n_jobs=2).fit(X, y)
+    assert ours.coef_.dtype == theirs.coef_.dtype == np.float32
+    error = {
+        name: np.abs(m.coef_ - wide.coef_).max() / np.abs(wide.coef_).max()
+        for name, m in [("ours", ours), ("theirs", theirs)]
+    }
+    assert error["ours"] <= FLOAT32_RTOL
+    assert error["ours"] < error["theirs"]
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 1000])
@@ -280,8 +305,7 @@ def _dense_or_sparse(X, container):
 def test_every_solver_gives_sklearn_solution(rng, solver, shape, weighted, dtype):
     X, y = _problem(rng, n=shape[0], d=shape[1], offset=3.0, dtype=dtype)
     w = rng.uniform(0, 2, size=shape[0]) if weighted else None
-    # The reference is in float64 on the same values (ours computes in
-    # float64 and rounds the attributes to X's dtype).
+    # The reference is in float64 on the same values.
     ref = Ridge(alpha=0.7, solver=solver, **_tight(solver))
     ref.fit(X.astype(np.float64), y, sample_weight=w)
     for batch_size, n_jobs in [(1, 1), (7, 2), (1000, 1)]:
@@ -294,7 +318,9 @@ def test_every_solver_gives_sklearn_solution(rng, solver, shape, weighted, dtype
         ).fit(X, y, sample_weight=w)
         # sag and saga reach the solution to their tol only.
         rtol = 1e-9 if solver in ("sag", "saga") else 1e-12
-        _assert_same_model(model, ref, y, rtol=rtol if dtype == np.float64 else 2e-7)
+        if dtype == np.float32:
+            rtol = FLOAT32_RTOL
+        _assert_same_model(model, ref, y, rtol=rtol)
         assert model.coef_.dtype == dtype
         assert model.solver_ == ref.solver_
         # One pass over the data, whatever the solver.

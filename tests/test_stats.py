@@ -173,6 +173,48 @@ def test_float32_input_gives_the_float64_result(rng):
     assert_allclose(m32.scatter, m64.scatter, rtol=1e-13)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_single_takes_float32_products_within_float32_rounding(rng, offset, weighted):
+    n = 5000
+    X = (rng.normal(size=(n, 4)) * [1, 10, 0.1, 1] + offset).astype(np.float32)
+    Y = rng.normal(size=(n, 2)).astype(np.float32)
+    w = rng.uniform(0, 2, size=n) if weighted else None
+    ws = Workspace()
+    single = moments_of_rows(X, Y, w, ws, single=True)
+    wide = moments_of_rows(X, Y, w)
+    # Chunks of at most 1024 rows multiplied in float32 ...
+    rows = ws._buffers["shifted_rows"]
+    assert rows.dtype == np.float32 and rows.shape == (1024, 6)
+    # ... about the same shift, summed in float64: the sums, so the mean, are
+    # the float64 ones, and the scatter is within float32's rounding (6e-8
+    # for a product, more for a chunk's float32 sum of 1024 of them).
+    assert_allclose(single.weight, wide.weight, rtol=1e-15)
+    spread = np.sqrt(np.diag(wide.scatter) / wide.weight)
+    assert_allclose(single.mean, wide.mean, rtol=1e-15, atol=1e-15 * spread.max())
+    error = np.abs(single.scatter - wide.scatter) / np.outer(spread, spread)
+    assert 0 < error.max() / wide.weight <= 1e-5
+    # float64 rows are multiplied in float64 whatever ``single`` says.
+    X64 = X.astype(np.float64)
+    assert_array_equal(
+        moments_of_rows(X64, Y, w, single=True).scatter,
+        moments_of_rows(X64, Y, w).scatter,
+    )
+
+
+@pytest.mark.parametrize("spread", [1e13, 1e-13])
+def test_single_multiplies_rows_beyond_float32s_range_in_float64(rng, spread):
+    # Squares of 1e13 would pass 2**80 and of 1e-13 fall below 2**-80, where
+    # float32 sums of products overflow or lose digits: such a batch is
+    # multiplied in float64, the same moments as without ``single``.
+    X = rng.normal(size=(3000, 3)).astype(np.float32)
+    X[:, 1] *= np.float32(spread)
+    single = moments_of_rows(X, single=True)
+    wide = moments_of_rows(X)
+    assert_array_equal(single.scatter, wide.scatter)
+    assert_array_equal(single.mean, wide.mean)
+
+
 def test_adding_returns_a_new_object_and_leaves_operands(rng):
     a = moments_of_rows(rng.normal(size=(5, 2)))
     b = moments_of_rows(rng.normal(size=(7, 2)))

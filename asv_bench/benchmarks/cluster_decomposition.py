@@ -6,7 +6,8 @@ no slower than ``KMeans(algorithm="lloyd")`` per iteration in memory;
 ``SKLEARN_OOC_BENCH_ROWS`` shrinks the problems.
 
 scikit-learn-intelex's KMeans and PCA (issue 17's reference) are timed on
-the same loaded arrays in their own classes, skipped where it is absent.
+the same loaded arrays in their own classes, skipped where it is absent;
+and PCA from a float32 file beside both on that float32 array.
 """
 
 import os
@@ -20,7 +21,13 @@ from sklearn.decomposition import PCA
 from sklearn_ooc.cluster import OOCKMeans
 from sklearn_ooc.decomposition import OOCPCA
 
-from .common import mixture_file, page_cached, regression_files, sklearnex_module
+from .common import (
+    float32_regression_file,
+    mixture_file,
+    page_cached,
+    regression_files,
+    sklearnex_module,
+)
 
 KMEANS_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 5_000_000))
 PCA_ROWS = int(os.environ.get("SKLEARN_OOC_BENCH_ROWS", 2_000_000))
@@ -111,6 +118,15 @@ class PCAFit:
         PCA(10).fit(self.X_memory)
 
 
+class PCAFitFloat32(PCAFit):
+    """Issue 17's float32 section: PCAFit from a float32 memmap, whose rows
+    OOCPCA multiplies in float32, beside scikit-learn's PCA and numpy's
+    ``X.T @ X`` on the same float32 array in memory."""
+
+    def setup_cache(self):
+        return float32_regression_file(PCA_ROWS, 100)
+
+
 class SklearnexKMeans:
     """scikit-learn-intelex's KMeans (oneDAL) on KMeansIteration's array.
 
@@ -175,3 +191,10 @@ class SklearnexPCAFit:
 
     def time_sklearnex_pca(self, paths):
         self.PCA(10).fit(self.X_memory)
+
+
+class SklearnexPCAFitFloat32(SklearnexPCAFit):
+    """sklearnex's PCA on PCAFitFloat32's float32 array."""
+
+    def setup_cache(self):
+        return float32_regression_file(PCA_ROWS, 100)

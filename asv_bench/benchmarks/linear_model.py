@@ -8,7 +8,8 @@ memmap within 1.2x numpy's ``X.T @ X`` on the array in memory, faster than
 Issue 17 adds scikit-learn-intelex's Ridge (oneDAL) on the same loaded array,
 skipped where it is absent, and a binary logistic regression on 1,000,000 x
 100 (tol 1e-8): StreamingLogisticRegression from the memmap beside
-scikit-learn's ``newton-cholesky`` and sklearnex's ``lbfgs`` in memory.
+scikit-learn's ``newton-cholesky`` and sklearnex's ``lbfgs`` in memory,
+and the ridge fit from a float32 file.
 """
 
 import os
@@ -21,6 +22,7 @@ from sklearn_ooc.linear_model import StreamingLogisticRegression, StreamingRidge
 
 from .common import (
     classification_files,
+    float32_regression_file,
     page_cached,
     regression_files,
     sklearnex_module,
@@ -105,6 +107,35 @@ class SklearnexRidge(_Problem):
 
     def peakmem_sklearnex_ridge(self, paths):
         self.Ridge().fit(self.X, self.y)
+
+
+class RidgeFloat32(_Problem):
+    """Issue 17's float32 section: StreamingRidge from a float32 memmap,
+    whose rows it multiplies in float32, beside scikit-learn's Ridge on the
+    same float32 array in memory."""
+
+    def setup_cache(self):
+        return float32_regression_file(N_SAMPLES, N_FEATURES)
+
+    def setup(self, paths):
+        X_path, y_path = paths
+        self.X = page_cached(X_path)
+        self.X_memory = np.load(X_path)
+        self.y = np.load(y_path)
+        StreamingRidge().fit(self.X[:100], self.y[:100])
+
+    def time_ours_n_jobs_2(self, paths):
+        StreamingRidge(n_jobs=2).fit(self.X, self.y)
+
+    def time_sklearn_ridge_cholesky(self, paths):
+        Ridge(solver="cholesky").fit(self.X_memory, self.y)
+
+
+class SklearnexRidgeFloat32(SklearnexRidge):
+    """sklearnex's Ridge on RidgeFloat32's float32 array."""
+
+    def setup_cache(self):
+        return float32_regression_file(N_SAMPLES, N_FEATURES)
 
 
 class _Logistic:

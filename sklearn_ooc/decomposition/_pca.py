@@ -166,6 +166,10 @@ class OOCPCA(
     - ``svd_solver='covariance_eigh'``: the mean and the covariance are
       accumulated batch by batch and merged stably, in one pass; their
       eigen-decomposition gives the components (the fastest for tall data).
+      float32 rows are multiplied in float32, as scikit-learn's solver
+      multiplies them, but a chunk at a time about a shift near their mean,
+      with every sum in float64: within float32's rounding of the float64
+      fit, and closer to it than scikit-learn's (see :ref:`exact`).
     - ``svd_solver='full'``: the mean and the R factor of the centered rows
       (merged by TSQR), in one pass; its SVD is that of the centered data,
       small components included (the covariance resolves the variances only
@@ -489,7 +493,11 @@ class OOCPCA(
     def _summarize(self, batch):
         if self._fit_svd_solver == "full":
             return RootMoments.of_rows(batch.X, workspace=batch.workspace)
-        return moments_of_rows(batch.X, workspace=batch.workspace, rescale=True)
+        # As scikit-learn's covariance solver, float32 rows are multiplied
+        # in float32.
+        return moments_of_rows(
+            batch.X, workspace=batch.workspace, rescale=True, single=True
+        )
 
     def _spectrum(self, stats):
         """Singular values of the centered data, as ``values * 2**scale``,
