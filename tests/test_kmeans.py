@@ -83,6 +83,40 @@ def test_lloyd_kernel_equals_explicit_distances(rng, weighted, labels_dtype):
     assert_allclose(np.sort(far[0]), np.sort(want[1][top]), rtol=1e-13)
 
 
+@pytest.mark.parametrize("ahead_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("ahead_rows", [0, 1, 37, 500])
+def test_prefetching_the_next_rows_changes_nothing(rng, ahead_dtype, ahead_rows):
+    # The next chunk's cache lines are asked for while these rows are
+    # summed (a hint): every output is bitwise the same, whatever the size
+    # of the next chunk (none, less than a line, more lines than rows).
+    X = rng.normal(size=(300, 5))
+    centers = rng.normal(size=(6, 5))
+    following = rng.normal(size=(ahead_rows, 5)).astype(ahead_dtype)
+    before = following.copy()
+    outputs = []
+    for ahead in (None, following.reshape(-1)):
+        labels = np.empty(300, dtype=np.intp)
+        sums, weights = np.zeros((6, 5)), np.zeros(6)
+        far = np.full((2, 8), -np.inf)
+        inertia = lloyd_rows(
+            X,
+            X @ centers.T,
+            centers,
+            (centers**2).sum(axis=1),
+            np.empty(0),
+            labels,
+            sums,
+            weights,
+            far,
+            0,
+            ahead,
+        )
+        outputs.append((inertia, labels, sums, weights, far))
+    for plain, prefetching in zip(*outputs, strict=True):
+        assert_array_equal(prefetching, plain)
+    assert_array_equal(following, before)
+
+
 def test_lloyd_kernel_ties_keep_the_earlier_rows():
     # All rows at the same distance: the first ones stay.
     X = np.zeros((50, 2))

@@ -153,6 +153,8 @@ def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
             np.subtract(X[rows], shift, out=xs)
         dots = d_buf[: rows.stop - start]
         np.matmul(xs, shifted_centers.T, out=dots)
+        # The next chunk's rows, brought into cache while this one is summed.
+        following = X[rows.stop : rows.stop + m]
         inertia += lloyd_rows(
             xs,
             dots,
@@ -164,6 +166,7 @@ def _assign(X, w, centers, shift, workspace, labels_dtype=np.intp):
             weights,
             far,
             start,
+            following.reshape(-1) if following.flags.c_contiguous else None,
         )
     far = far[:, far[0] > -np.inf]
     order = np.lexsort((far[1], -far[0]))
