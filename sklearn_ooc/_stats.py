@@ -604,11 +604,6 @@ def _row_slices(n_rows, step):
     return [slice(start, min(n_rows, start + step)) for start in range(0, n_rows, step)]
 
 
-def _row_chunks(n_rows, width):
-    """Consecutive slices of ``n_rows`` rows, ``_chunk_rows(width)`` each."""
-    return _row_slices(n_rows, _chunk_rows(width))
-
-
 def _shifted_chunks(X, Y, w, shift, rows, peak=None):
     """``sqrt(w) * ([X, Y] - shift)`` a chunk at a time, written to ``rows``
     (a chunk's worth).
@@ -643,7 +638,7 @@ def _moments_about_zero(X, Y, rescale):
     sums = np.zeros(d + t)
     # An overflow is caught by the checks that follow.
     with np.errstate(over="ignore", invalid="ignore"):
-        for rows in _row_chunks(n, d + t):
+        for rows in _row_slices(n, _chunk_rows(d + t)):
             # No copy of a batch's C-ordered rows; other layouts are copied.
             block = np.ascontiguousarray(X[rows])
             syrk_update(gram, block)

@@ -245,6 +245,8 @@ class _ClassSummary:
         return _ClassSummary(self.moments + other.moments, self.fourth + other.fourth)
 
     def is_finite(self):
+        """Whether the class's moments (or root) are finite: every row of
+        the class enters their mean."""
         return self.moments.is_finite()
 
 
